@@ -1,0 +1,10 @@
+/* The master process: listens, forks workers, replaces them, stops them. */
+#ifndef WARREN_PREFORK_H
+#define WARREN_PREFORK_H
+
+#include "server.h"
+
+int	prefork_listen(const struct conf *) __attribute__((warn_unused_result));
+int	prefork_run(struct server *, int listen_fd);
+
+#endif

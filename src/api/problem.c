@@ -1,0 +1,46 @@
+#include "config.h"
+
+#include "json.h"
+#include "problem.h"
+
+const struct problem_def problem_defs[PROBLEM_COUNT] = {
+	[PROBLEM_BAD_REQUEST] = { 400, "bad-request", "Bad request" },
+	[PROBLEM_BAD_PATH] = { 400, "bad-path",
+	    "The request path is not valid" },
+	[PROBLEM_MALFORMED_JSON] = { 400, "malformed-json",
+	    "The request body is not acceptable JSON" },
+	[PROBLEM_NOT_FOUND] = { 404, "not-found", "Not found" },
+	[PROBLEM_METHOD_NOT_ALLOWED] = { 405, "method-not-allowed",
+	    "Method not allowed" },
+	[PROBLEM_BODY_TOO_LARGE] = { 413, "body-too-large",
+	    "The request body is too large" },
+	[PROBLEM_URI_TOO_LONG] = { 414, "uri-too-long",
+	    "The request URI is too long" },
+	[PROBLEM_UNSUPPORTED_MEDIA_TYPE] = { 415, "unsupported-media-type",
+	    "Unsupported media type" },
+	[PROBLEM_INTERNAL] = { 500, "internal", "Internal error" },
+	[PROBLEM_DB_UNAVAILABLE] = { 503, "database-unavailable",
+	    "The database is unavailable" },
+	[PROBLEM_NOT_READY] = { 503, "not-ready",
+	    "The service is not ready" },
+};
+
+void
+problem(struct request *req, struct response *resp, enum problem p,
+    const char *detail)
+{
+	const struct problem_def *d = &problem_defs[p];
+	struct json_object *o = json_own(req->arena, json_object_new_object());
+
+	json_object_object_add(o, "type", json_object_new_string(
+	    arena_printf(req->arena, "/problems/%s", d->slug)));
+	json_object_object_add(o, "title", json_object_new_string(d->title));
+	json_object_object_add(o, "status", json_object_new_int(d->status));
+	if (detail != NULL)
+		json_object_object_add(o, "detail",
+		    json_object_new_string(detail));
+	json_object_object_add(o, "request_id",
+	    json_object_new_string(req->request_id));
+	resp_json(req, resp, d->status, o);
+	resp->content_type = "application/problem+json";
+}

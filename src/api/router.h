@@ -1,0 +1,47 @@
+/* Matching a raw request path against the route table; pure, no I/O. */
+#ifndef WARREN_ROUTER_H
+#define WARREN_ROUTER_H
+
+#include "http.h"
+
+/* Every route names who may call it; central code enforces it. */
+enum policy {
+	POLICY_UNSET = 0,	/* never valid: a test walks the table */
+	POLICY_PUBLIC,		/* anyone, no credentials */
+};
+
+#define ROUTE_JSON_BODY	0x01	/* expects an application/json body */
+
+typedef void (*handler_fn)(struct request *, struct response *);
+
+struct route {
+	unsigned	 methods;	/* HEAD is implied by GET */
+	const char	*pattern;	/* literal segments and {name} */
+	const char	*name;		/* metrics label and OpenAPI id */
+	enum policy	 policy;
+	unsigned	 flags;
+	handler_fn	 handler;
+};
+
+enum router_result {
+	ROUTER_MATCH,
+	ROUTER_NOT_FOUND,
+	ROUTER_METHOD_NOT_ALLOWED,
+	ROUTER_BAD_PATH,
+	ROUTER_TOO_LONG,
+};
+
+#define ROUTER_PATH_MAX		2048
+#define ROUTER_MAX_SEGMENTS	32
+
+extern const struct route	routes[];
+extern const size_t		nroutes;
+
+enum router_result router_match(struct arena *, const struct route *table,
+	    size_t n, enum http_method, const char *path,
+	    const struct route **match, const char **params, size_t *nparams,
+	    unsigned *allowed);
+char	*router_allow_header(struct arena *, unsigned methods);
+const char *policy_name(enum policy);
+
+#endif

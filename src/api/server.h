@@ -1,0 +1,22 @@
+/* Process-wide state of a worker and the request pipeline. */
+#ifndef WARREN_SERVER_H
+#define WARREN_SERVER_H
+
+#include "conf.h"
+#include "db.h"
+#include "http.h"
+
+struct server {
+	struct conf		 conf;
+	const char		*conf_path;
+	struct db		*db;
+	const char *const	*route_labels;	/* nroutes + "unmatched" */
+};
+
+/* Runs one request through routing, policy, body checks and a handler. */
+void	server_handle(struct server *, struct request *, struct response *);
+void	request_id_new(char *out);	/* 33 bytes */
+size_t	server_route_index(const struct request *);
+const char *const *server_route_labels(void);
+
+#endif

@@ -1,0 +1,283 @@
+/*
+ * The FastCGI adapter and the worker's accept loop.  The worker accepts
+ * connections itself (epoll with EPOLLEXCLUSIVE, signals unblocked only
+ * while waiting) and hands each one to libfcgi, so a stop signal is never
+ * lost between the check and the wait, and never interrupts a request.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <fcgiapp.h>
+
+#include "log.h"
+#include "metrics.h"
+#include "router.h"
+#include "worker.h"
+
+#define ARENA_FIRST_BLOCK	(64 * 1024)
+#define DRAIN_MAX		(64L * 1024 * 1024)
+
+static volatile sig_atomic_t stopping;
+
+static void
+on_stop(int sig)
+{
+	(void)sig;
+	stopping = 1;
+}
+
+static const char *
+fcgi_header(struct request *req, const char *cgi)
+{
+	FCGX_Request *fr = req->adapter;
+
+	return FCGX_GetParam(cgi, fr->envp);
+}
+
+static long
+fcgi_read_body(struct request *req, char *buf, size_t n)
+{
+	FCGX_Request *fr = req->adapter;
+
+	if (n > 1 << 30)
+		n = 1 << 30;
+	return FCGX_GetStr(buf, (int)n, fr->in);
+}
+
+/* Reads what is left of the body, so the web server never sees a reset. */
+static void
+drain(FCGX_Request *fr)
+{
+	char buf[16384];
+	long total = 0;
+	int n;
+
+	while (total < DRAIN_MAX &&
+	    (n = FCGX_GetStr(buf, sizeof(buf), fr->in)) > 0)
+		total += n;
+}
+
+static double
+elapsed(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) +
+	    (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* Header values we write must not be able to split the response. */
+static void
+put_header(FCGX_Request *fr, const char *name, const char *value)
+{
+	FCGX_PutS(name, fr->out);
+	FCGX_PutS(": ", fr->out);
+	for (; *value; value++)
+		if ((unsigned char)*value >= 0x20 && *value != 0x7f)
+			FCGX_PutChar(*value, fr->out);
+	FCGX_PutS("\r\n", fr->out);
+}
+
+static void
+write_response(FCGX_Request *fr, struct request *req, struct response *resp)
+{
+	size_t i;
+
+	FCGX_FPrintF(fr->out, "Status: %d %s\r\n", resp->status,
+	    http_status_text(resp->status));
+	if (resp->content_type != NULL)
+		put_header(fr, "Content-Type", resp->content_type);
+	FCGX_FPrintF(fr->out, "Content-Length: %zu\r\n", resp->len);
+	put_header(fr, "X-Request-Id", req->request_id);
+	FCGX_PutS("Cache-Control: no-store\r\n", fr->out);
+	for (i = 0; i < resp->nheaders; i++)
+		put_header(fr, resp->headers[i].name, resp->headers[i].value);
+	FCGX_PutS("\r\n", fr->out);
+	if (req->method != HTTP_HEAD && resp->len > 0)
+		FCGX_PutStr(resp->body, (int)resp->len, fr->out);
+}
+
+/* Quotes a client-supplied string for the log: printable ASCII only. */
+static const char *
+log_quote(struct arena *a, const char *s, size_t max)
+{
+	char *out = arena_alloc(a, max * 4 + 4), *o = out;
+	size_t i;
+
+	for (i = 0; s[i] != '\0' && i < max; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\')
+			o += sprintf(o, "\\x%02x", c);
+		else
+			*o++ = (char)c;
+	}
+	if (s[i] != '\0')
+		o += sprintf(o, "...");
+	*o = '\0';
+	return out;
+}
+
+static void
+serve(struct server *srv, FCGX_Request *fr, struct arena *a)
+{
+	struct response resp = { 0 };
+	struct request req = { 0 };
+	struct timespec t0;
+	const char *cl, *q;
+	double secs;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	req.arena = a;
+	req.srv = srv;
+	req.adapter = fr;
+	req.header = fcgi_header;
+	req.read_body = fcgi_read_body;
+	req.method_name = FCGX_GetParam("REQUEST_METHOD", fr->envp);
+	if (req.method_name == NULL)
+		req.method_name = "";
+	req.method = http_method_parse(req.method_name);
+	req.uri = FCGX_GetParam("REQUEST_URI", fr->envp);
+	if (req.uri == NULL)
+		req.uri = "";
+	if ((q = strchr(req.uri, '?')) != NULL) {
+		req.path = arena_strndup(a, req.uri, (size_t)(q - req.uri));
+		req.query = q + 1;
+	} else {
+		req.path = req.uri;
+		req.query = "";
+	}
+	req.content_type = FCGX_GetParam("CONTENT_TYPE", fr->envp);
+	if ((cl = FCGX_GetParam("CONTENT_LENGTH", fr->envp)) != NULL &&
+	    *cl != '\0')
+		req.content_length = strtol(cl, NULL, 10);
+	if (req.content_length < 0)
+		req.content_length = 0;
+	req.remote_addr = FCGX_GetParam("REMOTE_ADDR", fr->envp);
+
+	server_handle(srv, &req, &resp);
+	drain(fr);
+	write_response(fr, &req, &resp);
+	secs = elapsed(&t0);
+	metrics_request(server_route_index(&req), resp.status, secs);
+	if (srv->conf.access_log)
+		log_line("access method=%s path=\"%s\" status=%d bytes=%zu "
+		    "duration_ms=%.3f request_id=%s",
+		    log_quote(a, req.method_name, 16),
+		    log_quote(a, req.path, 512), resp.status,
+		    req.method == HTTP_HEAD ? 0 : resp.len, secs * 1000,
+		    req.request_id);
+	log_set_request_id(NULL);
+}
+
+/* Waits for a connection with stop signals deliverable; -1 when stopping. */
+static int
+next_connection(int ep, int listen_fd, const sigset_t *waitmask)
+{
+	struct epoll_event ev;
+	int fd, n;
+
+	for (;;) {
+		if (stopping)
+			return -1;
+		n = epoll_pwait(ep, &ev, 1, -1, waitmask);
+		if (n < 0 && errno != EINTR)
+			fatal("epoll_pwait");
+		if (n <= 0)
+			continue;
+		fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd >= 0)
+			return fd;
+		if (errno != EAGAIN && errno != EWOULDBLOCK &&
+		    errno != EINTR && errno != ECONNABORTED)
+			log_warn("accept");
+	}
+}
+
+static void
+worker_signals(sigset_t *waitmask)
+{
+	struct sigaction sa;
+	sigset_t block;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGPIPE, &sa, NULL);
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGCHLD, &sa, NULL);
+
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigprocmask(SIG_SETMASK, &block, waitmask);
+	sigdelset(waitmask, SIGTERM);
+	sigdelset(waitmask, SIGINT);
+}
+
+void
+worker_main(struct server *srv, int listen_fd, int slot)
+{
+	struct epoll_event ev = { 0 };
+	FCGX_Request fr;
+	struct arena *a;
+	sigset_t waitmask;
+	long served = 0;
+	int ep, fd;
+
+	worker_signals(&waitmask);
+	metrics_use_slot(slot);
+	srv->db = db_new(srv->conf.db_conninfo, "warren-api",
+	    (int)srv->conf.db_connect_timeout,
+	    (int)srv->conf.db_query_timeout);
+	db_on_error(srv->db, metrics_db_error);
+	if (FCGX_Init() != 0 || FCGX_InitRequest(&fr, listen_fd, 0) != 0)
+		fatalx("could not initialise libfcgi");
+	if ((ep = epoll_create1(EPOLL_CLOEXEC)) == -1)
+		fatal("epoll_create1");
+	ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, listen_fd, &ev) == -1)
+		fatal("epoll_ctl");
+	a = arena_new(ARENA_FIRST_BLOCK);
+
+	while ((fd = next_connection(ep, listen_fd, &waitmask)) != -1) {
+		arena_reset(a);
+		fr.ipcFd = fd;
+		if (FCGX_Accept_r(&fr) < 0) {
+			/* A broken FastCGI connection: drop it, go on. */
+			if (fr.ipcFd >= 0)
+				close(fr.ipcFd);
+			fr.ipcFd = -1;
+			continue;
+		}
+		serve(srv, &fr, a);
+		FCGX_Finish_r(&fr);
+		/* Kept connections are not supported: one request each. */
+		if (fr.ipcFd >= 0) {
+			close(fr.ipcFd);
+			fr.ipcFd = -1;
+		}
+		if (srv->conf.max_requests > 0 &&
+		    ++served >= srv->conf.max_requests) {
+			arena_free(a);
+			db_free(srv->db);
+			exit(WORKER_EXIT_RECYCLE);
+		}
+	}
+	arena_free(a);
+	db_free(srv->db);
+	exit(WORKER_EXIT_STOPPED);
+}

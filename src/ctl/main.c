@@ -1,0 +1,144 @@
+/* warrenctl: the operator's command line. */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "conf.h"
+#include "log.h"
+#include "migrate.h"
+#include "router.h"
+
+static const char *conf_path = CONF_DEFAULT_FILE;
+
+static int	cmd_migrate(int, char **);
+static int	cmd_check_config(int, char **);
+static int	cmd_routes(int, char **);
+static int	cmd_version(int, char **);
+
+static const struct command {
+	const char	*name;
+	int		(*fn)(int, char **);
+	const char	*usage;
+} commands[] = {
+	{ "migrate", cmd_migrate, "migrate [--status]" },
+	{ "check-config", cmd_check_config, "check-config" },
+	{ "routes", cmd_routes, "routes" },
+	{ "version", cmd_version, "version" },
+};
+
+#define NCOMMANDS	(sizeof(commands) / sizeof(commands[0]))
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	size_t i;
+
+	fprintf(stderr, "usage: warrenctl [-c file] command [args]\n"
+	    "commands:\n");
+	for (i = 0; i < NCOMMANDS; i++)
+		fprintf(stderr, "  %s\n", commands[i].usage);
+	exit(2);
+}
+
+static int
+load(struct conf *c)
+{
+	return conf_load(c, conf_path, conf_print_error, NULL);
+}
+
+static int
+cmd_migrate(int argc, char **argv)
+{
+	bool status = false;
+	struct conf c;
+
+	if (argc == 2 && strcmp(argv[1], "--status") == 0)
+		status = true;
+	else if (argc != 1)
+		usage();
+	if (load(&c) == -1)
+		return 1;
+	return migrate_run(&c, status) == 0 ? 0 : 1;
+}
+
+static int
+cmd_check_config(int argc, char **argv)
+{
+	struct conf c;
+
+	(void)argv;
+	if (argc != 1)
+		usage();
+	if (load(&c) == -1)
+		return 1;
+	printf("%s: configuration OK\n", conf_path);
+	return 0;
+}
+
+static int
+cmd_routes(int argc, char **argv)
+{
+	unsigned m;
+	size_t i;
+
+	(void)argc;
+	(void)argv;
+	for (i = 0; i < nroutes; i++)
+		for (m = 1; m <= HTTP_OPTIONS; m <<= 1)
+			if (routes[i].methods & m)
+				printf("%-7s %-40s %-20s %s\n",
+				    http_method_name(m), routes[i].pattern,
+				    routes[i].name,
+				    policy_name(routes[i].policy));
+	return 0;
+}
+
+static int
+cmd_version(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	printf("warrenctl %s\n", PACKAGE_VERSION);
+	return 0;
+}
+
+int
+main(int argc, char *argv[])
+{
+	size_t i, j;
+	int ch;
+
+	log_init("warrenctl", LOG_LEVEL_WARNING);
+	if (sodium_init() < 0) {
+		fprintf(stderr, "warrenctl: could not initialise libsodium\n");
+		return 1;
+	}
+	while ((ch = getopt(argc, argv, "+c:")) != -1) {
+		if (ch != 'c')
+			usage();
+		conf_path = optarg;
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc < 1)
+		usage();
+	/* -c is also accepted after the command, as in "check-config -c F". */
+	for (i = 1, j = 1; i < (size_t)argc; i++) {
+		if (strcmp(argv[i], "-c") == 0 && i + 1 < (size_t)argc)
+			conf_path = argv[++i];
+		else
+			argv[j++] = argv[i];
+	}
+	argc = (int)j;
+	argv[argc] = NULL;
+	for (i = 0; i < NCOMMANDS; i++)
+		if (strcmp(commands[i].name, argv[0]) == 0)
+			return commands[i].fn(argc, argv);
+	fprintf(stderr, "warrenctl: unknown command '%s'\n", argv[0]);
+	usage();
+}

@@ -1,0 +1,377 @@
+/*
+ * Every key Warren reads is one row of conf_keys[]; parsing, validation,
+ * defaults, environment overrides and the sample file all follow it.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "conf.h"
+
+#define CONF_FILE_MAX	(1024 * 1024)
+#define CONF_LINE_MAX	4096
+
+static const char *const log_levels[] = {
+	"debug", "info", "warning", "error", NULL
+};
+
+#define OFF(f)	offsetof(struct conf, f)
+
+const struct conf_key conf_keys[] = {
+	{ "listen", CONF_STRING, OFF(listen), 0, 0, "/run/warren/api.sock",
+	    NULL, "unix socket path, HOST:PORT, or inherit (FastCGI socket on fd 0)" },
+	{ "listen_mode", CONF_OCTAL, OFF(listen_mode), 0, 0777, "0660",
+	    NULL, "mode of the unix socket" },
+	{ "workers", CONF_INT, OFF(workers), 1, 128, "4",
+	    NULL, "worker processes" },
+	{ "max_requests", CONF_INT, OFF(max_requests), 0, 10000000, "10000",
+	    NULL, "requests a worker serves before it is replaced (0: never)" },
+	{ "shutdown_grace", CONF_INT, OFF(shutdown_grace), 1, 300, "10",
+	    NULL, "seconds in-flight requests get on SIGTERM" },
+	{ "max_body_size", CONF_SIZE, OFF(max_body_size), 1024, 64 << 20, "1m",
+	    NULL, "largest request body accepted" },
+	{ "db_conninfo", CONF_STRING, OFF(db_conninfo), 0, 0, "dbname=warren",
+	    NULL, "libpq connection string" },
+	{ "db_connect_timeout", CONF_INT, OFF(db_connect_timeout), 100, 60000,
+	    "1000", NULL, "milliseconds to connect to PostgreSQL" },
+	{ "db_query_timeout", CONF_INT, OFF(db_query_timeout), 100, 600000,
+	    "5000", NULL, "milliseconds a query may take" },
+	{ "log_level", CONF_ENUM, OFF(log_level), 0, 0, "info", log_levels,
+	    "debug, info, warning or error" },
+	{ "access_log", CONF_BOOL, OFF(access_log), 0, 0, "yes",
+	    NULL, "one log line per request" },
+};
+
+const size_t conf_nkeys = sizeof(conf_keys) / sizeof(conf_keys[0]);
+
+const struct conf_key *
+conf_lookup(const char *name, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < conf_nkeys; i++)
+		if (strlen(conf_keys[i].name) == len &&
+		    memcmp(conf_keys[i].name, name, len) == 0)
+			return &conf_keys[i];
+	return NULL;
+}
+
+static int
+parse_long(const char *s, int base, long *out)
+{
+	char *end;
+	long v;
+
+	if (*s == '\0' || isspace((unsigned char)*s) || *s == '+')
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, base);
+	if (errno != 0 || *end != '\0')
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int
+parse_size(const char *s, long *out)
+{
+	char num[32], *end;
+	long mult = 1, v;
+	size_t n = strlen(s);
+
+	if (n == 0 || n >= sizeof(num))
+		return -1;
+	memcpy(num, s, n + 1);
+	switch (tolower((unsigned char)num[n - 1])) {
+	case 'k':
+		mult = 1024;
+		break;
+	case 'm':
+		mult = 1024 * 1024;
+		break;
+	case 'g':
+		mult = 1024L * 1024 * 1024;
+		break;
+	}
+	if (mult != 1)
+		num[--n] = '\0';
+	if (n == 0 || !isdigit((unsigned char)num[0]))
+		return -1;
+	errno = 0;
+	v = strtol(num, &end, 10);
+	if (errno != 0 || *end != '\0' || v > (1L << 40) / mult)
+		return -1;
+	*out = v * mult;
+	return 0;
+}
+
+static int
+parse_bool(const char *s, bool *out)
+{
+	static const char *const yes[] = { "yes", "true", "on", "1", NULL };
+	static const char *const no[] = { "no", "false", "off", "0", NULL };
+	int i;
+
+	for (i = 0; yes[i] != NULL; i++)
+		if (strcasecmp(s, yes[i]) == 0)
+			return (*out = true), 0;
+	for (i = 0; no[i] != NULL; i++)
+		if (strcasecmp(s, no[i]) == 0)
+			return (*out = false), 0;
+	return -1;
+}
+
+static int
+check_string(const struct conf_key *k, const char *v, char *err, size_t errlen)
+{
+	size_t i;
+
+	if (strlen(v) >= CONF_STR_MAX) {
+		snprintf(err, errlen, "value of %s is too long", k->name);
+		return -1;
+	}
+	for (i = 0; v[i] != '\0'; i++)
+		if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f) {
+			snprintf(err, errlen, "control character in %s",
+			    k->name);
+			return -1;
+		}
+	if (strcmp(k->name, "listen") == 0 && v[0] != '/' &&
+	    strcmp(v, "inherit") != 0 && strrchr(v, ':') == NULL) {
+		snprintf(err, errlen, "bad value for listen: expected an "
+		    "absolute socket path, HOST:PORT or inherit");
+		return -1;
+	}
+	return 0;
+}
+
+int
+conf_set(struct conf *c, const struct conf_key *k, const char *v, char *err,
+    size_t errlen)
+{
+	char *p = (char *)c + k->offset;
+	long n = 0;
+	bool b;
+	int i;
+
+	switch (k->type) {
+	case CONF_STRING:
+		if (check_string(k, v, err, errlen) == -1)
+			return -1;
+		snprintf(p, CONF_STR_MAX, "%s", v);
+		return 0;
+	case CONF_BOOL:
+		if (parse_bool(v, &b) == -1) {
+			snprintf(err, errlen, "bad value for %s: expected yes "
+			    "or no", k->name);
+			return -1;
+		}
+		*(bool *)(void *)p = b;
+		return 0;
+	case CONF_ENUM:
+		for (i = 0; k->choices[i] != NULL; i++)
+			if (strcmp(v, k->choices[i]) == 0) {
+				*(long *)(void *)p = i;
+				return 0;
+			}
+		snprintf(err, errlen, "bad value for %s: expected one of "
+		    "%s", k->name, k->help);
+		return -1;
+	case CONF_INT:
+	case CONF_OCTAL:
+	case CONF_SIZE:
+		if ((k->type == CONF_SIZE ? parse_size(v, &n) :
+		    parse_long(v, k->type == CONF_OCTAL ? 8 : 10, &n)) == -1 ||
+		    n < k->min || n > k->max) {
+			if (k->type == CONF_OCTAL)
+				snprintf(err, errlen, "bad value for %s: "
+				    "expected an octal mode 0..%lo", k->name,
+				    k->max);
+			else
+				snprintf(err, errlen, "bad value for %s: "
+				    "expected %s %ld..%ld", k->name,
+				    k->type == CONF_SIZE ? "a size (k, m suffix)"
+				    : "an integer", k->min, k->max);
+			return -1;
+		}
+		*(long *)(void *)p = n;
+		return 0;
+	}
+	return -1;
+}
+
+void
+conf_defaults(struct conf *c)
+{
+	char err[256];
+	size_t i;
+
+	memset(c, 0, sizeof(*c));
+	for (i = 0; i < conf_nkeys; i++)
+		if (conf_set(c, &conf_keys[i], conf_keys[i].def, err,
+		    sizeof(err)) == -1)
+			abort();	/* a bad default is a programming error */
+}
+
+static const char *
+trim(char *s, char **endp)
+{
+	char *e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+		e--;
+	*e = '\0';
+	*endp = e;
+	return s;
+}
+
+static int
+parse_line(struct conf *c, char *line, bool *seen, char *err, size_t errlen)
+{
+	const struct conf_key *k;
+	char *eq, *end, *key, *val;
+	size_t klen;
+
+	key = (char *)trim(line, &end);
+	if (*key == '\0' || *key == '#')
+		return 0;
+	if ((eq = strchr(key, '=')) == NULL) {
+		snprintf(err, errlen, "expected key = value");
+		return -1;
+	}
+	*eq = '\0';
+	key = (char *)trim(key, &end);
+	klen = strlen(key);
+	val = (char *)trim(eq + 1, &end);
+	if ((k = conf_lookup(key, klen)) == NULL) {
+		snprintf(err, errlen, "unknown key '%.64s'", key);
+		return -1;
+	}
+	if (seen[k - conf_keys]) {
+		snprintf(err, errlen, "duplicate key '%s'", k->name);
+		return -1;
+	}
+	seen[k - conf_keys] = true;
+	if (*val == '"') {
+		if (end - val < 2 || end[-1] != '"') {
+			snprintf(err, errlen, "unterminated quote in value "
+			    "of %s", k->name);
+			return -1;
+		}
+		end[-1] = '\0';
+		val++;
+	}
+	return conf_set(c, k, val, err, errlen);
+}
+
+int
+conf_parse(struct conf *c, const char *name, const char *buf, size_t len,
+    conf_error_fn errfn, void *ctx)
+{
+	bool seen[sizeof(conf_keys) / sizeof(conf_keys[0])] = { false };
+	char line[CONF_LINE_MAX], where[512], err[512];
+	size_t i = 0, n, lineno = 0;
+	int errors = 0;
+
+	while (i < len) {
+		lineno++;
+		for (n = 0; i + n < len && buf[i + n] != '\n'; n++)
+			;
+		snprintf(where, sizeof(where), "%s:%zu", name, lineno);
+		if (n >= sizeof(line)) {
+			errfn(ctx, where, "line too long");
+			errors++;
+		} else if (memchr(buf + i, '\0', n) != NULL) {
+			errfn(ctx, where, "NUL byte in line");
+			errors++;
+		} else {
+			memcpy(line, buf + i, n);
+			line[n] = '\0';
+			if (parse_line(c, line, seen, err, sizeof(err)) == -1) {
+				errfn(ctx, where, err);
+				errors++;
+			}
+		}
+		i += n + 1;
+	}
+	return errors ? -1 : 0;
+}
+
+int
+conf_apply_env(struct conf *c, conf_error_fn errfn, void *ctx)
+{
+	char var[128], where[160], err[512];
+	const char *v;
+	size_t i, j;
+	int errors = 0;
+
+	for (i = 0; i < conf_nkeys; i++) {
+		snprintf(var, sizeof(var), "WARREN_%s", conf_keys[i].name);
+		for (j = 7; var[j] != '\0'; j++)
+			var[j] = (char)toupper((unsigned char)var[j]);
+		if ((v = getenv(var)) == NULL)
+			continue;
+		if (conf_set(c, &conf_keys[i], v, err, sizeof(err)) == -1) {
+			snprintf(where, sizeof(where), "environment %s", var);
+			errfn(ctx, where, err);
+			errors++;
+		}
+	}
+	return errors ? -1 : 0;
+}
+
+int
+conf_load(struct conf *c, const char *path, conf_error_fn errfn, void *ctx)
+{
+	char *buf, msg[512];
+	struct stat st;
+	ssize_t r;
+	size_t got = 0;
+	int fd, rc;
+
+	conf_defaults(c);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 ||
+	    fstat(fd, &st) == -1) {
+		snprintf(msg, sizeof(msg), "could not open: %s",
+		    strerror(errno));
+		errfn(ctx, path, msg);
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size > CONF_FILE_MAX) {
+		errfn(ctx, path, "not a regular file of at most 1 MiB");
+		close(fd);
+		return -1;
+	}
+	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
+		close(fd);
+		return -1;
+	}
+	while (got < (size_t)st.st_size &&
+	    (r = read(fd, buf + got, (size_t)st.st_size - got)) > 0)
+		got += (size_t)r;
+	close(fd);
+	rc = conf_parse(c, path, buf, got, errfn, ctx);
+	free(buf);
+	if (conf_apply_env(c, errfn, ctx) == -1)
+		rc = -1;
+	return rc;
+}
+
+void
+conf_print_error(void *ctx, const char *where, const char *msg)
+{
+	fprintf(ctx ? ctx : stderr, "%s: %s\n", where, msg);
+}

@@ -1,0 +1,62 @@
+/* Configuration: one typed table of keys, a key = value file, WARREN_* overrides. */
+#ifndef WARREN_CONF_H
+#define WARREN_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define CONF_DEFAULT_FILE	"/etc/warren/warren.conf"
+#define CONF_STR_MAX		1024
+
+struct conf {
+	char	listen[CONF_STR_MAX];
+	long	listen_mode;
+	long	workers;
+	long	max_requests;
+	long	shutdown_grace;		/* seconds */
+	long	max_body_size;		/* bytes */
+	char	db_conninfo[CONF_STR_MAX];
+	long	db_connect_timeout;	/* milliseconds */
+	long	db_query_timeout;	/* milliseconds */
+	long	log_level;		/* enum log_level */
+	bool	access_log;
+};
+
+enum conf_type {
+	CONF_STRING,
+	CONF_INT,
+	CONF_OCTAL,
+	CONF_SIZE,
+	CONF_BOOL,
+	CONF_ENUM,
+};
+
+struct conf_key {
+	const char		*name;
+	enum conf_type		 type;
+	size_t			 offset;
+	long			 min, max;
+	const char		*def;
+	const char *const	*choices;	/* CONF_ENUM, NULL-terminated */
+	const char		*help;
+};
+
+/* Reports one error; `where` is "FILE:LINE" or "environment WARREN_X". */
+typedef void (*conf_error_fn)(void *ctx, const char *where, const char *msg);
+
+extern const struct conf_key	conf_keys[];
+extern const size_t		conf_nkeys;
+
+void	conf_defaults(struct conf *);
+int	conf_parse(struct conf *, const char *name, const char *buf, size_t len,
+	    conf_error_fn, void *ctx) __attribute__((warn_unused_result));
+int	conf_apply_env(struct conf *, conf_error_fn, void *ctx)
+	    __attribute__((warn_unused_result));
+int	conf_load(struct conf *, const char *path, conf_error_fn, void *ctx)
+	    __attribute__((warn_unused_result));
+int	conf_set(struct conf *, const struct conf_key *, const char *value,
+	    char *err, size_t errlen) __attribute__((warn_unused_result));
+const struct conf_key *conf_lookup(const char *name, size_t len);
+void	conf_print_error(void *ctx, const char *where, const char *msg);
+
+#endif
