@@ -97,7 +97,8 @@ write_response(FCGX_Request *fr, struct request *req, struct response *resp)
 	    http_status_text(resp->status));
 	if (resp->content_type != NULL)
 		put_header(fr, "Content-Type", resp->content_type);
-	FCGX_FPrintF(fr->out, "Content-Length: %zu\r\n", resp->len);
+	FCGX_FPrintF(fr->out, "Content-Length: %lu\r\n",
+	    (unsigned long)resp->len);
 	put_header(fr, "X-Request-Id", req->request_id);
 	FCGX_PutS("Cache-Control: no-store\r\n", fr->out);
 	for (i = 0; i < resp->nheaders; i++)
@@ -255,7 +256,12 @@ worker_main(struct server *srv, int listen_fd, int slot)
 
 	while ((fd = next_connection(ep, listen_fd, &waitmask)) != -1) {
 		arena_reset(a);
+		/*
+		 * FCGX_Accept_r first finishes the previous request and
+		 * would close a connection not marked as kept: mark it.
+		 */
 		fr.ipcFd = fd;
+		fr.keepConnection = 1;
 		if (FCGX_Accept_r(&fr) < 0) {
 			/* A broken FastCGI connection: drop it, go on. */
 			if (fr.ipcFd >= 0)

@@ -113,7 +113,7 @@ log_warn(const char *fmt, ...)
 void
 log_line(const char *fmt, ...)
 {
-	LOG_BODY(-1, NULL, NULL);
+	LOG_BODY(LOG_LEVEL_ERROR + 1, NULL, NULL);
 }
 
 void

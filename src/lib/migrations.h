@@ -13,6 +13,6 @@ extern const int		migrations_count;
 
 #define MIGRATIONS_TABLE	"warren_schema_migrations"
 /* pg_advisory_lock key held while migrating: "warren" in ASCII. */
-#define MIGRATIONS_LOCK		"0x77617272656e"
+#define MIGRATIONS_LOCK		"131260415632750"
 
 #endif
