@@ -135,6 +135,14 @@ wait_fd(PGconn *c, short events, int64_t deadline)
 	}
 }
 
+/* Server notices go to the log, not raw to stderr. */
+static void
+notice(void *arg, const char *msg)
+{
+	(void)arg;
+	log_debug("database: %s", first_line(msg));
+}
+
 static int
 db_connect(struct db *db)
 {
@@ -151,6 +159,7 @@ db_connect(struct db *db)
 	deadline = now_ms() + db->connect_ms;
 	if ((db->conn = PQconnectStartParams(keys, vals, 1)) == NULL)
 		fatalx("db: out of memory");
+	PQsetNoticeProcessor(db->conn, notice, NULL);
 	if (PQstatus(db->conn) == CONNECTION_BAD)
 		st = PGRES_POLLING_FAILED;
 	while (st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED) {
