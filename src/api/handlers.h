@@ -10,4 +10,44 @@ void	h_ready(struct request *, struct response *);
 void	h_metrics(struct request *, struct response *);
 void	h_echo(struct request *, struct response *);
 
+/* h_auth.c */
+void	h_login(struct request *, struct response *);
+void	h_refresh(struct request *, struct response *);
+void	h_logout(struct request *, struct response *);
+void	h_logout_all(struct request *, struct response *);
+
+/* h_oauth.c */
+void	h_providers(struct request *, struct response *);
+void	h_oauth_start(struct request *, struct response *);
+void	h_oauth_callback(struct request *, struct response *);
+void	h_invitations_create(struct request *, struct response *);
+
+/* h_users.c */
+void	h_me(struct request *, struct response *);
+void	h_my_sessions(struct request *, struct response *);
+void	h_my_session_delete(struct request *, struct response *);
+void	h_users_list(struct request *, struct response *);
+void	h_users_create(struct request *, struct response *);
+void	h_user_get(struct request *, struct response *);
+void	h_user_patch(struct request *, struct response *);
+void	h_user_delete(struct request *, struct response *);
+
+/* h_orgs.c */
+void	h_orgs_list(struct request *, struct response *);
+void	h_orgs_create(struct request *, struct response *);
+void	h_org_get(struct request *, struct response *);
+void	h_org_patch(struct request *, struct response *);
+void	h_org_delete(struct request *, struct response *);
+void	h_org_members(struct request *, struct response *);
+void	h_org_member_put(struct request *, struct response *);
+void	h_org_member_delete(struct request *, struct response *);
+
+/* h_tokens.c */
+void	h_tokens_list(struct request *, struct response *);
+void	h_tokens_create(struct request *, struct response *);
+void	h_token_delete(struct request *, struct response *);
+
+/* h_audit.c */
+void	h_audit_list(struct request *, struct response *);
+
 #endif

@@ -27,6 +27,24 @@ enum http_method {
 struct route;
 struct server;
 
+enum auth_via {
+	AUTH_NONE,
+	AUTH_COOKIE,		/* browser session cookie */
+	AUTH_BEARER,		/* access token in Authorization */
+	AUTH_API_TOKEN,		/* API token in Authorization */
+};
+
+/* Who is calling, filled once per request by the central auth step. */
+struct caller {
+	enum auth_via	via;
+	char		user_id[64];
+	char		username[72];
+	char		role[20];
+	char		session_id[64];
+	char		token_id[64];
+	bool		read_only;
+};
+
 struct request {
 	struct arena		*arena;
 	struct server		*srv;
@@ -43,6 +61,8 @@ struct request {
 	const char		*params[ROUTE_MAX_PARAMS];	/* decoded */
 	size_t			 nparams;
 	struct json_object	*body;
+	struct caller		 caller;
+	const char		*client_addr;	/* after trusted proxies */
 	/* Adapter hooks, so that the core needs no FastCGI. */
 	const char		*(*header)(struct request *, const char *cgi);
 	long			 (*read_body)(struct request *, char *, size_t);

@@ -46,13 +46,15 @@ main(int argc, char *argv[])
 		usage();
 	if (conf_load(&srv.conf, srv.conf_path, conf_print_error, NULL) == -1)
 		return 1;
+	log_init("warren-api", (enum log_level)srv.conf.log_level);
+	if (sodium_init() < 0)
+		fatalx("could not initialise libsodium");
+	if (server_prepare(&srv) == -1)
+		return 1;
 	if (check_only) {
 		printf("%s: configuration OK\n", srv.conf_path);
 		return 0;
 	}
-	log_init("warren-api", (enum log_level)srv.conf.log_level);
-	if (sodium_init() < 0)
-		fatalx("could not initialise libsodium");
 	srv.route_labels = server_route_labels();
 	if ((fd = prefork_listen(&srv.conf)) == -1)
 		return 1;

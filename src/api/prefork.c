@@ -25,6 +25,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "prefork.h"
+#include "ratelimit.h"
 #include "router.h"
 #include "worker.h"
 
@@ -277,6 +278,7 @@ reap(bool stopping)
 static int
 reload(struct server *srv, int listen_fd)
 {
+	static struct server old;
 	struct conf nc;
 	char old_listen[CONF_STR_MAX];
 
@@ -293,7 +295,14 @@ reload(struct server *srv, int listen_fd)
 		    srv->conf.listen);
 		snprintf(nc.listen, sizeof(nc.listen), "%s", old_listen);
 	}
+	old = *srv;
 	srv->conf = nc;
+	if (server_prepare(srv) == -1) {
+		log_warnx("configuration not reloaded: keeping the running "
+		    "one");
+		*srv = old;
+		return -1;
+	}
 	log_set_level((enum log_level)srv->conf.log_level);
 	generation++;
 	fill(srv, listen_fd);
@@ -345,6 +354,7 @@ prefork_run(struct server *srv, int listen_fd)
 	if ((sfd = signalfd(-1, &mask, SFD_CLOEXEC)) == -1)
 		fatal("signalfd");
 	metrics_init(nroutes);
+	ratelimit_init();
 	fill(srv, listen_fd);
 	log_info("warren-api %s: %ld workers on %s", PACKAGE_VERSION,
 	    srv->conf.workers, srv->conf.listen);

@@ -171,6 +171,14 @@ policy_name(enum policy p)
 	switch (p) {
 	case POLICY_PUBLIC:
 		return "public";
+	case POLICY_USER:
+		return "user";
+	case POLICY_AUDITOR:
+		return "auditor";
+	case POLICY_TEMPLATE_ADMIN:
+		return "template-admin";
+	case POLICY_ADMIN:
+		return "admin";
 	case POLICY_UNSET:
 		break;
 	}

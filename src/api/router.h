@@ -8,9 +8,14 @@
 enum policy {
 	POLICY_UNSET = 0,	/* never valid: a test walks the table */
 	POLICY_PUBLIC,		/* anyone, no credentials */
+	POLICY_USER,		/* any signed-in user or token */
+	POLICY_AUDITOR,		/* admin or auditor */
+	POLICY_TEMPLATE_ADMIN,	/* admin or template-admin */
+	POLICY_ADMIN,		/* admin only */
 };
 
 #define ROUTE_JSON_BODY	0x01	/* expects an application/json body */
+#define ROUTE_OPT_BODY	0x02	/* the JSON body may be empty */
 
 typedef void (*handler_fn)(struct request *, struct response *);
 

@@ -4,12 +4,15 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include <sodium.h>
 
+#include "auth.h"
 #include "json.h"
 #include "log.h"
 #include "problem.h"
@@ -117,16 +120,131 @@ read_json_body(struct server *srv, struct request *req,
 }
 
 static bool
-policy_allows(const struct route *rt, struct request *req)
+role_allows(enum policy p, const char *role)
 {
-	(void)req;
-	switch (rt->policy) {
+	switch (p) {
 	case POLICY_PUBLIC:
+	case POLICY_USER:
 		return true;
+	case POLICY_AUDITOR:
+		return strcmp(role, "admin") == 0 || strcmp(role, "auditor") == 0;
+	case POLICY_TEMPLATE_ADMIN:
+		return strcmp(role, "admin") == 0 ||
+		    strcmp(role, "template-admin") == 0;
+	case POLICY_ADMIN:
+		return strcmp(role, "admin") == 0;
 	case POLICY_UNSET:
 		break;
 	}
 	return false;
+}
+
+static bool
+method_is_safe(enum http_method m)
+{
+	return m == HTTP_GET || m == HTTP_HEAD || m == HTTP_OPTIONS;
+}
+
+/*
+ * The route's policy, checked in one place for every endpoint.  A caller
+ * whose role does not reach a route gets 404: the route does not exist
+ * for them.  Returns false after answering.
+ */
+static bool
+enforce_policy(struct request *req, struct response *resp)
+{
+	enum policy p = req->route->policy;
+	long retry;
+
+	if (p == POLICY_PUBLIC)
+		return true;
+	if (p == POLICY_UNSET) {
+		problem(req, resp, PROBLEM_NOT_FOUND, NULL);
+		return false;
+	}
+	switch (auth_resolve(req, &retry)) {
+	case AUTH_OK:
+		break;
+	case AUTH_ANONYMOUS:
+	case AUTH_INVALID:
+		problem(req, resp, PROBLEM_UNAUTHORIZED, NULL);
+		resp_header(resp, "WWW-Authenticate", "Bearer realm=\"warren\"");
+		return false;
+	case AUTH_UNAVAILABLE:
+		problem(req, resp, PROBLEM_DB_UNAVAILABLE, NULL);
+		return false;
+	case AUTH_LIMITED:
+		problem(req, resp, PROBLEM_TOO_MANY_REQUESTS,
+		    "this token has used its request budget");
+		resp_header(resp, "Retry-After", arena_printf(req->arena,
+		    "%ld", retry));
+		return false;
+	}
+	if (!role_allows(p, req->caller.role)) {
+		problem(req, resp, PROBLEM_NOT_FOUND, NULL);
+		return false;
+	}
+	if (method_is_safe(req->method))
+		return true;
+	if (req->caller.read_only) {
+		problem(req, resp, PROBLEM_FORBIDDEN,
+		    "this token has read-only scope");
+		return false;
+	}
+	if (req->caller.via == AUTH_COOKIE && !auth_csrf_ok(req)) {
+		problem(req, resp, PROBLEM_CSRF, "send the X-CSRF-Token header "
+		    "from the same origin");
+		return false;
+	}
+	return true;
+}
+
+/* Every %-escape well formed, decoding to UTF-8 without controls. */
+static bool
+query_valid(struct request *req)
+{
+	const char *q = req->query;
+	size_t n = strlen(q), i, o = 0;
+	char *buf;
+
+	if (n > ROUTER_PATH_MAX)
+		return false;
+	buf = arena_alloc(req->arena, n + 1);
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)q[i];
+		if (c == '%') {
+			if (i + 2 >= n || !isxdigit((unsigned char)q[i + 1]) ||
+			    !isxdigit((unsigned char)q[i + 2]))
+				return false;
+			c = (unsigned char)strtol((char[]){ q[i + 1], q[i + 2],
+			    0 }, NULL, 16);
+			i += 2;
+		}
+		if (c < 0x20 || c == 0x7f)
+			return false;
+		buf[o++] = (char)c;
+	}
+	return utf8_valid(buf, o);
+}
+
+int
+server_prepare(struct server *srv)
+{
+	char err[256];
+	const char *p;
+	size_t n;
+
+	srv->secure = strncmp(srv->conf.public_url, "https://", 8) == 0;
+	p = strchr(srv->conf.public_url, ':') + 3;
+	n = (size_t)(p - srv->conf.public_url) + strcspn(p, "/");
+	snprintf(srv->origin, sizeof(srv->origin), "%.*s", (int)n,
+	    srv->conf.public_url);
+	if (webtoken_keys_load(&srv->keys, srv->conf.jwt_key_file, err,
+	    sizeof(err)) == -1) {
+		log_warnx("jwt_key_file: %s", err);
+		return -1;
+	}
+	return 0;
 }
 
 void
@@ -161,12 +279,16 @@ server_handle(struct server *srv, struct request *req, struct response *resp)
 		    router_allow_header(req->arena, allowed));
 		return;
 	}
-	if (!policy_allows(req->route, req)) {
-		problem(req, resp, PROBLEM_NOT_FOUND, NULL);
+	if (!query_valid(req)) {
+		problem(req, resp, PROBLEM_BAD_REQUEST,
+		    "the query string is not valid");
 		return;
 	}
-	if ((req->route->flags & ROUTE_JSON_BODY) &&
-	    !read_json_body(srv, req, resp))
+	if (!enforce_policy(req, resp))
+		return;
+	if ((req->route->flags & (ROUTE_JSON_BODY | ROUTE_OPT_BODY)) &&
+	    !((req->route->flags & ROUTE_OPT_BODY) &&
+	    req->content_length == 0) && !read_json_body(srv, req, resp))
 		return;
 	req->route->handler(req, resp);
 }

@@ -5,13 +5,20 @@
 #include "conf.h"
 #include "db.h"
 #include "http.h"
+#include "webtoken.h"
 
 struct server {
 	struct conf		 conf;
 	const char		*conf_path;
 	struct db		*db;
 	const char *const	*route_labels;	/* nroutes + "unmatched" */
+	struct webtoken_keys	 keys;
+	bool			 secure;	/* public_url is https */
+	char			 origin[CONF_STR_MAX];	/* of public_url */
 };
+
+/* Loads what the configuration points at (keys); -1 after logging. */
+int	server_prepare(struct server *) __attribute__((warn_unused_result));
 
 /* Runs one request through routing, policy, body checks and a handler. */
 void	server_handle(struct server *, struct request *, struct response *);

@@ -10,7 +10,9 @@
 
 #include "conf.h"
 #include "log.h"
+#include "keys.h"
 #include "migrate.h"
+#include "user.h"
 #include "router.h"
 
 static const char *conf_path = CONF_DEFAULT_FILE;
@@ -18,6 +20,8 @@ static const char *conf_path = CONF_DEFAULT_FILE;
 static int	cmd_migrate(int, char **);
 static int	cmd_check_config(int, char **);
 static int	cmd_routes(int, char **);
+static int	cmd_keys(int, char **);
+static int	cmd_user(int, char **);
 static int	cmd_version(int, char **);
 
 static const struct command {
@@ -28,6 +32,9 @@ static const struct command {
 	{ "migrate", cmd_migrate, "migrate [--status]" },
 	{ "check-config", cmd_check_config, "check-config" },
 	{ "routes", cmd_routes, "routes" },
+	{ "keys", cmd_keys, "keys init | keys rotate" },
+	{ "user", cmd_user, "user add NAME [--admin | --role ROLE] "
+	    "[--email ADDR] [--password-stdin]" },
 	{ "version", cmd_version, "version" },
 };
 
@@ -96,6 +103,57 @@ cmd_routes(int argc, char **argv)
 				    routes[i].name,
 				    policy_name(routes[i].policy));
 	return 0;
+}
+
+static int
+cmd_keys(int argc, char **argv)
+{
+	struct conf c;
+
+	if (argc != 2 || (strcmp(argv[1], "init") != 0 &&
+	    strcmp(argv[1], "rotate") != 0))
+		usage();
+	if (load(&c) == -1)
+		return 1;
+	if (strcmp(argv[1], "init") == 0)
+		return keys_init(&c) == 0 ? 0 : 1;
+	return keys_rotate(&c) == 0 ? 0 : 1;
+}
+
+static int
+cmd_user(int argc, char **argv)
+{
+	static const char *const roles[] = { "admin", "template-admin",
+	    "auditor", "member", NULL };
+	const char *role = "member", *email = NULL;
+	bool pw_stdin = false, ok = false;
+	struct conf c;
+	int i;
+
+	if (argc < 3 || strcmp(argv[1], "add") != 0)
+		usage();
+	for (i = 3; i < argc; i++) {
+		if (strcmp(argv[i], "--admin") == 0)
+			role = "admin";
+		else if (strcmp(argv[i], "--role") == 0 && i + 1 < argc)
+			role = argv[++i];
+		else if (strcmp(argv[i], "--email") == 0 && i + 1 < argc)
+			email = argv[++i];
+		else if (strcmp(argv[i], "--password-stdin") == 0)
+			pw_stdin = true;
+		else
+			usage();
+	}
+	for (i = 0; roles[i] != NULL; i++)
+		ok |= strcmp(roles[i], role) == 0;
+	if (!ok) {
+		fprintf(stderr, "warrenctl: role must be admin, template-admin, "
+		    "auditor or member\n");
+		return 1;
+	}
+	if (load(&c) == -1)
+		return 1;
+	return user_add(&c, argv[2], email, role, pw_stdin) == 0 ? 0 : 1;
 }
 
 static int

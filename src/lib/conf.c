@@ -23,7 +23,13 @@ static const char *const log_levels[] = {
 	"debug", "info", "warning", "error", NULL
 };
 
+static const char *const signup_policies[] = {
+	"open", "domains", "invite", NULL
+};
+
 #define OFF(f)	offsetof(struct conf, f)
+#define URLKEY(name, def, help) \
+	{ #name, CONF_STRING, OFF(name), 0, 0, def, NULL, help }
 
 const struct conf_key conf_keys[] = {
 	{ "listen", CONF_STRING, OFF(listen), 0, 0, "/run/warren/api.sock",
@@ -48,6 +54,49 @@ const struct conf_key conf_keys[] = {
 	    "debug, info, warning or error" },
 	{ "access_log", CONF_BOOL, OFF(access_log), 0, 0, "yes",
 	    NULL, "one log line per request" },
+	URLKEY(public_url, "http://127.0.0.1:8080",
+	    "the URL users open: token issuer, cookie policy, CSRF origin"),
+	{ "jwt_key_file", CONF_STRING, OFF(jwt_key_file), 0, 0,
+	    "/etc/warren/jwt.keys", NULL, "signing keys for access tokens" },
+	{ "access_token_ttl", CONF_INT, OFF(access_token_ttl), 60, 900, "600",
+	    NULL, "seconds an access token is valid" },
+	{ "session_lifetime", CONF_INT, OFF(session_lifetime), 300, 31536000,
+	    "1209600", NULL, "seconds a session lasts at most, refreshed or not" },
+	{ "trusted_proxies", CONF_STRING, OFF(trusted_proxies), 0, 0, "",
+	    NULL, "addresses whose X-Forwarded-For is believed" },
+	{ "login_failures_per_address", CONF_INT,
+	    OFF(login_failures_per_address), 1, 100000, "20", NULL,
+	    "failed sign-ins from one address per window" },
+	{ "login_failures_per_account", CONF_INT,
+	    OFF(login_failures_per_account), 1, 100000, "5", NULL,
+	    "failed sign-ins to one account from one address per window" },
+	{ "login_window", CONF_INT, OFF(login_window), 1, 86400, "900", NULL,
+	    "seconds over which failed sign-ins are counted" },
+	{ "token_rate_limit", CONF_INT, OFF(token_rate_limit), 1, 10000000,
+	    "600", NULL, "requests per minute one API token may make" },
+	{ "max_concurrent_hashes", CONF_INT, OFF(max_concurrent_hashes), 1, 64,
+	    "2", NULL, "password hashes computed at once on this host" },
+	{ "signup_policy", CONF_ENUM, OFF(signup_policy), 0, 0, "invite",
+	    signup_policies, "open, domains or invite" },
+	{ "signup_domains", CONF_STRING, OFF(signup_domains), 0, 0, "", NULL,
+	    "e-mail domains allowed to sign up when signup_policy = domains" },
+	{ "oauth_timeout", CONF_INT, OFF(oauth_timeout), 100, 60000, "5000",
+	    NULL, "milliseconds allowed for a call to a sign-in provider" },
+	URLKEY(github_client_id, "", "GitHub OAuth app client id"),
+	URLKEY(github_client_secret, "", "GitHub OAuth app client secret"),
+	URLKEY(github_auth_url, "https://github.com/login/oauth/authorize",
+	    "GitHub authorization endpoint"),
+	URLKEY(github_token_url, "https://github.com/login/oauth/access_token",
+	    "GitHub token endpoint"),
+	URLKEY(github_api_url, "https://api.github.com", "GitHub API base"),
+	URLKEY(google_client_id, "", "Google OAuth client id"),
+	URLKEY(google_client_secret, "", "Google OAuth client secret"),
+	URLKEY(google_auth_url, "https://accounts.google.com/o/oauth2/v2/auth",
+	    "Google (OpenID Connect) authorization endpoint"),
+	URLKEY(google_token_url, "https://oauth2.googleapis.com/token",
+	    "Google (OpenID Connect) token endpoint"),
+	URLKEY(google_issuer, "https://accounts.google.com",
+	    "issuer expected in Google ID tokens"),
 };
 
 const size_t conf_nkeys = sizeof(conf_keys) / sizeof(conf_keys[0]);
@@ -144,6 +193,19 @@ check_string(const struct conf_key *k, const char *v, char *err, size_t errlen)
 			    k->name);
 			return -1;
 		}
+	if ((strstr(k->name, "_url") != NULL || strcmp(k->name,
+	    "google_issuer") == 0) && v[0] != '\0' &&
+	    strncmp(v, "https://", 8) != 0 && strncmp(v, "http://", 7) != 0) {
+		snprintf(err, errlen, "bad value for %s: expected an http or "
+		    "https URL", k->name);
+		return -1;
+	}
+	if (strcmp(k->name, "public_url") == 0 && (v[0] == '\0' ||
+	    v[strlen(v) - 1] == '/')) {
+		snprintf(err, errlen, "bad value for public_url: expected a "
+		    "URL without a trailing slash");
+		return -1;
+	}
 	if (strcmp(k->name, "listen") == 0 && v[0] != '/' &&
 	    strcmp(v, "inherit") != 0 && strrchr(v, ':') == NULL) {
 		snprintf(err, errlen, "bad value for listen: expected an "

@@ -20,6 +20,35 @@ struct conf {
 	long	db_query_timeout;	/* milliseconds */
 	long	log_level;		/* enum log_level */
 	bool	access_log;
+	char	public_url[CONF_STR_MAX];
+	char	jwt_key_file[CONF_STR_MAX];
+	long	access_token_ttl;	/* seconds */
+	long	session_lifetime;	/* seconds */
+	char	trusted_proxies[CONF_STR_MAX];
+	long	login_failures_per_address;
+	long	login_failures_per_account;
+	long	login_window;		/* seconds */
+	long	token_rate_limit;	/* requests per minute */
+	long	max_concurrent_hashes;
+	long	signup_policy;		/* enum signup_policy */
+	char	signup_domains[CONF_STR_MAX];
+	long	oauth_timeout;		/* milliseconds */
+	char	github_client_id[CONF_STR_MAX];
+	char	github_client_secret[CONF_STR_MAX];
+	char	github_auth_url[CONF_STR_MAX];
+	char	github_token_url[CONF_STR_MAX];
+	char	github_api_url[CONF_STR_MAX];
+	char	google_client_id[CONF_STR_MAX];
+	char	google_client_secret[CONF_STR_MAX];
+	char	google_auth_url[CONF_STR_MAX];
+	char	google_token_url[CONF_STR_MAX];
+	char	google_issuer[CONF_STR_MAX];
+};
+
+enum signup_policy {
+	SIGNUP_OPEN,
+	SIGNUP_DOMAINS,
+	SIGNUP_INVITE,
 };
 
 enum conf_type {

@@ -146,8 +146,10 @@ notice(void *arg, const char *msg)
 static int
 db_connect(struct db *db)
 {
-	const char *keys[] = { "dbname", "application_name", NULL };
-	const char *vals[] = { db->conninfo, db->appname, NULL };
+	/* UTC, so that timestamps leave as RFC 3339 with a Z. */
+	const char *keys[] = { "dbname", "application_name", "options", NULL };
+	const char *vals[] = { db->conninfo, db->appname, "-c TimeZone=UTC",
+	    NULL };
 	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
 	int64_t deadline;
 	int r = 1;
@@ -378,4 +380,34 @@ PGconn *
 db_conn(struct db *db)
 {
 	return db->conn;
+}
+
+enum db_status
+db_begin(struct db *db, struct arena *a)
+{
+	PGresult *res;
+
+	return db_exec(db, a, "BEGIN", &res);
+}
+
+enum db_status
+db_commit(struct db *db, struct arena *a)
+{
+	PGresult *res;
+
+	return db_exec(db, a, "COMMIT", &res);
+}
+
+/* Safe to call in any state: does nothing outside a transaction. */
+void
+db_rollback(struct db *db, struct arena *a)
+{
+	PGresult *res;
+
+	if (db->conn == NULL ||
+	    PQtransactionStatus(db->conn) == PQTRANS_IDLE ||
+	    PQtransactionStatus(db->conn) == PQTRANS_UNKNOWN)
+		return;
+	if (db_exec(db, a, "ROLLBACK", &res) != DB_OK)
+		db_disconnect(db);
 }

@@ -39,6 +39,11 @@ enum db_status	 db_query(struct db *, struct arena *, const struct db_stmt *,
 		    __attribute__((warn_unused_result));
 enum db_status	 db_exec(struct db *, struct arena *, const char *sql,
 		    PGresult **) __attribute__((warn_unused_result));
+enum db_status	 db_begin(struct db *, struct arena *)
+		    __attribute__((warn_unused_result));
+enum db_status	 db_commit(struct db *, struct arena *)
+		    __attribute__((warn_unused_result));
+void		 db_rollback(struct db *, struct arena *);
 const char	*db_sqlstate(const PGresult *);
 PGconn		*db_conn(struct db *);
 

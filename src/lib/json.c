@@ -62,10 +62,12 @@ json_parse(struct arena *a, const char *buf, size_t len,
 		used = json_tokener_get_parse_end(tok);
 	if (err == json_tokener_error_depth)
 		return JSON_TOO_DEEP;
-	if (obj == NULL || err != json_tokener_success)
+	if (err != json_tokener_success)
 		return err == json_tokener_error_parse_utf8_string ?
 		    JSON_BAD_UTF8 : JSON_MALFORMED;
-	json_own(a, obj);
+	/* A successful NULL is the JSON value null. */
+	if (obj != NULL)
+		json_own(a, obj);
 	for (i = used; i < len; i++)
 		if (strchr(" \t\r\n", buf[i]) == NULL || buf[i] == '\0')
 			return JSON_MALFORMED;

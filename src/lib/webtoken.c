@@ -78,7 +78,7 @@ webtoken_keys_parse(struct webtoken_keys *keys, const char *buf, size_t len,
 			return -1;
 		}
 		k->len = klen;
-		snprintf(k->kid, sizeof(k->kid), "%s", kid);
+		memcpy(k->kid, kid, strlen(kid) + 1);	/* at most 32 + 1 */
 		keys->n++;
 	}
 	if (keys->n == 0) {

@@ -1,0 +1,40 @@
+#include "config.h"
+
+#include "audit.h"
+#include "auth.h"
+#include "json.h"
+#include "query.h"
+
+static const struct db_stmt q_audit = {
+	"audit_insert",
+	"INSERT INTO audit_log (actor_id, actor_name, action, target_type,"
+	" target_id, source_addr, result, details, request_id)"
+	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9)", 9
+};
+
+static const char *const results[] = { "success", "failure", "denied" };
+
+enum db_status
+audit_as(struct request *req, const char *actor_id, const char *actor_name,
+    const char *action, const char *target_type, const char *target_id,
+    enum audit_result result, struct json_object *details)
+{
+	PGresult *res;
+	size_t len;
+
+	return q_run(req, &q_audit, &res, actor_id, actor_name, action,
+	    target_type, target_id, auth_client_addr(req), results[result],
+	    details ? json_text(details, &len) : "{}", req->request_id);
+}
+
+enum db_status
+audit(struct request *req, const char *action, const char *target_type,
+    const char *target_id, enum audit_result result,
+    struct json_object *details)
+{
+	const struct caller *c = &req->caller;
+
+	return audit_as(req, c->via != AUTH_NONE ? c->user_id : NULL,
+	    c->via != AUTH_NONE ? c->username : NULL, action, target_type,
+	    target_id, result, details);
+}

@@ -1,0 +1,31 @@
+/* The append-only audit log: who did what to which target, from where. */
+#ifndef WARREN_AUDIT_H
+#define WARREN_AUDIT_H
+
+#include <json-c/json.h>
+
+#include "db.h"
+#include "http.h"
+
+enum audit_result {
+	AUDIT_SUCCESS,
+	AUDIT_FAILURE,
+	AUDIT_DENIED,
+};
+
+/*
+ * Writes one entry with the caller as actor (or actor_id/actor_name when
+ * given, e.g. at sign-in).  Inside a transaction it commits or rolls back
+ * with the change it records.
+ */
+enum db_status audit(struct request *, const char *action,
+	    const char *target_type, const char *target_id,
+	    enum audit_result, struct json_object *details)
+	    __attribute__((warn_unused_result));
+enum db_status audit_as(struct request *, const char *actor_id,
+	    const char *actor_name, const char *action,
+	    const char *target_type, const char *target_id,
+	    enum audit_result, struct json_object *details)
+	    __attribute__((warn_unused_result));
+
+#endif

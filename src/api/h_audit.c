@@ -1,0 +1,79 @@
+/* Reading the audit log: filters and keyset pagination, never changes. */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "handlers.h"
+#include "input.h"
+#include "json.h"
+#include "problem.h"
+#include "query.h"
+#include "server.h"
+
+static const struct db_stmt q_audit_list = {
+	"audit_list",
+	"SELECT id, at, actor_id, actor_name, action, target_type, target_id,"
+	" source_addr, result, details, request_id FROM audit_log"
+	" WHERE ($1::uuid IS NULL OR actor_id = $1::uuid)"
+	" AND ($2::text IS NULL OR action = $2 OR (right($2, 1) = '*'"
+	"  AND starts_with(action, left($2, -1))))"
+	" AND ($3::text IS NULL OR target_id = $3)"
+	" AND ($4::timestamptz IS NULL OR at >= $4::timestamptz)"
+	" AND ($5::timestamptz IS NULL OR at < $5::timestamptz)"
+	" AND ($6::bigint IS NULL OR id < $6::bigint)"
+	" ORDER BY id DESC LIMIT $7", 7
+};
+
+static bool
+is_digits(const char *s)
+{
+	return s[0] != '\0' && strspn(s, "0123456789") == strlen(s) &&
+	    strlen(s) < 19;
+}
+
+/* RFC 3339 only: digits, '-', ':', 'T', 'Z', '.', '+'. */
+static bool
+is_time(const char *s)
+{
+	return strlen(s) >= 10 && strlen(s) <= 40 && s[4] == '-' &&
+	    strspn(s, "0123456789-:TZ.+") == strlen(s);
+}
+
+void
+h_audit_list(struct request *req, struct response *resp)
+{
+	const char *actor = query_param(req, "actor");
+	const char *action = query_param(req, "action");
+	const char *target = query_param(req, "target");
+	const char *since = query_param(req, "since");
+	const char *until = query_param(req, "until");
+	const char *cursor;
+	struct json_object *o;
+	enum db_status st;
+	PGresult *res;
+	long limit;
+	int n;
+
+	if (!in_page(req, resp, &limit, &cursor))
+		return;
+	if ((actor && !in_uuid(actor)) || (action && strlen(action) > 100) ||
+	    (target && strlen(target) > 200) || (since && !is_time(since)) ||
+	    (until && !is_time(until)) || (cursor && !is_digits(cursor))) {
+		problem(req, resp, PROBLEM_INVALID_INPUT, "actor must be a user "
+		    "id, since and until RFC 3339 times, cursor as returned");
+		return;
+	}
+	if ((st = q_run(req, &q_audit_list, &res, actor, action, target, since,
+	    until, cursor, arena_printf(req->arena, "%ld", limit))) != DB_OK) {
+		q_fail(req, resp, st, res);
+		return;
+	}
+	o = json_own(req->arena, json_object_new_object());
+	json_object_object_add(o, "items",
+	    json_object_get(q_rows_json(req, res)));
+	n = PQntuples(res);
+	json_object_object_add(o, "next_cursor", n == limit ?
+	    json_object_new_string(PQgetvalue(res, n - 1, 0)) : NULL);
+	resp_json(req, resp, 200, o);
+}

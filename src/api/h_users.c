@@ -1,0 +1,459 @@
+/* The signed-in user, and users as admins manage them. */
+#include "config.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "audit.h"
+#include "auth.h"
+#include "handlers.h"
+#include "input.h"
+#include "json.h"
+#include "problem.h"
+#include "query.h"
+#include "server.h"
+
+#define USER_COLUMNS \
+	"id, username, email, display_name, role, disabled," \
+	" password_hash IS NOT NULL AS has_password, created_at, updated_at"
+
+static const char *const roles[] = { "admin", "template-admin", "auditor",
+	"member", NULL };
+
+static const struct db_stmt q_user_get = {
+	"user_get", "SELECT " USER_COLUMNS " FROM users WHERE id = $1", 1
+};
+
+static const struct db_stmt q_user_orgs = {
+	"user_orgs",
+	"SELECT o.id, o.name, o.display_name, m.role FROM memberships m"
+	" JOIN organizations o ON o.id = m.org_id WHERE m.user_id = $1"
+	" ORDER BY o.name", 1
+};
+
+static const struct db_stmt q_user_list = {
+	"user_list",
+	"SELECT " USER_COLUMNS " FROM users WHERE ($1::text IS NULL OR"
+	" username > $1) ORDER BY username LIMIT $2", 2
+};
+
+static const struct db_stmt q_user_create = {
+	"user_create",
+	"INSERT INTO users (username, email, display_name, password_hash, role)"
+	" VALUES (lower($1), lower($2), coalesce($3, ''), $4,"
+	" coalesce($5, 'member')) RETURNING " USER_COLUMNS, 5
+};
+
+/* NULL parameters leave a column as it is. */
+static const struct db_stmt q_user_update = {
+	"user_update",
+	"UPDATE users SET email = CASE WHEN $2 THEN lower($3) ELSE email END,"
+	" display_name = coalesce($4, display_name),"
+	" password_hash = coalesce($5, password_hash),"
+	" role = coalesce($6, role), disabled = coalesce($7::boolean, disabled),"
+	" valid_after = CASE WHEN $7::boolean THEN now() ELSE valid_after END,"
+	" updated_at = now() WHERE id = $1 RETURNING " USER_COLUMNS, 7
+};
+
+static const struct db_stmt q_user_lock = {
+	"user_lock",
+	"SELECT role, disabled, password_hash,"
+	" (SELECT count(*) FROM users WHERE role = 'admin' AND NOT disabled)"
+	" FROM users WHERE id = $1 FOR UPDATE", 1
+};
+
+static const struct db_stmt q_user_delete = {
+	"user_delete", "DELETE FROM users WHERE id = $1", 1
+};
+
+static const struct db_stmt q_user_revoke_sessions = {
+	"user_revoke_sessions",
+	"UPDATE sessions SET revoked_at = now(), revoke_reason = $2"
+	" WHERE user_id = $1 AND revoked_at IS NULL", 2
+};
+
+static const struct db_stmt q_my_sessions = {
+	"my_sessions",
+	"SELECT id, created_at, last_seen_at, expires_at, source_addr,"
+	" user_agent, id = $2::uuid AS current FROM sessions"
+	" WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > now()"
+	" ORDER BY last_seen_at DESC LIMIT 200", 2
+};
+
+static const struct db_stmt q_my_session_revoke = {
+	"my_session_revoke",
+	"UPDATE sessions SET revoked_at = now(), revoke_reason = 'revoked by user'"
+	" WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL", 2
+};
+
+static bool
+is_admin(struct request *req)
+{
+	return strcmp(req->caller.role, "admin") == 0;
+}
+
+static bool
+username_valid(const char *s)
+{
+	size_t i, n = strlen(s);
+
+	if (n == 0 || n > 63 || !(islower((unsigned char)s[0]) ||
+	    isdigit((unsigned char)s[0])))
+		return false;
+	for (i = 0; i < n; i++)
+		if (!islower((unsigned char)s[i]) &&
+		    !isdigit((unsigned char)s[i]) && strchr("._-", s[i]) == NULL)
+			return false;
+	return true;
+}
+
+static bool
+email_valid(const char *s)
+{
+	const char *at = strchr(s, '@');
+
+	return at != NULL && at != s && strchr(at + 1, '@') == NULL &&
+	    strchr(at + 1, '.') != NULL && strpbrk(s, " <>\"'") == NULL;
+}
+
+/* One user, with organizations, or a 404 that says nothing more. */
+static void
+answer_user(struct request *req, struct response *resp, const char *id,
+    int status)
+{
+	struct json_object *o;
+	enum db_status st;
+	PGresult *res;
+
+	if ((st = q_run(req, &q_user_get, &res, id)) != DB_OK) {
+		q_fail(req, resp, st, res);
+		return;
+	}
+	if (PQntuples(res) == 0) {
+		problem(req, resp, PROBLEM_NOT_FOUND, NULL);
+		return;
+	}
+	o = json_own(req->arena, q_row_json(req, res, 0));
+	if ((st = q_run(req, &q_user_orgs, &res, id)) != DB_OK) {
+		q_fail(req, resp, st, res);
+		return;
+	}
+	json_object_object_add(o, "organizations",
+	    json_object_get(q_rows_json(req, res)));
+	resp_json(req, resp, status, o);
+}
+
+void
+h_me(struct request *req, struct response *resp)
+{
+	answer_user(req, resp, req->caller.user_id, 200);
+}
+
+/* Admins see everyone; others only themselves (404 for the rest). */
+static const char *
+visible_user(struct request *req, struct response *resp)
+{
+	const char *id = req->params[0];
+
+	if (!in_uuid(id) || (!is_admin(req) &&
+	    strcmp(id, req->caller.user_id) != 0)) {
+		problem(req, resp, PROBLEM_NOT_FOUND, NULL);
+		return NULL;
+	}
+	return id;
+}
+
+void
+h_user_get(struct request *req, struct response *resp)
+{
+	const char *id = visible_user(req, resp);
+
+	if (id != NULL)
+		answer_user(req, resp, id, 200);
+}
+
+void
+h_users_list(struct request *req, struct response *resp)
+{
+	struct json_object *o, *items;
+	const char *cursor;
+	enum db_status st;
+	PGresult *res;
+	long limit;
+	int n;
+
+	if (!in_page(req, resp, &limit, &cursor))
+		return;
+	if ((st = q_run(req, &q_user_list, &res, cursor,
+	    arena_printf(req->arena, "%ld", limit))) != DB_OK) {
+		q_fail(req, resp, st, res);
+		return;
+	}
+	o = json_own(req->arena, json_object_new_object());
+	items = q_rows_json(req, res);
+	json_object_object_add(o, "items", json_object_get(items));
+	n = PQntuples(res);
+	json_object_object_add(o, "next_cursor", n == limit ?
+	    json_object_new_string(PQgetvalue(res, n - 1, 1)) : NULL);
+	resp_json(req, resp, 200, o);
+}
+
+static bool
+read_password(struct request *req, struct response *resp, const char *pw,
+    char **hash)
+{
+	*hash = NULL;
+	if (pw == NULL)
+		return true;
+	if (password_hash(req, pw, hash) == -1) {
+		problem(req, resp, PROBLEM_BUSY, "too many password changes "
+		    "at once");
+		resp_header(resp, "Retry-After", "1");
+		return false;
+	}
+	return true;
+}
+
+void
+h_users_create(struct request *req, struct response *resp)
+{
+	static const char *const fields[] = { "username", "email",
+	    "display_name", "password", "role", NULL };
+	const char *username = NULL, *email = NULL, *dname = NULL, *pw = NULL;
+	const char *role = NULL;
+	struct json_object *o;
+	enum db_status st;
+	PGresult *res;
+	char *hash;
+
+	if (!in_fields(req, resp, fields) ||
+	    !in_string(req, resp, "username", 1, 63, true, &username) ||
+	    !in_string(req, resp, "email", 3, 254, false, &email) ||
+	    !in_string(req, resp, "display_name", 0, 200, false, &dname) ||
+	    !in_string(req, resp, "password", 8, 1024, false, &pw) ||
+	    !in_enum(req, resp, "role", roles, false, &role))
+		return;
+	if (!username_valid(username)) {
+		problem(req, resp, PROBLEM_INVALID_INPUT, "username must be "
+		    "lower-case letters, digits, '.', '_' or '-'");
+		return;
+	}
+	if (email != NULL && !email_valid(email)) {
+		problem(req, resp, PROBLEM_INVALID_INPUT, "email is not valid");
+		return;
+	}
+	if (!read_password(req, resp, pw, &hash))
+		return;
+	if ((st = q_begin(req)) != DB_OK ||
+	    (st = q_run(req, &q_user_create, &res, username, email, dname,
+	    hash, role)) != DB_OK) {
+		q_fail(req, resp, st, res);
+		return;
+	}
+	o = json_own(req->arena, q_row_json(req, res, 0));
+	if ((st = audit(req, "user.create", "user", PQgetvalue(res, 0, 0),
+	    AUDIT_SUCCESS, NULL)) != DB_OK || (st = q_commit(req)) != DB_OK) {
+		q_fail(req, resp, st, NULL);
+		return;
+	}
+	resp_json(req, resp, 201, o);
+}
+
+/* Admin changes to role or disabled must leave an enabled admin. */
+static bool
+keeps_an_admin(PGresult *lock, const char *role, bool disabling)
+{
+	bool was_admin = strcmp(PQgetvalue(lock, 0, 0), "admin") == 0 &&
+	    !q_bool(lock, 0, 1);
+	bool stays = (role == NULL || strcmp(role, "admin") == 0) && !disabling;
+
+	return !was_admin || stays || strcmp(PQgetvalue(lock, 0, 3), "1") != 0;
+}
+
+void
+h_user_patch(struct request *req, struct response *resp)
+{
+	static const char *const fields[] = { "email", "display_name",
+	    "password", "current_password", "role", "disabled", NULL };
+	const char *id, *email = NULL, *dname = NULL, *pw = NULL, *cur = NULL;
+	const char *role = NULL, *dis = NULL;
+	bool disabled = false, has_dis, self, ok;
+	struct json_object *d;
+	enum db_status st;
+	PGresult *lock, *res;
+	char *hash = NULL;
+
+	if ((id = visible_user(req, resp)) == NULL)
+		return;
+	self = strcmp(id, req->caller.user_id) == 0;
+	if (!in_fields(req, resp, fields) ||
+	    !in_string(req, resp, "email", 3, 254, false, &email) ||
+	    !in_string(req, resp, "display_name", 0, 200, false, &dname) ||
+	    !in_string(req, resp, "password", 8, 1024, false, &pw) ||
+	    !in_string(req, resp, "current_password", 1, 1024, false, &cur) ||
+	    !in_enum(req, resp, "role", roles, false, &role) ||
+	    !in_bool(req, resp, "disabled", &disabled, &has_dis))
+		return;
+	if (!is_admin(req) && (role != NULL || has_dis || email != NULL)) {
+		problem(req, resp, PROBLEM_FORBIDDEN, "only admins change "
+		    "roles, e-mail addresses and disabled accounts");
+		return;
+	}
+	if (email != NULL && !email_valid(email)) {
+		problem(req, resp, PROBLEM_INVALID_INPUT, "email is not valid");
+		return;
+	}
+	if (has_dis)
+		dis = disabled ? "true" : "false";
+	if ((st = q_begin(req)) != DB_OK ||
+	    (st = q_run(req, &q_user_lock, &lock, id)) != DB_OK) {
+		q_fail(req, resp, st, NULL);
+		return;
+	}
+	if (PQntuples(lock) == 0) {
+		q_rollback(req);
+		problem(req, resp, PROBLEM_NOT_FOUND, NULL);
+		return;
+	}
+	if (is_admin(req) && !keeps_an_admin(lock, role, has_dis && disabled)) {
+		q_rollback(req);
+		problem(req, resp, PROBLEM_CONFLICT, "the last admin cannot be "
+		    "demoted or disabled");
+		return;
+	}
+	/* Users changing their own password prove they know the old one. */
+	if (pw != NULL && self && q_get(lock, 0, 2) != NULL) {
+		if (cur == NULL) {
+			q_rollback(req);
+			problem(req, resp, PROBLEM_INVALID_INPUT,
+			    "current_password is required");
+			return;
+		}
+		if (password_verify(req, q_get(lock, 0, 2), cur, &ok) == -1 ||
+		    !ok) {
+			q_rollback(req);
+			problem(req, resp, PROBLEM_FORBIDDEN,
+			    "current_password is wrong");
+			return;
+		}
+	}
+	if (!read_password(req, resp, pw, &hash)) {
+		q_rollback(req);
+		return;
+	}
+	if ((st = q_run(req, &q_user_update, &res, id, email ? "true" :
+	    "false", email, dname, hash, role, dis)) != DB_OK) {
+		q_fail(req, resp, st, res);
+		return;
+	}
+	d = json_own(req->arena, json_object_new_object());
+	if (role != NULL)
+		json_object_object_add(d, "role", json_object_new_string(role));
+	if (has_dis)
+		json_object_object_add(d, "disabled",
+		    json_object_new_boolean(disabled));
+	if (pw != NULL)
+		json_object_object_add(d, "password_changed",
+		    json_object_new_boolean(true));
+	if ((has_dis && disabled && (st = q_run(req, &q_user_revoke_sessions,
+	    &res, id, "user disabled")) != DB_OK) ||
+	    (st = audit(req, role != NULL ? "user.role_change" : has_dis ?
+	    (disabled ? "user.disable" : "user.enable") : "user.update",
+	    "user", id, AUDIT_SUCCESS, d)) != DB_OK ||
+	    (st = q_commit(req)) != DB_OK) {
+		q_fail(req, resp, st, NULL);
+		return;
+	}
+	answer_user(req, resp, id, 200);
+}
+
+void
+h_user_delete(struct request *req, struct response *resp)
+{
+	const char *id = req->params[0];
+	enum db_status st;
+	PGresult *lock, *res;
+
+	if (!in_uuid(id)) {
+		problem(req, resp, PROBLEM_NOT_FOUND, NULL);
+		return;
+	}
+	if (strcmp(id, req->caller.user_id) == 0) {
+		problem(req, resp, PROBLEM_CONFLICT, "you cannot delete "
+		    "yourself");
+		return;
+	}
+	if ((st = q_begin(req)) != DB_OK ||
+	    (st = q_run(req, &q_user_lock, &lock, id)) != DB_OK) {
+		q_fail(req, resp, st, NULL);
+		return;
+	}
+	if (PQntuples(lock) == 0) {
+		q_rollback(req);
+		problem(req, resp, PROBLEM_NOT_FOUND, NULL);
+		return;
+	}
+	if (!keeps_an_admin(lock, "member", true)) {
+		q_rollback(req);
+		problem(req, resp, PROBLEM_CONFLICT, "the last admin cannot be "
+		    "deleted");
+		return;
+	}
+	if ((st = q_run(req, &q_user_delete, &res, id)) != DB_OK ||
+	    (st = audit(req, "user.delete", "user", id, AUDIT_SUCCESS, NULL))
+	    != DB_OK || (st = q_commit(req)) != DB_OK) {
+		q_fail(req, resp, st, res);
+		return;
+	}
+	resp_text(resp, 204, NULL, "", 0);
+}
+
+void
+h_my_sessions(struct request *req, struct response *resp)
+{
+	struct json_object *o;
+	enum db_status st;
+	PGresult *res;
+
+	if ((st = q_run(req, &q_my_sessions, &res, req->caller.user_id,
+	    req->caller.session_id[0] ? req->caller.session_id : NULL))
+	    != DB_OK) {
+		q_fail(req, resp, st, res);
+		return;
+	}
+	o = json_own(req->arena, json_object_new_object());
+	json_object_object_add(o, "items",
+	    json_object_get(q_rows_json(req, res)));
+	resp_json(req, resp, 200, o);
+}
+
+void
+h_my_session_delete(struct request *req, struct response *resp)
+{
+	const char *id = req->params[0];
+	enum db_status st;
+	PGresult *res;
+
+	if (!in_uuid(id)) {
+		problem(req, resp, PROBLEM_NOT_FOUND, NULL);
+		return;
+	}
+	if ((st = q_begin(req)) != DB_OK ||
+	    (st = q_run(req, &q_my_session_revoke, &res, id,
+	    req->caller.user_id)) != DB_OK) {
+		q_fail(req, resp, st, res);
+		return;
+	}
+	if (strcmp(PQcmdTuples(res), "1") != 0) {
+		q_rollback(req);
+		problem(req, resp, PROBLEM_NOT_FOUND, NULL);
+		return;
+	}
+	if ((st = audit(req, "auth.session_revoke", "session", id,
+	    AUDIT_SUCCESS, NULL)) != DB_OK || (st = q_commit(req)) != DB_OK) {
+		q_fail(req, resp, st, NULL);
+		return;
+	}
+	resp_text(resp, 204, NULL, "", 0);
+}

@@ -1,0 +1,32 @@
+/* Validation of JSON request bodies and query strings, once, at the edge. */
+#ifndef WARREN_INPUT_H
+#define WARREN_INPUT_H
+
+#include <stdbool.h>
+
+#include "http.h"
+
+/*
+ * Each in_* function returns true with the value, or fills a 400 problem
+ * naming the field and returns false.  A missing optional field leaves
+ * *out untouched and sets *present (when given) to false.
+ */
+bool	in_fields(struct request *, struct response *,
+	    const char *const *allowed);
+bool	in_string(struct request *, struct response *, const char *key,
+	    size_t min, size_t max, bool required, const char **out);
+bool	in_enum(struct request *, struct response *, const char *key,
+	    const char *const *choices, bool required, const char **out);
+bool	in_bool(struct request *, struct response *, const char *key,
+	    bool *out, bool *present);
+bool	in_int(struct request *, struct response *, const char *key,
+	    long min, long max, bool required, long *out, bool *present);
+bool	in_uuid(const char *);
+bool	in_name(const char *, size_t max);	/* DNS-label style name */
+/* Query string: the decoded value of key, NULL when absent or invalid. */
+const char *query_param(struct request *, const char *key);
+/* limit and cursor of a list request; false after a 400 */
+bool	in_page(struct request *, struct response *, long *limit,
+	    const char **cursor);
+
+#endif

@@ -1,0 +1,25 @@
+/* Running statements for a request, and answering for their failures. */
+#ifndef WARREN_QUERY_H
+#define WARREN_QUERY_H
+
+#include <stdbool.h>
+
+#include "db.h"
+#include "http.h"
+
+/* Runs s with s->nparams string parameters (NULL is SQL NULL). */
+enum db_status	 q_run(struct request *, const struct db_stmt *, PGresult **,
+		    ...) __attribute__((warn_unused_result));
+enum db_status	 q_begin(struct request *) __attribute__((warn_unused_result));
+enum db_status	 q_commit(struct request *) __attribute__((warn_unused_result));
+void		 q_rollback(struct request *);
+/* Answers for a failed statement (503, 409, 400 or 500) and rolls back. */
+void		 q_fail(struct request *, struct response *, enum db_status,
+		    PGresult *);
+const char	*q_get(PGresult *, int row, int col);	/* NULL for SQL NULL */
+bool		 q_bool(PGresult *, int row, int col);
+/* A row as a JSON object: column names as keys, typed by the column. */
+struct json_object *q_row_json(struct request *, PGresult *, int row);
+struct json_object *q_rows_json(struct request *, PGresult *);
+
+#endif

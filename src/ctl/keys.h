@@ -1,0 +1,10 @@
+/* Access-token signing keys: create and roll them. */
+#ifndef WARREN_KEYS_H
+#define WARREN_KEYS_H
+
+#include "conf.h"
+
+int	keys_init(const struct conf *);
+int	keys_rotate(const struct conf *);
+
+#endif
