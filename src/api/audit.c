@@ -19,7 +19,7 @@ audit_as(struct request *req, const char *actor_id, const char *actor_name,
     const char *action, const char *target_type, const char *target_id,
     enum audit_result result, struct json_object *details)
 {
-	PGresult *res;
+	PGresult *res = NULL;
 	size_t len;
 
 	return q_run(req, &q_audit, &res, actor_id, actor_name, action,

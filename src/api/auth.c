@@ -32,7 +32,8 @@ static const struct db_stmt q_session_caller = {
 	"auth_session_caller",
 	"SELECT u.username, u.role, u.disabled,"
 	" floor(extract(epoch FROM u.valid_after))::bigint,"
-	" s.revoked_at IS NULL AND s.expires_at > now()"
+	" s.revoked_at IS NULL AND s.expires_at > now(),"
+	" coalesce(u.email, ''), u.display_name"
 	" FROM users u JOIN sessions s ON s.user_id = u.id"
 	" WHERE u.id = $1 AND s.id = $2", 2
 };
@@ -44,7 +45,8 @@ static const struct db_stmt q_token_caller = {
 	"  WHERE hash = $1 AND revoked_at IS NULL AND (last_used_at IS NULL"
 	"  OR last_used_at < now() - interval '60 seconds'))"
 	" SELECT t.id, t.scope, u.id, u.username, u.role, u.disabled,"
-	" t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > now())"
+	" t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > now()),"
+	" coalesce(u.email, ''), u.display_name"
 	" FROM api_tokens t JOIN users u ON u.id = t.user_id"
 	" WHERE t.hash = $1", 1
 };
@@ -251,7 +253,7 @@ resolve_access(struct request *req, const char *token, enum auth_via via)
 {
 	struct webtoken_claims c;
 	enum webtoken_result r;
-	PGresult *res;
+	PGresult *res = NULL;
 
 	r = webtoken_verify(req->arena, &req->srv->keys, token,
 	    req->srv->conf.public_url, AUDIENCE, "access", auth_now(), &c);
@@ -281,13 +283,17 @@ resolve_access(struct request *req, const char *token, enum auth_via via)
 	    PQgetvalue(res, 0, 0));
 	snprintf(req->caller.role, sizeof(req->caller.role), "%s",
 	    PQgetvalue(res, 0, 1));
+	snprintf(req->caller.email, sizeof(req->caller.email), "%s",
+	    PQgetvalue(res, 0, 5));
+	snprintf(req->caller.display_name, sizeof(req->caller.display_name),
+	    "%s", PQgetvalue(res, 0, 6));
 	return AUTH_OK;
 }
 
 static enum auth_result
 resolve_api_token(struct request *req, const char *token, long *retry_after)
 {
-	PGresult *res;
+	PGresult *res = NULL;
 
 	if (strlen(token) > 128)
 		return AUTH_INVALID;
@@ -316,6 +322,10 @@ resolve_api_token(struct request *req, const char *token, long *retry_after)
 	    PQgetvalue(res, 0, 3));
 	snprintf(req->caller.role, sizeof(req->caller.role), "%s",
 	    PQgetvalue(res, 0, 4));
+	snprintf(req->caller.email, sizeof(req->caller.email), "%s",
+	    PQgetvalue(res, 0, 7));
+	snprintf(req->caller.display_name, sizeof(req->caller.display_name),
+	    "%s", PQgetvalue(res, 0, 8));
 	return AUTH_OK;
 }
 
@@ -391,7 +401,7 @@ auth_start_session(struct request *req, struct response *resp,
 	const char *ua = req->header(req, "HTTP_USER_AGENT");
 	char *refresh, *lifetime, *sid;
 	enum db_status st;
-	PGresult *res;
+	PGresult *res = NULL;
 
 	lifetime = arena_printf(req->arena, "%ld",
 	    req->srv->conf.session_lifetime);

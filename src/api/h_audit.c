@@ -51,7 +51,7 @@ h_audit_list(struct request *req, struct response *resp)
 	const char *cursor;
 	struct json_object *o;
 	enum db_status st;
-	PGresult *res;
+	PGresult *res = NULL;
 	long limit;
 	int n;
 

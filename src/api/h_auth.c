@@ -107,7 +107,7 @@ h_login(struct request *req, struct response *resp)
 	struct conf *c = &req->srv->conf;
 	struct json_object *answer;
 	enum db_status st;
-	PGresult *res;
+	PGresult *res = NULL;
 	long retry;
 	bool ok;
 
@@ -192,7 +192,7 @@ h_refresh(struct request *req, struct response *resp)
 	const char *token = NULL, *hash, *sid, *uid, *next;
 	struct json_object *answer, *d;
 	enum db_status st;
-	PGresult *res;
+	PGresult *res = NULL;
 
 	if (!in_fields(req, resp, fields) ||
 	    !in_string(req, resp, "refresh_token", 16, 256, false, &token))
@@ -269,7 +269,7 @@ h_logout(struct request *req, struct response *resp)
 {
 	const char *sid = req->caller.session_id;
 	enum db_status st;
-	PGresult *res;
+	PGresult *res = NULL;
 
 	if (req->caller.via == AUTH_API_TOKEN) {
 		problem(req, resp, PROBLEM_INVALID_INPUT, "API tokens are "

@@ -202,7 +202,7 @@ h_oauth_start(struct request *req, struct response *resp)
 	const char *ret = query_param(req, "return_to");
 	char *state, *verifier, *nonce, *binding, *url;
 	enum db_status st;
-	PGresult *res;
+	PGresult *res = NULL;
 
 	if (p == NULL) {
 		problem(req, resp, PROBLEM_NOT_FOUND, "no such sign-in provider");
@@ -422,7 +422,7 @@ sign_up(struct request *req, struct response *resp, const struct provider *p,
 {
 	const char *role = "member", *invite_id = NULL, *base;
 	enum db_status st;
-	PGresult *res;
+	PGresult *res = NULL;
 	int i;
 
 	if (!id->email_verified || id->email[0] == '\0') {
@@ -498,7 +498,7 @@ finish(struct request *req, struct response *resp, const struct provider *p,
 	const char *uid, *username = NULL;
 	struct json_object *answer, *d;
 	enum db_status st;
-	PGresult *res;
+	PGresult *res = NULL;
 
 	if ((st = q_begin(req)) != DB_OK ||
 	    (st = q_run(req, &q_identity_user, &res, p->name, id->subject))
@@ -543,7 +543,7 @@ h_oauth_callback(struct request *req, struct response *resp)
 	struct json_object *tok;
 	struct identity id;
 	enum db_status st;
-	PGresult *res;
+	PGresult *res = NULL;
 	long status;
 
 	if (p == NULL) {
@@ -637,7 +637,7 @@ h_invitations_create(struct request *req, struct response *resp)
 	const char *email = NULL, *role = NULL;
 	struct json_object *o;
 	enum db_status st;
-	PGresult *res;
+	PGresult *res = NULL;
 	long hours = 168;
 	char *code;
 

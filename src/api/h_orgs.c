@@ -104,7 +104,7 @@ org_for(struct request *req, struct response *resp, bool *manage,
     const char **my_role)
 {
 	enum db_status st;
-	PGresult *res;
+	PGresult *res = NULL;
 	const char *role;
 
 	if (!in_uuid(req->params[0])) {
@@ -133,7 +133,7 @@ h_orgs_list(struct request *req, struct response *resp)
 	struct json_object *o;
 	const char *cursor;
 	enum db_status st;
-	PGresult *res;
+	PGresult *res = NULL;
 	long limit;
 	int n;
 
@@ -161,7 +161,7 @@ h_orgs_create(struct request *req, struct response *resp)
 	const char *name = NULL, *dname = NULL;
 	struct json_object *o;
 	enum db_status st;
-	PGresult *res;
+	PGresult *res = NULL;
 
 	if (!in_fields(req, resp, fields) ||
 	    !in_string(req, resp, "name", 1, 32, true, &name) ||
@@ -191,7 +191,7 @@ void
 h_org_get(struct request *req, struct response *resp)
 {
 	const char *my_role;
-	PGresult *res;
+	PGresult *res = NULL;
 	bool manage;
 
 	if ((res = org_for(req, resp, &manage, &my_role)) != NULL)
@@ -206,7 +206,7 @@ h_org_patch(struct request *req, struct response *resp)
 	const char *name = NULL, *dname = NULL, *my_role;
 	struct json_object *o;
 	enum db_status st;
-	PGresult *res;
+	PGresult *res = NULL;
 	bool manage;
 
 	if ((res = org_for(req, resp, &manage, &my_role)) == NULL)
@@ -245,7 +245,7 @@ h_org_delete(struct request *req, struct response *resp)
 {
 	const char *my_role;
 	enum db_status st;
-	PGresult *res;
+	PGresult *res = NULL;
 	bool manage;
 
 	if ((res = org_for(req, resp, &manage, &my_role)) == NULL)
@@ -271,7 +271,7 @@ h_org_members(struct request *req, struct response *resp)
 	struct json_object *o;
 	const char *my_role;
 	enum db_status st;
-	PGresult *res;
+	PGresult *res = NULL;
 	bool manage;
 
 	if (org_for(req, resp, &manage, &my_role) == NULL)
@@ -291,7 +291,7 @@ static bool
 owner_remains(struct request *req, struct response *resp, const char *uid)
 {
 	enum db_status st;
-	PGresult *res;
+	PGresult *res = NULL;
 
 	if ((st = q_run(req, &q_owners_left, &res, req->params[0], uid))
 	    != DB_OK) {
@@ -314,7 +314,7 @@ h_org_member_put(struct request *req, struct response *resp)
 	const char *role = NULL, *my_role, *uid = req->params[1];
 	struct json_object *o, *d;
 	enum db_status st;
-	PGresult *res;
+	PGresult *res = NULL;
 	bool manage;
 
 	if (org_for(req, resp, &manage, &my_role) == NULL)
@@ -371,7 +371,7 @@ h_org_member_delete(struct request *req, struct response *resp)
 	const char *my_role, *uid = req->params[1];
 	struct json_object *d;
 	enum db_status st;
-	PGresult *res;
+	PGresult *res = NULL;
 	bool manage;
 
 	if (org_for(req, resp, &manage, &my_role) == NULL)

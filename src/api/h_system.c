@@ -29,7 +29,7 @@ h_health(struct request *req, struct response *resp)
 void
 h_ready(struct request *req, struct response *resp)
 {
-	PGresult *res;
+	PGresult *res = NULL;
 	int version;
 
 	switch (db_query(req->srv->db, req->arena, &q_schema_version, NULL,

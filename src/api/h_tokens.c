@@ -40,7 +40,7 @@ h_tokens_list(struct request *req, struct response *resp)
 {
 	struct json_object *o;
 	enum db_status st;
-	PGresult *res;
+	PGresult *res = NULL;
 
 	if ((st = q_run(req, &q_tokens, &res, req->caller.user_id)) != DB_OK) {
 		q_fail(req, resp, st, res);
@@ -61,7 +61,7 @@ h_tokens_create(struct request *req, struct response *resp)
 	const char *name = NULL, *scope = NULL, *days = NULL;
 	struct json_object *o, *d;
 	enum db_status st;
-	PGresult *res;
+	PGresult *res = NULL;
 	bool has_days;
 	long n = 0;
 	char *secret;
@@ -101,7 +101,7 @@ h_token_delete(struct request *req, struct response *resp)
 {
 	const char *id = req->params[0];
 	enum db_status st;
-	PGresult *res;
+	PGresult *res = NULL;
 
 	if (!in_uuid(id)) {
 		problem(req, resp, PROBLEM_NOT_FOUND, NULL);

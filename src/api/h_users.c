@@ -124,7 +124,7 @@ answer_user(struct request *req, struct response *resp, const char *id,
 {
 	struct json_object *o;
 	enum db_status st;
-	PGresult *res;
+	PGresult *res = NULL;
 
 	if ((st = q_run(req, &q_user_get, &res, id)) != DB_OK) {
 		q_fail(req, resp, st, res);
@@ -144,10 +144,31 @@ answer_user(struct request *req, struct response *resp, const char *id,
 	resp_json(req, resp, status, o);
 }
 
+/* Answered from what authentication read: no further query. */
 void
 h_me(struct request *req, struct response *resp)
 {
-	answer_user(req, resp, req->caller.user_id, 200);
+	const struct caller *c = &req->caller;
+	struct json_object *o = json_own(req->arena, json_object_new_object());
+
+	json_object_object_add(o, "id", json_object_new_string(c->user_id));
+	json_object_object_add(o, "username",
+	    json_object_new_string(c->username));
+	json_object_object_add(o, "email", c->email[0] ?
+	    json_object_new_string(c->email) : NULL);
+	json_object_object_add(o, "display_name",
+	    json_object_new_string(c->display_name));
+	json_object_object_add(o, "role", json_object_new_string(c->role));
+	json_object_object_add(o, "auth", json_object_new_string(
+	    c->via == AUTH_API_TOKEN ? "api_token" : c->via == AUTH_COOKIE ?
+	    "cookie" : "bearer"));
+	if (c->via == AUTH_API_TOKEN)
+		json_object_object_add(o, "token_scope", json_object_new_string(
+		    c->read_only ? "read" : "full"));
+	else
+		json_object_object_add(o, "session_id",
+		    json_object_new_string(c->session_id));
+	resp_json(req, resp, 200, o);
 }
 
 /* Admins see everyone; others only themselves (404 for the rest). */
@@ -179,7 +200,7 @@ h_users_list(struct request *req, struct response *resp)
 	struct json_object *o, *items;
 	const char *cursor;
 	enum db_status st;
-	PGresult *res;
+	PGresult *res = NULL;
 	long limit;
 	int n;
 
@@ -224,7 +245,7 @@ h_users_create(struct request *req, struct response *resp)
 	const char *role = NULL;
 	struct json_object *o;
 	enum db_status st;
-	PGresult *res;
+	PGresult *res = NULL;
 	char *hash;
 
 	if (!in_fields(req, resp, fields) ||
@@ -281,7 +302,7 @@ h_user_patch(struct request *req, struct response *resp)
 	bool disabled = false, has_dis, self, ok;
 	struct json_object *d;
 	enum db_status st;
-	PGresult *lock, *res;
+	PGresult *lock = NULL, *res = NULL;
 	char *hash = NULL;
 
 	if ((id = visible_user(req, resp)) == NULL)
@@ -373,7 +394,7 @@ h_user_delete(struct request *req, struct response *resp)
 {
 	const char *id = req->params[0];
 	enum db_status st;
-	PGresult *lock, *res;
+	PGresult *lock = NULL, *res = NULL;
 
 	if (!in_uuid(id)) {
 		problem(req, resp, PROBLEM_NOT_FOUND, NULL);
@@ -414,7 +435,7 @@ h_my_sessions(struct request *req, struct response *resp)
 {
 	struct json_object *o;
 	enum db_status st;
-	PGresult *res;
+	PGresult *res = NULL;
 
 	if ((st = q_run(req, &q_my_sessions, &res, req->caller.user_id,
 	    req->caller.session_id[0] ? req->caller.session_id : NULL))
@@ -433,7 +454,7 @@ h_my_session_delete(struct request *req, struct response *resp)
 {
 	const char *id = req->params[0];
 	enum db_status st;
-	PGresult *res;
+	PGresult *res = NULL;
 
 	if (!in_uuid(id)) {
 		problem(req, resp, PROBLEM_NOT_FOUND, NULL);

@@ -40,6 +40,8 @@ struct caller {
 	char		user_id[64];
 	char		username[72];
 	char		role[20];
+	char		email[256];
+	char		display_name[208];
 	char		session_id[64];
 	char		token_id[64];
 	bool		read_only;

@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <math.h>
 #include <stdbool.h>
 #include <string.h>
 
@@ -25,6 +26,34 @@ static void
 tok_free(void *tok)
 {
 	json_tokener_free(tok);
+}
+
+/* json-c reads NaN and Infinity even in strict mode; RFC 8259 has neither. */
+static bool
+all_finite(struct json_object *o)
+{
+	size_t i, n;
+
+	switch (json_object_get_type(o)) {
+	case json_type_double:
+		return isfinite(json_object_get_double(o));
+	case json_type_array:
+		n = json_object_array_length(o);
+		for (i = 0; i < n; i++)
+			if (!all_finite(json_object_array_get_idx(o, i)))
+				return false;
+		return true;
+	case json_type_object: {
+		json_object_object_foreach(o, k, v) {
+			(void)k;
+			if (v != NULL && !all_finite(v))
+				return false;
+		}
+		return true;
+	}
+	default:
+		return true;
+	}
 }
 
 /* Strict RFC 8259 text, valid UTF-8, bounded depth, nothing after the value. */
@@ -71,6 +100,8 @@ json_parse(struct arena *a, const char *buf, size_t len,
 	for (i = used; i < len; i++)
 		if (strchr(" \t\r\n", buf[i]) == NULL || buf[i] == '\0')
 			return JSON_MALFORMED;
+	if (!all_finite(obj))
+		return JSON_MALFORMED;
 	*out = obj;
 	return JSON_OK;
 }
