@@ -183,8 +183,10 @@ warren_nginx_config() {
 	    "$WARREN_NGINX_SITE" >"$dir/site.conf" || return 1
 	# The substitutions must have hit: a changed site file must not
 	# silently leave the shipped paths in the generated configuration.
-	if grep -qE '127\.0\.0\.1:8080;|/usr/share/warren|/run/warren|include[[:space:]]+fastcgi_params' \
-	    "$dir/site.conf" || ! grep -q "listen 127.0.0.1:$port;" "$dir/site.conf" ||
+	if grep -qE '/usr/share/warren|/run/warren|include[[:space:]]+fastcgi_params' \
+	    "$dir/site.conf" ||
+	    [ "$(grep -cE '^[[:space:]]*listen[[:space:]]' "$dir/site.conf")" != 1 ] ||
+	    ! grep -q "listen 127.0.0.1:$port;" "$dir/site.conf" ||
 	    ! grep -q "fastcgi_pass $upstream;" "$dir/site.conf"; then
 		warren_log "warren_nginx_config: $WARREN_NGINX_SITE does not have the expected listen/root/fastcgi_pass lines"
 		return 1

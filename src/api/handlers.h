@@ -50,4 +50,43 @@ void	h_token_delete(struct request *, struct response *);
 /* h_audit.c */
 void	h_audit_list(struct request *, struct response *);
 
+/* h_templates.c */
+void	h_templates_list(struct request *, struct response *);
+void	h_templates_create(struct request *, struct response *);
+void	h_template_get(struct request *, struct response *);
+void	h_template_patch(struct request *, struct response *);
+void	h_template_archive(struct request *, struct response *);
+void	h_template_versions(struct request *, struct response *);
+void	h_template_version_create(struct request *, struct response *);
+void	h_template_version_get(struct request *, struct response *);
+
+/* h_workspaces.c */
+void	h_workspaces_list(struct request *, struct response *);
+void	h_workspaces_create(struct request *, struct response *);
+void	h_workspace_get(struct request *, struct response *);
+void	h_workspace_patch(struct request *, struct response *);
+void	h_workspace_delete(struct request *, struct response *);
+void	h_workspace_extend(struct request *, struct response *);
+void	h_workspace_port_put(struct request *, struct response *);
+void	h_workspace_port_delete(struct request *, struct response *);
+
+/* h_builds.c */
+void	h_builds_create(struct request *, struct response *);
+void	h_builds_list(struct request *, struct response *);
+void	h_build_get(struct request *, struct response *);
+void	h_build_logs(struct request *, struct response *);
+
+/* h_quotas.c */
+void	h_quota_get(struct request *, struct response *);
+void	h_quota_put(struct request *, struct response *);
+
+/* h_secrets.c */
+void	h_secrets_list(struct request *, struct response *);
+void	h_secrets_create(struct request *, struct response *);
+void	h_secret_put(struct request *, struct response *);
+void	h_secret_delete(struct request *, struct response *);
+
+/* h_openapi.c */
+void	h_openapi(struct request *, struct response *);
+
 #endif

@@ -37,6 +37,9 @@ const struct problem_def problem_defs[PROBLEM_COUNT] = {
 	[PROBLEM_PROVIDER_ERROR] = { 502, "provider-error",
 	    "The sign-in provider did not answer as expected" },
 	[PROBLEM_BUSY] = { 503, "busy", "The server is busy" },
+	[PROBLEM_QUOTA] = { 403, "quota-exceeded", "A quota would be exceeded" },
+	[PROBLEM_IDEMPOTENCY] = { 422, "idempotency-key-reused",
+	    "The Idempotency-Key was used for a different request" },
 	[PROBLEM_INTERNAL] = { 500, "internal", "Internal error" },
 	[PROBLEM_DB_UNAVAILABLE] = { 503, "database-unavailable",
 	    "The database is unavailable" },
@@ -47,6 +50,13 @@ const struct problem_def problem_defs[PROBLEM_COUNT] = {
 void
 problem(struct request *req, struct response *resp, enum problem p,
     const char *detail)
+{
+	problem_ext(req, resp, p, detail, NULL);
+}
+
+void
+problem_ext(struct request *req, struct response *resp, enum problem p,
+    const char *detail, struct json_object *extra)
 {
 	const struct problem_def *d = &problem_defs[p];
 	struct json_object *o = json_own(req->arena, json_object_new_object());
@@ -60,6 +70,10 @@ problem(struct request *req, struct response *resp, enum problem p,
 		    json_object_new_string(detail));
 	json_object_object_add(o, "request_id",
 	    json_object_new_string(req->request_id));
+	if (extra != NULL) {
+		json_object_object_foreach(extra, k, v)
+			json_object_object_add(o, k, json_object_get(v));
+	}
 	resp_json(req, resp, d->status, o);
 	resp->content_type = "application/problem+json";
 }

@@ -23,6 +23,8 @@ enum problem {
 	PROBLEM_SIGNIN_FAILED,
 	PROBLEM_PROVIDER_ERROR,
 	PROBLEM_BUSY,
+	PROBLEM_QUOTA,
+	PROBLEM_IDEMPOTENCY,
 	PROBLEM_INTERNAL,
 	PROBLEM_DB_UNAVAILABLE,
 	PROBLEM_NOT_READY,
@@ -40,5 +42,8 @@ extern const struct problem_def problem_defs[PROBLEM_COUNT];
 /* Fills the response; detail must never carry internal information. */
 void	problem(struct request *, struct response *, enum problem,
 	    const char *detail);
+/* The same, with extension members (an object whose keys are added). */
+void	problem_ext(struct request *, struct response *, enum problem,
+	    const char *detail, struct json_object *extra);
 
 #endif

@@ -10,7 +10,7 @@
 #include "query.h"
 #include "server.h"
 
-#define MAX_PARAMS	16
+#define MAX_PARAMS	32
 
 /* SQLSTATE classes and codes the API answers for, most specific first. */
 static const struct {

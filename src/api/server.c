@@ -17,6 +17,7 @@
 #include "log.h"
 #include "problem.h"
 #include "router.h"
+#include "secretbox.h"
 #include "server.h"
 
 const char *const *
@@ -244,6 +245,11 @@ server_prepare(struct server *srv)
 		log_warnx("jwt_key_file: %s", err);
 		return -1;
 	}
+	/* Without its key, only the secrets endpoints are unavailable. */
+	srv->has_secret_key = secretbox_load(srv->conf.secret_key_file,
+	    srv->secret_key, err, sizeof(err)) == 0;
+	if (!srv->has_secret_key)
+		log_warnx("secret_key_file: %s: secrets are unavailable", err);
 	return 0;
 }
 

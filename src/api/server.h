@@ -14,6 +14,8 @@ struct server {
 	const char *const	*route_labels;	/* nroutes + "unmatched" */
 	struct webtoken_keys	 keys;
 	bool			 secure;	/* public_url is https */
+	bool			 has_secret_key;
+	unsigned char		 secret_key[32];
 	char			 origin[CONF_STR_MAX];	/* of public_url */
 };
 

@@ -97,6 +97,25 @@ const struct conf_key conf_keys[] = {
 	    "Google (OpenID Connect) token endpoint"),
 	URLKEY(google_issuer, "https://accounts.google.com",
 	    "issuer expected in Google ID tokens"),
+	{ "base_domain", CONF_STRING, OFF(base_domain), 0, 0,
+	    "warren.localhost", NULL, "workspaces answer at <id>.<base_domain>" },
+	{ "max_cpu_millis", CONF_INT, OFF(max_cpu_millis), 100, 1024000, "8000",
+	    NULL, "most CPU a template may give a workspace (1000 = 1 core)" },
+	{ "max_memory_mb", CONF_INT, OFF(max_memory_mb), 16, 4194304, "16384",
+	    NULL, "most memory a template may give a workspace, MiB" },
+	{ "max_pids", CONF_INT, OFF(max_pids), 16, 4194304, "4096", NULL,
+	    "most processes a template may allow a workspace" },
+	{ "dormancy_after_days", CONF_INT, OFF(dormancy_after_days), 0, 3650,
+	    "0", NULL, "days stopped before a workspace is dormant (0: never)" },
+	{ "dormancy_delete_after_days", CONF_INT,
+	    OFF(dormancy_delete_after_days), 0, 3650, "0", NULL,
+	    "days dormant before a workspace is deleted (0: never)" },
+	{ "default_max_workspaces", CONF_INT, OFF(default_max_workspaces), 0,
+	    1000000, "0", NULL, "workspaces per user without a quota (0: no limit)" },
+	{ "default_max_running", CONF_INT, OFF(default_max_running), 0, 1000000,
+	    "0", NULL, "running workspaces per user without a quota (0: no limit)" },
+	{ "secret_key_file", CONF_STRING, OFF(secret_key_file), 0, 0,
+	    "/etc/warren/secret.key", NULL, "key that encrypts secrets at rest" },
 };
 
 const size_t conf_nkeys = sizeof(conf_keys) / sizeof(conf_keys[0]);
@@ -204,6 +223,13 @@ check_string(const struct conf_key *k, const char *v, char *err, size_t errlen)
 	    v[strlen(v) - 1] == '/')) {
 		snprintf(err, errlen, "bad value for public_url: expected a "
 		    "URL without a trailing slash");
+		return -1;
+	}
+	if (strcmp(k->name, "base_domain") == 0 && (v[0] == '\0' ||
+	    strlen(v) > 200 || strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789"
+	    ".-") != strlen(v) || v[0] == '.' || v[0] == '-')) {
+		snprintf(err, errlen, "bad value for base_domain: expected a "
+		    "lower-case DNS name");
 		return -1;
 	}
 	if (strcmp(k->name, "listen") == 0 && v[0] != '/' &&

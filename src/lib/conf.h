@@ -43,6 +43,15 @@ struct conf {
 	char	google_auth_url[CONF_STR_MAX];
 	char	google_token_url[CONF_STR_MAX];
 	char	google_issuer[CONF_STR_MAX];
+	char	base_domain[CONF_STR_MAX];
+	long	max_cpu_millis;
+	long	max_memory_mb;
+	long	max_pids;
+	long	dormancy_after_days;
+	long	dormancy_delete_after_days;
+	long	default_max_workspaces;
+	long	default_max_running;
+	char	secret_key_file[CONF_STR_MAX];
 };
 
 enum signup_policy {

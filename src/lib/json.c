@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdbool.h>
 #include <string.h>
@@ -26,6 +27,172 @@ static void
 tok_free(void *tok)
 {
 	json_tokener_free(tok);
+}
+
+/*
+ * An RFC 8259 syntax check run before json-c, whose strict mode still
+ * accepts NaN, Infinity, leading zeros, "1.", single quotes and raw
+ * control characters in strings.  No allocation; depth is json-c's to
+ * judge, but recursion here is bounded by the same limit.
+ */
+struct lex {
+	const unsigned char	*p, *end;
+	int			 depth;
+	bool			 too_deep;
+};
+
+static void
+ws(struct lex *l)
+{
+	while (l->p < l->end && (*l->p == ' ' || *l->p == '\t' ||
+	    *l->p == '\n' || *l->p == '\r'))
+		l->p++;
+}
+
+static bool
+lit(struct lex *l, const char *w)
+{
+	size_t n = strlen(w);
+
+	if ((size_t)(l->end - l->p) < n || memcmp(l->p, w, n) != 0)
+		return false;
+	l->p += n;
+	return true;
+}
+
+static bool
+digits(struct lex *l)
+{
+	const unsigned char *s = l->p;
+
+	while (l->p < l->end && *l->p >= '0' && *l->p <= '9')
+		l->p++;
+	return l->p > s;
+}
+
+static bool
+number(struct lex *l)
+{
+	if (l->p < l->end && *l->p == '-')
+		l->p++;
+	if (l->p < l->end && *l->p == '0')
+		l->p++;
+	else if (!digits(l))
+		return false;
+	if (l->p < l->end && *l->p == '.') {
+		l->p++;
+		if (!digits(l))
+			return false;
+	}
+	if (l->p < l->end && (*l->p == 'e' || *l->p == 'E')) {
+		l->p++;
+		if (l->p < l->end && (*l->p == '+' || *l->p == '-'))
+			l->p++;
+		if (!digits(l))
+			return false;
+	}
+	return true;
+}
+
+static bool
+string(struct lex *l)
+{
+	int i;
+
+	if (l->p >= l->end || *l->p++ != '"')
+		return false;
+	while (l->p < l->end && *l->p != '"') {
+		if (*l->p < 0x20)
+			return false;
+		if (*l->p++ != '\\')
+			continue;
+		if (l->p >= l->end)
+			return false;
+		if (*l->p == 'u') {
+			l->p++;
+			for (i = 0; i < 4; i++, l->p++)
+				if (l->p >= l->end || !isxdigit(*l->p))
+					return false;
+		} else if (strchr("\"\\/bfnrt", *l->p) == NULL || *l->p == 0)
+			return false;
+		else
+			l->p++;
+	}
+	return l->p++ < l->end;
+}
+
+static bool value(struct lex *);
+
+static bool
+members(struct lex *l, char close, bool keyed)
+{
+	l->p++;
+	ws(l);
+	if (l->p < l->end && *l->p == close) {
+		l->p++;
+		return true;
+	}
+	for (;;) {
+		if (keyed) {
+			if (!string(l))
+				return false;
+			ws(l);
+			if (l->p >= l->end || *l->p++ != ':')
+				return false;
+		}
+		if (!value(l))
+			return false;
+		ws(l);
+		if (l->p < l->end && *l->p == ',') {
+			l->p++;
+			ws(l);
+			continue;
+		}
+		return l->p < l->end && *l->p++ == close;
+	}
+}
+
+static bool
+value(struct lex *l)
+{
+	bool ok;
+
+	ws(l);
+	if (l->p >= l->end)
+		return false;
+	switch (*l->p) {
+	case '{':
+	case '[':
+		if (++l->depth > JSON_MAX_DEPTH) {
+			l->too_deep = true;
+			return false;
+		}
+		ok = members(l, *l->p == '{' ? '}' : ']', *l->p == '{');
+		l->depth--;
+		return ok;
+	case '"':
+		return string(l);
+	case 't':
+		return lit(l, "true");
+	case 'f':
+		return lit(l, "false");
+	case 'n':
+		return lit(l, "null");
+	default:
+		return number(l);
+	}
+}
+
+static enum json_parse_result
+rfc8259(const char *buf, size_t len)
+{
+	struct lex l = { (const unsigned char *)buf,
+	    (const unsigned char *)buf + len, 0, false };
+
+	if (!value(&l))
+		return l.too_deep ? JSON_TOO_DEEP : JSON_MALFORMED;
+	ws(&l);
+	return l.p == l.end ? JSON_OK : JSON_MALFORMED;
 }
 
 /* json-c reads NaN and Infinity even in strict mode; RFC 8259 has neither. */
@@ -64,6 +231,7 @@ json_parse(struct arena *a, const char *buf, size_t len,
 	struct json_tokener *tok;
 	struct json_object *obj;
 	enum json_tokener_error err;
+	enum json_parse_result r;
 	size_t used, i;
 
 	*out = NULL;
@@ -73,6 +241,8 @@ json_parse(struct arena *a, const char *buf, size_t len,
 		return JSON_EMPTY;
 	if (!utf8_valid(buf, len))
 		return JSON_BAD_UTF8;
+	if ((r = rfc8259(buf, len)) != JSON_OK)
+		return r;
 	if ((tok = json_tokener_new_ex(JSON_MAX_DEPTH)) == NULL)
 		fatalx("json: out of memory");
 	arena_defer(a, tok_free, tok);

@@ -33,6 +33,9 @@ SANITIZER_MARKS = ("ERROR: AddressSanitizer", "runtime error:", "LeakSanitizer")
 START_TIMEOUT = 20.0
 HTTP_TIMEOUT = 10.0
 
+# The configuration keys this tree knows, from the sample that documents them.
+SAMPLE_KEYS = set(re.findall(r"^#?\s*([a-z_]+)\s*=", SAMPLE_CONF.read_text(), re.M))
+
 PROBLEM_KEYS = {"type", "title", "status", "detail", "request_id"}
 # Things that must never reach a client: source locations, file paths,
 # libpq and json-c texts, addresses of the services behind warren-api.
@@ -60,10 +63,18 @@ def lib(func, *args, check=True, timeout=120, **kwargs):
     )
 
 
+_ports_given = set()
+
+
 def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free TCP port on 127.0.0.1, never the same one twice in a run."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _ports_given:
+            _ports_given.add(port)
+            return port
 
 
 def wait_for(predicate, timeout, interval=0.02, what="condition"):
@@ -221,6 +232,27 @@ def run_ctl(*args, env=None, timeout=60):
     return r
 
 
+_keys_file = []
+
+
+def base_env(**extra):
+    """The environment for warren-api and warrenctl run outside a stack:
+    no WARREN_* variable of the caller's, plus signing keys when this tree
+    has them (a later issue's jwt_key_file), so that -n can pass."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WARREN_")}
+    if "jwt_key_file" in SAMPLE_KEYS:
+        if not _keys_file:
+            d = tempfile.mkdtemp(prefix="warren-keys-")
+            conf = pathlib.Path(d) / "keys.conf"
+            conf.write_text(f"jwt_key_file = {d}/jwt.keys\n")
+            r = run_ctl("-c", conf, "keys", "init", env=env)
+            assert r.returncode == 0, r.stderr
+            _keys_file.append(f"{d}/jwt.keys")
+        env["WARREN_JWT_KEY_FILE"] = _keys_file[0]
+    env.update(extra)
+    return env
+
+
 class Warren:
     """warren-api (unix socket, TCP or inherited socket) behind nginx."""
 
@@ -237,8 +269,11 @@ class Warren:
         self.nginx_dir = self.dir / "nginx"
         self.http_port = free_port()
         self.base = f"http://127.0.0.1:{self.http_port}"
-        self.env = dict(os.environ, **(env or {}))
+        # Only the WARREN_<KEY> overrides a test asks for reach warren-api.
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("WARREN_")}
+        self.env.update(env or {})
         self.proc = None
+        self.log_file = None
         self.nginx_up = False
         self.ctl_output = ""
         if listen == "unix":
@@ -262,9 +297,15 @@ class Warren:
             "log_level": "info",
             "access_log": "yes",
         }
+        if "jwt_key_file" in SAMPLE_KEYS:
+            # Later issues sign tokens: each stack gets its own keys.
+            self.conf["jwt_key_file"] = str(self.dir / "jwt.keys")
         self.conf.update(conf)
         self.write_conf()
         try:
+            if "jwt_key_file" in self.conf:
+                r = self.ctl("keys", "init")
+                assert r.returncode == 0, f"warrenctl keys init: {r.stderr}"
             if migrate:
                 self.migrate()
             self.start_api()
@@ -290,14 +331,14 @@ class Warren:
 
     # warren-api
 
-    def start_api(self):
-        if self.mode == "unix" and os.path.exists(self.sock):
+    def start_api(self, remove_socket=True):
+        if remove_socket and self.mode != "tcp" and os.path.exists(self.sock):
             os.unlink(self.sock)
         cmd = [str(API_BIN), "-c", str(self.conf_path)]
         if self.mode == "inherit":
-            if os.path.exists(self.sock):
-                os.unlink(self.sock)
             cmd = ["spawn-fcgi", "-n", "-s", self.sock, "--", *cmd]
+        if self.log_file:
+            self.log_file.close()
         self.log_file = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             cmd,
@@ -308,8 +349,9 @@ class Warren:
             start_new_session=True,
         )
         wait_for(self._api_listening, START_TIMEOUT, what="warren-api to listen")
+        expect = int(self.env.get("WARREN_WORKERS", self.conf["workers"]))
         wait_for(
-            lambda: len(self.workers()) == int(self.conf["workers"]) or self._api_dead(),
+            lambda: len(self.workers()) == expect or self._api_dead(),
             START_TIMEOUT,
             what="warren-api workers",
         )
@@ -463,7 +505,9 @@ class Warren:
                 os.killpg(self.master, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+        if self.log_file:
             self.log_file.close()
+            self.log_file = None
         text = self.log() + self.ctl_output
         found = sanitizer_reports(text)
         if found:

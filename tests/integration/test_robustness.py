@@ -79,6 +79,26 @@ def test_header_64k_in_pieces_refused_cleanly(warren):
     assert_healthy(warren)
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [b"X-Fill-%d: " % i + b"f" * 8000 for i in range(3)],
+        [b"X-Fill-%d: " % i + b"f" * 8000 for i in range(5)],
+        [b"h%d:v" % i for i in range(900)],
+        [b"h%d:" % i + b"v" * 20 for i in range(1200)],
+    ],
+    ids=["3x8k", "5x8k", "900-tiny", "1200-small"],
+)
+def test_longest_path_with_header_flood_never_5xx(warren, headers):
+    # The worst case for nginx's 64 KiB FastCGI params record: the path is
+    # passed three times, every header once; nginx must refuse what does
+    # not fit rather than fail with a 500.
+    path = b"/api/v1/" + b"p" * 8000
+    status, hdrs, body = raw(warren, b"GET " + path + b" HTTP/1.1", headers)
+    assert status in (400, 404, 414, 431), (status, body[:200])
+    assert_healthy(warren)
+
+
 def test_large_header_reaches_warren(warren):
     # The largest header line nginx accepts reaches warren-api intact.
     big = b"X-Big: " + b"c" * (8 * 1024 - 64)

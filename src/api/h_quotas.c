@@ -1,0 +1,142 @@
+/* Quotas per user and per organization, set by admins. */
+#include "config.h"
+
+#include <string.h>
+
+#include "audit.h"
+#include "handlers.h"
+#include "input.h"
+#include "json.h"
+#include "problem.h"
+#include "query.h"
+#include "server.h"
+
+#define LIMITS "max_workspaces, max_running, max_cpu_millis, max_memory_mb"
+
+static const struct db_stmt q_quota_get = {
+	"quota_get",
+	"SELECT $1::text AS scope, $2::uuid AS subject_id, " LIMITS
+	" FROM (SELECT 1) x LEFT JOIN quotas q ON q.scope = $1"
+	" AND q.subject_id = $2", 2
+};
+
+static const struct db_stmt q_subject = {
+	"quota_subject",
+	"SELECT 1 FROM users WHERE $1 = 'user' AND id = $2 UNION ALL"
+	" SELECT 1 FROM organizations WHERE $1 = 'org' AND id = $2", 2
+};
+
+static const struct db_stmt q_quota_put = {
+	"quota_put",
+	"INSERT INTO quotas (scope, subject_id, " LIMITS ") VALUES ($1, $2,"
+	" $3, $4, $5, $6) ON CONFLICT (scope, subject_id) DO UPDATE SET"
+	" max_workspaces = EXCLUDED.max_workspaces,"
+	" max_running = EXCLUDED.max_running,"
+	" max_cpu_millis = EXCLUDED.max_cpu_millis,"
+	" max_memory_mb = EXCLUDED.max_memory_mb, updated_at = now()"
+	" RETURNING scope, subject_id, " LIMITS ", updated_at", 6
+};
+
+static const char *
+scope_of(struct request *req)
+{
+	if (strcmp(req->params[0], "users") == 0)
+		return "user";
+	if (strcmp(req->params[0], "orgs") == 0)
+		return "org";
+	return NULL;
+}
+
+static bool
+subject_exists(struct request *req, struct response *resp,
+    const char *scope)
+{
+	enum db_status st;
+	PGresult *res = NULL;
+
+	if (scope == NULL || !in_uuid(req->params[1])) {
+		problem(req, resp, PROBLEM_NOT_FOUND, NULL);
+		return false;
+	}
+	if ((st = q_run(req, &q_subject, &res, scope, req->params[1]))
+	    != DB_OK) {
+		q_fail(req, resp, st, res);
+		return false;
+	}
+	if (PQntuples(res) == 0) {
+		q_rollback(req);
+		problem(req, resp, PROBLEM_NOT_FOUND, NULL);
+		return false;
+	}
+	return true;
+}
+
+void
+h_quota_get(struct request *req, struct response *resp)
+{
+	const char *scope = scope_of(req);
+	enum db_status st;
+	PGresult *res = NULL;
+
+	if (!subject_exists(req, resp, scope))
+		return;
+	if ((st = q_run(req, &q_quota_get, &res, scope, req->params[1]))
+	    != DB_OK) {
+		q_fail(req, resp, st, res);
+		return;
+	}
+	resp_json(req, resp, 200, json_own(req->arena, q_row_json(req, res, 0)));
+}
+
+/* Each limit: a number, or null for none; absent keeps none as well. */
+static bool
+limit(struct request *req, struct response *resp, const char *key,
+    const char **out)
+{
+	struct json_object *v;
+	long n;
+
+	*out = NULL;
+	if (!json_object_object_get_ex(req->body, key, &v) || v == NULL)
+		return true;
+	if (!in_int(req, resp, key, 0, 100000000L, false, &n, NULL))
+		return false;
+	*out = arena_printf(req->arena, "%ld", n);
+	return true;
+}
+
+void
+h_quota_put(struct request *req, struct response *resp)
+{
+	static const char *const fields[] = { "max_workspaces", "max_running",
+	    "max_cpu_millis", "max_memory_mb", NULL };
+	const char *scope = scope_of(req), *a, *b, *c, *d;
+	struct json_object *o;
+	enum db_status st;
+	PGresult *res = NULL;
+
+	if (!in_fields(req, resp, fields) || !limit(req, resp,
+	    "max_workspaces", &a) || !limit(req, resp, "max_running", &b) ||
+	    !limit(req, resp, "max_cpu_millis", &c) ||
+	    !limit(req, resp, "max_memory_mb", &d))
+		return;
+	if ((st = q_begin(req)) != DB_OK) {
+		q_fail(req, resp, st, NULL);
+		return;
+	}
+	if (!subject_exists(req, resp, scope))
+		return;
+	if ((st = q_run(req, &q_quota_put, &res, scope, req->params[1], a, b,
+	    c, d)) != DB_OK) {
+		q_fail(req, resp, st, res);
+		return;
+	}
+	o = json_own(req->arena, q_row_json(req, res, 0));
+	if ((st = audit(req, "quota.set", scope, req->params[1], AUDIT_SUCCESS,
+	    json_own(req->arena, json_object_get(req->body)))) != DB_OK ||
+	    (st = q_commit(req)) != DB_OK) {
+		q_fail(req, resp, st, NULL);
+		return;
+	}
+	resp_json(req, resp, 200, o);
+}

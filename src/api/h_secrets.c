@@ -1,0 +1,241 @@
+/* Secrets: values go in encrypted and never come out through the API. */
+#include "config.h"
+
+#include <string.h>
+
+#include "audit.h"
+#include "handlers.h"
+#include "input.h"
+#include "json.h"
+#include "log.h"
+#include "problem.h"
+#include "query.h"
+#include "secretbox.h"
+#include "server.h"
+#include "spec.h"
+
+#define SECRET_MAX	(64 * 1024)
+#define META "s.id, s.scope, s.owner_id, s.name, s.created_at, s.updated_at"
+
+static const struct db_stmt q_list = {
+	"secrets_list",
+	"SELECT " META " FROM secrets s WHERE (s.scope = 'user'"
+	" AND s.owner_id = $1) OR (s.scope = 'org' AND s.owner_id IN"
+	" (SELECT org_id FROM memberships WHERE user_id = $1))"
+	" ORDER BY s.scope, s.name LIMIT 500", 1
+};
+
+static const struct db_stmt q_org_role = {
+	"secrets_org_role",
+	"SELECT role FROM memberships WHERE org_id = $1 AND user_id = $2", 2
+};
+
+static const struct db_stmt q_create = {
+	"secrets_create",
+	"INSERT INTO secrets (scope, owner_id, name, nonce, ciphertext,"
+	" created_by) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id, scope,"
+	" owner_id, name, created_at, updated_at", 6
+};
+
+static const struct db_stmt q_secret = {
+	"secrets_get", "SELECT " META " FROM secrets s WHERE s.id = $1", 1
+};
+
+static const struct db_stmt q_update = {
+	"secrets_update",
+	"UPDATE secrets s SET nonce = $2, ciphertext = $3, updated_at = now()"
+	" WHERE s.id = $1 RETURNING " META, 3
+};
+
+static const struct db_stmt q_delete = {
+	"secrets_delete", "DELETE FROM secrets WHERE id = $1", 1
+};
+
+static bool
+have_key(struct request *req, struct response *resp)
+{
+	if (req->srv->has_secret_key)
+		return true;
+	problem(req, resp, PROBLEM_NOT_READY, "secrets are not set up on this "
+	    "server: run warrenctl keys init");
+	return false;
+}
+
+/* May the caller manage secrets of this scope and owner? */
+static bool
+may_manage(struct request *req, struct response *resp, const char *scope,
+    const char *owner, bool *found)
+{
+	enum db_status st;
+	PGresult *res = NULL;
+	const char *role;
+
+	*found = true;
+	if (strcmp(scope, "user") == 0)
+		return strcmp(owner, req->caller.user_id) == 0 ||
+		    (*found = false);
+	if ((st = q_run(req, &q_org_role, &res, owner, req->caller.user_id))
+	    != DB_OK) {
+		q_fail(req, resp, st, res);
+		return false;
+	}
+	if (PQntuples(res) == 0) {
+		*found = strcmp(req->caller.role, "admin") == 0;
+		return *found;
+	}
+	role = PQgetvalue(res, 0, 0);
+	return strcmp(role, "owner") == 0 || strcmp(role, "admin") == 0 ||
+	    strcmp(req->caller.role, "admin") == 0;
+}
+
+void
+h_secrets_list(struct request *req, struct response *resp)
+{
+	struct json_object *o;
+	enum db_status st;
+	PGresult *res = NULL;
+
+	if ((st = q_run(req, &q_list, &res, req->caller.user_id)) != DB_OK) {
+		q_fail(req, resp, st, res);
+		return;
+	}
+	o = json_own(req->arena, json_object_new_object());
+	json_object_object_add(o, "items",
+	    json_object_get(q_rows_json(req, res)));
+	resp_json(req, resp, 200, o);
+}
+
+void
+h_secrets_create(struct request *req, struct response *resp)
+{
+	static const char *const fields[] = { "name", "value", "org_id", NULL };
+	const char *name = NULL, *value = NULL, *org = NULL, *scope, *owner;
+	char *nonce, *cipher;
+	struct json_object *o;
+	enum db_status st;
+	PGresult *res = NULL;
+	bool found;
+
+	if (!have_key(req, resp) || !in_fields(req, resp, fields) ||
+	    !in_string(req, resp, "name", 1, 64, true, &name) ||
+	    !in_string(req, resp, "value", 0, SECRET_MAX, true, &value) ||
+	    !in_string(req, resp, "org_id", 36, 36, false, &org))
+		return;
+	if (!spec_env_name_valid(name)) {
+		problem(req, resp, PROBLEM_INVALID_INPUT, "name must be letters, "
+		    "digits and _ (an environment variable name)");
+		return;
+	}
+	if (org != NULL && !in_uuid(org)) {
+		problem(req, resp, PROBLEM_INVALID_INPUT, "org_id is not an id");
+		return;
+	}
+	scope = org ? "org" : "user";
+	owner = org ? org : req->caller.user_id;
+	if (!may_manage(req, resp, scope, owner, &found)) {
+		if (resp->status == 0)
+			problem(req, resp, found ? PROBLEM_FORBIDDEN :
+			    PROBLEM_NOT_FOUND, found ? "only owners and admins "
+			    "of the organization manage its secrets" : NULL);
+		return;
+	}
+	secretbox_seal(req->arena, req->srv->secret_key, value, strlen(value),
+	    &nonce, &cipher);
+	if ((st = q_begin(req)) != DB_OK ||
+	    (st = q_run(req, &q_create, &res, scope, owner, name, nonce, cipher,
+	    req->caller.user_id)) != DB_OK) {
+		if (st == DB_ERROR && strcmp(db_sqlstate(res), "23505") == 0) {
+			q_rollback(req);
+			problem(req, resp, PROBLEM_CONFLICT, "a secret with this "
+			    "name exists");
+			return;
+		}
+		q_fail(req, resp, st, res);
+		return;
+	}
+	o = json_own(req->arena, q_row_json(req, res, 0));
+	if ((st = audit(req, "secret.create", "secret", PQgetvalue(res, 0, 0),
+	    AUDIT_SUCCESS, NULL)) != DB_OK || (st = q_commit(req)) != DB_OK) {
+		q_fail(req, resp, st, NULL);
+		return;
+	}
+	resp_json(req, resp, 201, o);
+}
+
+static PGresult *
+secret_for(struct request *req, struct response *resp)
+{
+	enum db_status st;
+	PGresult *res = NULL;
+	bool found;
+
+	if (!in_uuid(req->params[0])) {
+		problem(req, resp, PROBLEM_NOT_FOUND, NULL);
+		return NULL;
+	}
+	if ((st = q_run(req, &q_secret, &res, req->params[0])) != DB_OK) {
+		q_fail(req, resp, st, res);
+		return NULL;
+	}
+	if (PQntuples(res) == 0) {
+		problem(req, resp, PROBLEM_NOT_FOUND, NULL);
+		return NULL;
+	}
+	if (!may_manage(req, resp, PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2),
+	    &found)) {
+		if (resp->status == 0)
+			problem(req, resp, found ? PROBLEM_FORBIDDEN :
+			    PROBLEM_NOT_FOUND, NULL);
+		return NULL;
+	}
+	return res;
+}
+
+void
+h_secret_put(struct request *req, struct response *resp)
+{
+	static const char *const fields[] = { "value", NULL };
+	const char *value = NULL;
+	char *nonce, *cipher;
+	struct json_object *o;
+	enum db_status st;
+	PGresult *res = NULL;
+
+	if (!have_key(req, resp) || !in_fields(req, resp, fields) ||
+	    !in_string(req, resp, "value", 0, SECRET_MAX, true, &value) ||
+	    secret_for(req, resp) == NULL)
+		return;
+	secretbox_seal(req->arena, req->srv->secret_key, value, strlen(value),
+	    &nonce, &cipher);
+	if ((st = q_begin(req)) != DB_OK ||
+	    (st = q_run(req, &q_update, &res, req->params[0], nonce, cipher))
+	    != DB_OK) {
+		q_fail(req, resp, st, res);
+		return;
+	}
+	o = json_own(req->arena, q_row_json(req, res, 0));
+	if ((st = audit(req, "secret.update", "secret", req->params[0],
+	    AUDIT_SUCCESS, NULL)) != DB_OK || (st = q_commit(req)) != DB_OK) {
+		q_fail(req, resp, st, NULL);
+		return;
+	}
+	resp_json(req, resp, 200, o);
+}
+
+void
+h_secret_delete(struct request *req, struct response *resp)
+{
+	enum db_status st;
+	PGresult *res = NULL;
+
+	if (secret_for(req, resp) == NULL)
+		return;
+	if ((st = q_begin(req)) != DB_OK ||
+	    (st = q_run(req, &q_delete, &res, req->params[0])) != DB_OK ||
+	    (st = audit(req, "secret.delete", "secret", req->params[0],
+	    AUDIT_SUCCESS, NULL)) != DB_OK || (st = q_commit(req)) != DB_OK) {
+		q_fail(req, resp, st, res);
+		return;
+	}
+	resp_text(resp, 204, NULL, "", 0);
+}

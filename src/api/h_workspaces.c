@@ -1,0 +1,602 @@
+/* Workspaces: create, list, read, rename and reschedule, delete, extend,
+ * port sharing. */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "audit.h"
+#include "handlers.h"
+#include "input.h"
+#include "json.h"
+#include "problem.h"
+#include "query.h"
+#include "server.h"
+#include "spec.h"
+#include "workspace.h"
+
+static const struct db_stmt q_ws_list = {
+	"ws_list",
+	"SELECT " WS_COLUMNS " FROM workspace_states w"
+	" WHERE w.deleted_at IS NULL AND ($1::uuid IS NULL OR w.owner_id = $1)"
+	" AND ($2::text IS NULL OR w.status = $2)"
+	" AND ($3::uuid IS NULL OR w.template_id = $3)"
+	" AND ($4::text IS NULL OR (w.name, w.id) > ($4, $5::uuid))"
+	" ORDER BY w.name, w.id LIMIT $6", 6
+};
+
+/* The template version a workspace is created or updated to. */
+static const struct db_stmt q_version_for = {
+	"ws_version_for",
+	"SELECT v.id, v.parameters, v.cpu_millis, v.memory_mb, v.idle_timeout,"
+	" v.max_share_level, t.id FROM templates t JOIN template_versions v"
+	" ON v.template_id = t.id WHERE (t.id::text = $1 OR t.name = $1)"
+	" AND t.archived_at IS NULL AND (($2::int IS NULL AND"
+	" v.id = t.active_version_id) OR v.number = $2::int)", 2
+};
+
+static const struct db_stmt q_member_of = {
+	"ws_member_of",
+	"SELECT 1 FROM memberships WHERE org_id = $1 AND user_id = $2", 2
+};
+
+static const struct db_stmt q_ws_create = {
+	"ws_create",
+	"INSERT INTO workspaces (short_id, owner_id, org_id, name, template_id,"
+	" template_version_id, parameters, secrets, desired_state,"
+	" autostop_ttl, idle_timeout) VALUES ($1, $2, $3, $4, $5, $6, $7, $8,"
+	" 'stopped', $9, $10) RETURNING id", 10
+};
+
+static const struct db_stmt q_ws_update = {
+	"ws_update",
+	"UPDATE workspaces SET name = coalesce($2, name),"
+	" autostop_ttl = CASE WHEN $3 THEN nullif($4::int, 0)"
+	"  ELSE autostop_ttl END,"
+	" idle_timeout = CASE WHEN $5 THEN nullif($6::int, 0)"
+	"  ELSE idle_timeout END,"
+	" deadline = CASE WHEN $3 AND desired_state = 'running' THEN"
+	"  CASE WHEN nullif($4::int, 0) IS NULL THEN NULL"
+	"  ELSE now() + make_interval(secs => $4::int) END ELSE deadline END,"
+	" updated_at = now() WHERE id = $1", 6
+};
+
+static const struct db_stmt q_ws_idle_max = {
+	"ws_idle_max",
+	"SELECT v.idle_timeout FROM workspaces w JOIN template_versions v"
+	" ON v.id = w.template_version_id WHERE w.id = $1", 1
+};
+
+static const struct db_stmt q_ws_extend = {
+	"ws_extend",
+	"UPDATE workspaces SET deadline = least(greatest(coalesce(deadline,"
+	" now()), now()) + make_interval(hours => $2::int),"
+	" coalesce(max_deadline, 'infinity')), updated_at = now()"
+	" WHERE id = $1 AND desired_state = 'running' RETURNING deadline", 2
+};
+
+static const struct db_stmt q_ws_shares = {
+	"ws_shares",
+	"SELECT port, level, updated_at FROM port_shares WHERE workspace_id = $1"
+	" ORDER BY port", 1
+};
+
+static const struct db_stmt q_port_max = {
+	"ws_port_max",
+	"SELECT v.max_share_level, v.ports FROM workspaces w"
+	" JOIN template_versions v ON v.id = w.template_version_id"
+	" WHERE w.id = $1", 1
+};
+
+static const struct db_stmt q_share_put = {
+	"ws_share_put",
+	"INSERT INTO port_shares (workspace_id, port, level) VALUES ($1, $2, $3)"
+	" ON CONFLICT (workspace_id, port) DO UPDATE SET level = EXCLUDED.level,"
+	" updated_at = now() RETURNING port, level, updated_at", 3
+};
+
+static const struct db_stmt q_share_delete = {
+	"ws_share_delete",
+	"DELETE FROM port_shares WHERE workspace_id = $1 AND port = $2", 2
+};
+
+static const struct db_stmt q_notify = {
+	"ws_notify_share", "SELECT pg_notify('warren_reconcile', $1)", 1
+};
+
+static const char *
+num(struct request *req, long n)
+{
+	return arena_printf(req->arena, "%ld", n);
+}
+
+static bool
+privileged(struct request *req)
+{
+	return strcmp(req->caller.role, "admin") == 0 ||
+	    strcmp(req->caller.role, "auditor") == 0;
+}
+
+/* One workspace as JSON with its shares and latest build. */
+static struct json_object *
+ws_answer(struct request *req, struct response *resp, PGresult *row)
+{
+	struct json_object *o = json_own(req->arena, ws_json(req, row, 0));
+	enum db_status st;
+	PGresult *res = NULL;
+
+	if ((st = q_run(req, &q_ws_shares, &res, PQgetvalue(row, 0, 0)))
+	    != DB_OK) {
+		q_fail(req, resp, st, res);
+		return NULL;
+	}
+	json_object_object_add(o, "shared_ports",
+	    json_object_get(q_rows_json(req, res)));
+	return o;
+}
+
+void
+h_workspaces_list(struct request *req, struct response *resp)
+{
+	const char *owner = query_param(req, "owner");
+	const char *status = query_param(req, "status");
+	const char *tpl = query_param(req, "template");
+	const char *cursor, *cname = NULL, *cid = NULL;
+	struct json_object *o, *items;
+	enum db_status st;
+	PGresult *res = NULL;
+	long limit;
+	int i, n;
+
+	if (!in_page(req, resp, &limit, &cursor))
+		return;
+	if ((owner && !in_uuid(owner)) || (tpl && !in_uuid(tpl)) ||
+	    (status && strlen(status) > 20)) {
+		problem(req, resp, PROBLEM_INVALID_INPUT, "owner and template "
+		    "must be ids");
+		return;
+	}
+	if (cursor != NULL) {
+		const char *colon = strchr(cursor, ':');
+		if (colon == NULL || !in_uuid(colon + 1)) {
+			problem(req, resp, PROBLEM_INVALID_INPUT,
+			    "cursor is not valid");
+			return;
+		}
+		cname = arena_strndup(req->arena, cursor,
+		    (size_t)(colon - cursor));
+		cid = colon + 1;
+	}
+	/* Others see their own workspaces only. */
+	if (!privileged(req))
+		owner = req->caller.user_id;
+	if ((st = q_run(req, &q_ws_list, &res, owner, status, tpl, cname, cid,
+	    num(req, limit))) != DB_OK) {
+		q_fail(req, resp, st, res);
+		return;
+	}
+	o = json_own(req->arena, json_object_new_object());
+	items = json_object_new_array();
+	n = PQntuples(res);
+	for (i = 0; i < n; i++)
+		json_object_array_add(items, ws_json(req, res, i));
+	json_object_object_add(o, "items", items);
+	json_object_object_add(o, "next_cursor", n == limit ?
+	    json_object_new_string(arena_printf(req->arena, "%s:%s",
+	    PQgetvalue(res, n - 1, 2), PQgetvalue(res, n - 1, 0))) : NULL);
+	resp_json(req, resp, 200, o);
+}
+
+static bool
+schedule_ok(struct request *req, struct response *resp, long ttl,
+    long idle, const char *max_idle)
+{
+	if (idle > 0 && max_idle != NULL && idle > atol(max_idle)) {
+		q_rollback(req);
+		problem(req, resp, PROBLEM_INVALID_INPUT, arena_printf(
+		    req->arena, "idle_timeout may be at most the template's "
+		    "%s seconds", max_idle));
+		return false;
+	}
+	(void)ttl;
+	return true;
+}
+
+static bool
+secrets_list(struct request *req, struct response *resp, const char **out)
+{
+	struct json_object *v, *e;
+	size_t i;
+
+	*out = "[]";
+	if (!json_object_object_get_ex(req->body, "secrets", &v))
+		return true;
+	if (!json_object_is_type(v, json_type_array) ||
+	    json_object_array_length(v) > 64)
+		goto bad;
+	for (i = 0; i < json_object_array_length(v); i++) {
+		e = json_object_array_get_idx(v, i);
+		if (e == NULL || !json_object_is_type(e, json_type_string) ||
+		    !spec_env_name_valid(json_object_get_string(e)))
+			goto bad;
+	}
+	*out = json_text(v, &i);
+	return true;
+bad:
+	problem(req, resp, PROBLEM_INVALID_INPUT, "secrets must be an array of "
+	    "secret names");
+	return false;
+}
+
+void
+h_workspaces_create(struct request *req, struct response *resp)
+{
+	static const char *const fields[] = { "name", "template",
+	    "template_version", "parameters", "org_id", "autostop_ttl",
+	    "idle_timeout", "secrets", "start", NULL };
+	const char *name = NULL, *tpl = NULL, *org = NULL, *params, *err;
+	const char *secrets, *vid, *wid;
+	long version = 0, ttl = 0, idle = 0;
+	bool has_version, start = true, has_ttl, has_idle;
+	struct json_object *pv = NULL, *o, *d;
+	struct usage_change ch = { 1, 0, 0, 0 };
+	enum db_status st;
+	PGresult *res = NULL, *ver;
+	enum idem idem;
+	int tries;
+
+	if (!in_fields(req, resp, fields) ||
+	    !in_string(req, resp, "name", 1, 32, true, &name) ||
+	    !in_string(req, resp, "template", 1, 64, true, &tpl) ||
+	    !in_int(req, resp, "template_version", 1, 1000000, false, &version,
+	    &has_version) ||
+	    !in_string(req, resp, "org_id", 36, 36, false, &org) ||
+	    !in_int(req, resp, "autostop_ttl", 0, 31536000L, false, &ttl,
+	    &has_ttl) ||
+	    !in_int(req, resp, "idle_timeout", 0, 31536000L, false, &idle,
+	    &has_idle) || !in_bool(req, resp, "start", &start, NULL) ||
+	    !secrets_list(req, resp, &secrets))
+		return;
+	if (!in_name(name, 32)) {
+		problem(req, resp, PROBLEM_INVALID_INPUT, "name must be a DNS "
+		    "label of at most 32 lower-case letters, digits and '-'");
+		return;
+	}
+	if (org != NULL && !in_uuid(org)) {
+		problem(req, resp, PROBLEM_INVALID_INPUT, "org_id is not an id");
+		return;
+	}
+	json_object_object_get_ex(req->body, "parameters", &pv);
+	if ((st = q_begin(req)) != DB_OK) {
+		q_fail(req, resp, st, NULL);
+		return;
+	}
+	if ((idem = idem_begin(req, resp)) == IDEM_FAILED ||
+	    idem == IDEM_REPLAYED)
+		return;
+	if ((st = q_run(req, &q_version_for, &ver, tpl, has_version ?
+	    num(req, version) : NULL)) != DB_OK) {
+		q_fail(req, resp, st, ver);
+		return;
+	}
+	if (PQntuples(ver) == 0) {
+		q_rollback(req);
+		problem(req, resp, PROBLEM_INVALID_INPUT, "template: no such "
+		    "template or version");
+		return;
+	}
+	vid = arena_strdup(req->arena, PQgetvalue(ver, 0, 0));
+	if (!spec_params_apply(req->arena, PQgetvalue(ver, 0, 1), pv, NULL,
+	    &params, &err)) {
+		q_rollback(req);
+		problem(req, resp, PROBLEM_INVALID_INPUT, err);
+		return;
+	}
+	if (!schedule_ok(req, resp, ttl, idle, q_get(ver, 0, 4)))
+		return;
+	if (org != NULL) {
+		if ((st = q_run(req, &q_member_of, &res, org,
+		    req->caller.user_id)) != DB_OK) {
+			q_fail(req, resp, st, res);
+			return;
+		}
+		if (PQntuples(res) == 0) {
+			q_rollback(req);
+			problem(req, resp, PROBLEM_INVALID_INPUT, "org_id: you "
+			    "are not a member of this organization");
+			return;
+		}
+	}
+	if (start) {
+		ch.running = 1;
+		ch.cpu_millis = atol(PQgetvalue(ver, 0, 2));
+		ch.memory_mb = atol(PQgetvalue(ver, 0, 3));
+	}
+	if (!ws_quota_ok(req, resp, req->caller.user_id, org, &ch))
+		return;
+	/* A short id collision is possible in principle: draw again. */
+	for (tries = 0;; tries++) {
+		if ((st = q_run(req, &q_ws_create, &res, ws_short_id(req),
+		    req->caller.user_id, org, name, PQgetvalue(ver, 0, 6), vid,
+		    params, secrets, has_ttl ? num(req, ttl) : NULL,
+		    has_idle && idle > 0 ? num(req, idle) : NULL)) == DB_OK)
+			break;
+		if (tries > 0 || st != DB_ERROR || strstr(PQresultErrorField(
+		    res, PG_DIAG_CONSTRAINT_NAME) ?: "", "short_id") == NULL) {
+			if (st == DB_ERROR && strcmp(db_sqlstate(res), "23505")
+			    == 0) {
+				q_rollback(req);
+				problem(req, resp, PROBLEM_CONFLICT, "you have "
+				    "a workspace with this name");
+				return;
+			}
+			q_fail(req, resp, st, res);
+			return;
+		}
+	}
+	wid = arena_strdup(req->arena, PQgetvalue(res, 0, 0));
+	if (start && ws_build(req, resp, wid, "start", "user", NULL) == NULL)
+		return;
+	d = json_own(req->arena, json_object_new_object());
+	json_object_object_add(d, "name", json_object_new_string(name));
+	if ((st = audit(req, "workspace.create", "workspace", wid,
+	    AUDIT_SUCCESS, d)) != DB_OK) {
+		q_fail(req, resp, st, NULL);
+		return;
+	}
+	if ((res = ws_visible(req, resp, wid, true, false)) == NULL ||
+	    (o = ws_answer(req, resp, res)) == NULL)
+		return;
+	resp_json(req, resp, 201, o);
+	if (!idem_store(req, resp, idem))
+		return;
+	if ((st = q_commit(req)) != DB_OK)
+		q_fail(req, resp, st, NULL);
+}
+
+void
+h_workspace_get(struct request *req, struct response *resp)
+{
+	struct json_object *o;
+	PGresult *res;
+
+	if ((res = ws_visible(req, resp, req->params[0], false, false)) ==
+	    NULL || (o = ws_answer(req, resp, res)) == NULL)
+		return;
+	resp_json(req, resp, 200, o);
+}
+
+void
+h_workspace_patch(struct request *req, struct response *resp)
+{
+	static const char *const fields[] = { "name", "autostop_ttl",
+	    "idle_timeout", NULL };
+	const char *name = NULL, *id = req->params[0];
+	bool has_ttl, has_idle;
+	long ttl = 0, idle = 0;
+	struct json_object *o;
+	enum db_status st;
+	PGresult *res = NULL;
+
+	if (!in_fields(req, resp, fields) ||
+	    !in_string(req, resp, "name", 1, 32, false, &name) ||
+	    !in_int(req, resp, "autostop_ttl", 0, 31536000L, false, &ttl,
+	    &has_ttl) ||
+	    !in_int(req, resp, "idle_timeout", 0, 31536000L, false, &idle,
+	    &has_idle))
+		return;
+	if (name != NULL && !in_name(name, 32)) {
+		problem(req, resp, PROBLEM_INVALID_INPUT, "name must be a DNS "
+		    "label of at most 32 lower-case letters, digits and '-'");
+		return;
+	}
+	if ((st = q_begin(req)) != DB_OK) {
+		q_fail(req, resp, st, NULL);
+		return;
+	}
+	if (ws_visible(req, resp, id, true, true) == NULL)
+		return;
+	if ((st = q_run(req, &q_ws_idle_max, &res, id)) != DB_OK) {
+		q_fail(req, resp, st, res);
+		return;
+	}
+	if (!schedule_ok(req, resp, ttl, idle, q_get(res, 0, 0)))
+		return;
+	if ((st = q_run(req, &q_ws_update, &res, id, name, has_ttl ? "true" :
+	    "false", num(req, ttl), has_idle ? "true" : "false",
+	    num(req, idle))) != DB_OK) {
+		if (st == DB_ERROR && strcmp(db_sqlstate(res), "23505") == 0) {
+			q_rollback(req);
+			problem(req, resp, PROBLEM_CONFLICT, "you have a "
+			    "workspace with this name");
+			return;
+		}
+		q_fail(req, resp, st, res);
+		return;
+	}
+	if ((st = audit(req, "workspace.update", "workspace", id,
+	    AUDIT_SUCCESS, json_own(req->arena, json_object_get(req->body))))
+	    != DB_OK || (res = ws_visible(req, resp, id, true, false)) == NULL
+	    || (o = ws_answer(req, resp, res)) == NULL) {
+		if (st != DB_OK)
+			q_fail(req, resp, st, NULL);
+		return;
+	}
+	if ((st = q_commit(req)) != DB_OK) {
+		q_fail(req, resp, st, NULL);
+		return;
+	}
+	resp_json(req, resp, 200, o);
+}
+
+void
+h_workspace_delete(struct request *req, struct response *resp)
+{
+	const char *id = req->params[0], *bid;
+	struct json_object *o;
+	enum db_status st;
+
+	if ((st = q_begin(req)) != DB_OK) {
+		q_fail(req, resp, st, NULL);
+		return;
+	}
+	if (ws_visible(req, resp, id, true, true) == NULL ||
+	    (bid = ws_build(req, resp, id, "delete", "user", NULL)) == NULL)
+		return;
+	if ((st = audit(req, "workspace.delete", "workspace", id,
+	    AUDIT_SUCCESS, NULL)) != DB_OK || (st = q_commit(req)) != DB_OK) {
+		q_fail(req, resp, st, NULL);
+		return;
+	}
+	o = json_own(req->arena, json_object_new_object());
+	json_object_object_add(o, "build_id", json_object_new_string(bid));
+	resp_json(req, resp, 202, o);
+}
+
+void
+h_workspace_extend(struct request *req, struct response *resp)
+{
+	static const char *const fields[] = { "hours", NULL };
+	const char *id = req->params[0];
+	struct json_object *o;
+	enum db_status st;
+	PGresult *res = NULL;
+	long hours = 1;
+
+	if (!in_fields(req, resp, fields) ||
+	    !in_int(req, resp, "hours", 1, 168, false, &hours, NULL))
+		return;
+	if ((st = q_begin(req)) != DB_OK) {
+		q_fail(req, resp, st, NULL);
+		return;
+	}
+	if (ws_visible(req, resp, id, true, true) == NULL)
+		return;
+	if ((st = q_run(req, &q_ws_extend, &res, id, num(req, hours)))
+	    != DB_OK) {
+		q_fail(req, resp, st, res);
+		return;
+	}
+	if (PQntuples(res) == 0) {
+		q_rollback(req);
+		problem(req, resp, PROBLEM_CONFLICT, "only a running workspace "
+		    "can be extended");
+		return;
+	}
+	o = json_own(req->arena, json_object_new_object());
+	json_object_object_add(o, "deadline", json_object_get(
+	    json_object_object_get(json_own(req->arena,
+	    q_row_json(req, res, 0)), "deadline")));
+	if ((st = audit(req, "workspace.extend", "workspace", id,
+	    AUDIT_SUCCESS, NULL)) != DB_OK || (st = q_commit(req)) != DB_OK) {
+		q_fail(req, resp, st, NULL);
+		return;
+	}
+	resp_json(req, resp, 200, o);
+}
+
+static long
+port_param(struct request *req)
+{
+	char *end;
+	long p = strtol(req->params[1], &end, 10);
+
+	return *end == '\0' && req->params[1][0] != '\0' && p >= 1 &&
+	    p <= 65535 ? p : 0;
+}
+
+void
+h_workspace_port_put(struct request *req, struct response *resp)
+{
+	static const char *const fields[] = { "level", NULL };
+	static const char *const levels[] = { "owner", "org", "authenticated",
+	    "public", NULL };
+	const char *id = req->params[0], *level = NULL;
+	struct json_object *o, *d;
+	enum db_status st;
+	PGresult *res = NULL;
+	long port = port_param(req);
+
+	if (port == 0) {
+		problem(req, resp, PROBLEM_INVALID_INPUT,
+		    "port must be 1..65535");
+		return;
+	}
+	if (!in_fields(req, resp, fields) ||
+	    !in_enum(req, resp, "level", levels, true, &level))
+		return;
+	if ((st = q_begin(req)) != DB_OK) {
+		q_fail(req, resp, st, NULL);
+		return;
+	}
+	if (ws_visible(req, resp, id, true, true) == NULL)
+		return;
+	if ((st = q_run(req, &q_port_max, &res, id)) != DB_OK) {
+		q_fail(req, resp, st, res);
+		return;
+	}
+	if (spec_share_rank(level) > spec_share_rank(PQgetvalue(res, 0, 0))) {
+		q_rollback(req);
+		problem(req, resp, PROBLEM_FORBIDDEN, arena_printf(req->arena,
+		    "the template allows sharing up to %s",
+		    PQgetvalue(res, 0, 0)));
+		return;
+	}
+	if ((st = q_run(req, &q_share_put, &res, id, num(req, port), level))
+	    != DB_OK) {
+		q_fail(req, resp, st, res);
+		return;
+	}
+	o = json_own(req->arena, q_row_json(req, res, 0));
+	d = json_own(req->arena, json_object_new_object());
+	json_object_object_add(d, "port", json_object_new_int64(port));
+	json_object_object_add(d, "level", json_object_new_string(level));
+	if ((st = q_run(req, &q_notify, &res, id)) != DB_OK ||
+	    (st = audit(req, "workspace.port_share", "workspace", id,
+	    AUDIT_SUCCESS, d)) != DB_OK || (st = q_commit(req)) != DB_OK) {
+		q_fail(req, resp, st, res);
+		return;
+	}
+	resp_json(req, resp, 200, o);
+}
+
+void
+h_workspace_port_delete(struct request *req, struct response *resp)
+{
+	const char *id = req->params[0];
+	struct json_object *d;
+	enum db_status st;
+	PGresult *res = NULL;
+	long port = port_param(req);
+
+	if (port == 0) {
+		problem(req, resp, PROBLEM_INVALID_INPUT,
+		    "port must be 1..65535");
+		return;
+	}
+	if ((st = q_begin(req)) != DB_OK) {
+		q_fail(req, resp, st, NULL);
+		return;
+	}
+	if (ws_visible(req, resp, id, true, true) == NULL)
+		return;
+	if ((st = q_run(req, &q_share_delete, &res, id, num(req, port)))
+	    != DB_OK) {
+		q_fail(req, resp, st, res);
+		return;
+	}
+	if (strcmp(PQcmdTuples(res), "1") != 0) {
+		q_rollback(req);
+		problem(req, resp, PROBLEM_NOT_FOUND, "this port is not shared");
+		return;
+	}
+	d = json_own(req->arena, json_object_new_object());
+	json_object_object_add(d, "port", json_object_new_int64(port));
+	if ((st = q_run(req, &q_notify, &res, id)) != DB_OK ||
+	    (st = audit(req, "workspace.port_unshare", "workspace", id,
+	    AUDIT_SUCCESS, d)) != DB_OK || (st = q_commit(req)) != DB_OK) {
+		q_fail(req, resp, st, res);
+		return;
+	}
+	resp_text(resp, 204, NULL, "", 0);
+}

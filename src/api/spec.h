@@ -1,0 +1,52 @@
+/*
+ * Template versions as data: validation of what a template-admin submits,
+ * pure and unit-tested, so nothing invalid ever reaches the database or,
+ * later, Docker.
+ */
+#ifndef WARREN_SPEC_H
+#define WARREN_SPEC_H
+
+#include <stdbool.h>
+
+#include <json-c/json.h>
+
+#include "arena.h"
+#include "conf.h"
+
+#define SPEC_MAX_ENV		256
+#define SPEC_MAX_ENV_BYTES	(64 * 1024)
+#define SPEC_MAX_PORTS		32
+#define SPEC_MAX_PARAMS		64
+#define SPEC_MAX_ARGV		128
+
+struct spec_version {
+	const char	*image;
+	const char	*command;	/* JSON text of a string array */
+	const char	*args;
+	const char	*env;		/* JSON text of an object */
+	const char	*ports;		/* JSON array of {port,name,protocol} */
+	long		 cpu_millis, memory_mb, pids, uid, gid;
+	const char	*home_path;
+	const char	*probe;		/* JSON object */
+	long		 idle_timeout, max_lifetime;	/* 0: none */
+	const char	*max_share_level;
+	const char	*parameters;	/* JSON array */
+	const char	*secrets;	/* JSON array of names */
+	const char	*capabilities;	/* JSON array of names */
+	const char	*restart_policy;
+};
+
+/* Fills *out from a request body; false with a message naming the field. */
+bool	spec_version_parse(struct arena *, const struct conf *,
+	    struct json_object *body, struct spec_version *out,
+	    const char **err);
+bool	spec_image_valid(const char *);
+bool	spec_env_name_valid(const char *);
+int	spec_share_rank(const char *level);	/* -1 when unknown */
+/* Checks workspace parameter values against a version's definitions and
+ * returns the JSON text of the values with defaults filled in. */
+bool	spec_params_apply(struct arena *, const char *definitions,
+	    struct json_object *values, struct json_object *previous,
+	    const char **out, const char **err);
+
+#endif

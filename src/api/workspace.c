@@ -1,0 +1,415 @@
+/*
+ * Desired state, written in one transaction with the build that asks for
+ * it, the quota check that allows it, the audit entry that records it and
+ * the NOTIFY that wakes the reconciler.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "auth.h"
+#include "input.h"
+#include "json.h"
+#include "problem.h"
+#include "server.h"
+#include "workspace.h"
+
+static const struct db_stmt q_ws_get = {
+	"ws_get", "SELECT " WS_COLUMNS " FROM workspace_states w"
+	" WHERE w.id = $1 AND w.deleted_at IS NULL", 1
+};
+
+static const struct db_stmt q_ws_lock = {
+	"ws_lock", "SELECT id FROM workspaces WHERE id = $1"
+	" AND deleted_at IS NULL FOR UPDATE", 1
+};
+
+static const struct db_stmt q_lock_user = {
+	"quota_lock_user", "SELECT 1 FROM users WHERE id = $1 FOR UPDATE", 1
+};
+
+static const struct db_stmt q_lock_org = {
+	"quota_lock_org",
+	"SELECT 1 FROM organizations WHERE id = $1 FOR UPDATE", 1
+};
+
+#define USAGE(col) \
+	"(SELECT count(*) FROM workspaces w WHERE w." col " = $1" \
+	" AND w.deleted_at IS NULL AND w.desired_state <> 'deleted')," \
+	" (SELECT count(*) FROM workspaces w WHERE w." col " = $1" \
+	" AND w.deleted_at IS NULL AND w.desired_state = 'running')," \
+	" (SELECT coalesce(sum(v.cpu_millis), 0) FROM workspaces w" \
+	" JOIN template_versions v ON v.id = w.template_version_id" \
+	" WHERE w." col " = $1 AND w.deleted_at IS NULL" \
+	" AND w.desired_state = 'running')," \
+	" (SELECT coalesce(sum(v.memory_mb), 0) FROM workspaces w" \
+	" JOIN template_versions v ON v.id = w.template_version_id" \
+	" WHERE w." col " = $1 AND w.deleted_at IS NULL" \
+	" AND w.desired_state = 'running')"
+
+static const struct db_stmt q_quota_user = {
+	"quota_user",
+	"SELECT coalesce(q.max_workspaces, nullif($2::int, 0)),"
+	" coalesce(q.max_running, nullif($3::int, 0)), q.max_cpu_millis,"
+	" q.max_memory_mb, " USAGE("owner_id")
+	" FROM (SELECT 1) x LEFT JOIN quotas q ON q.scope = 'user'"
+	" AND q.subject_id = $1", 3
+};
+
+static const struct db_stmt q_quota_org = {
+	"quota_org",
+	"SELECT q.max_workspaces, q.max_running, q.max_cpu_millis,"
+	" q.max_memory_mb, " USAGE("org_id")
+	" FROM (SELECT 1) x LEFT JOIN quotas q ON q.scope = 'org'"
+	" AND q.subject_id = $1", 1
+};
+
+static const struct db_stmt q_active_build = {
+	"ws_active_build",
+	"SELECT id, number, transition, status, created_at FROM workspace_builds"
+	" WHERE workspace_id = $1 AND status IN ('pending', 'running')", 1
+};
+
+static const struct db_stmt q_build_new = {
+	"ws_build_new",
+	"INSERT INTO workspace_builds (workspace_id, number, transition, reason,"
+	" initiator_id, template_version_id)"
+	" SELECT w.id, coalesce((SELECT max(number) FROM workspace_builds"
+	" WHERE workspace_id = w.id), 0) + 1, $2, $3, $4,"
+	" coalesce($5::uuid, w.template_version_id)"
+	" FROM workspaces w WHERE w.id = $1 RETURNING id", 5
+};
+
+/* The desired state each transition asks for, with its schedule fields. */
+static const struct db_stmt q_desire = {
+	"ws_desire",
+	"UPDATE workspaces SET"
+	" desired_state = CASE $2 WHEN 'stop' THEN 'stopped'"
+	"  WHEN 'delete' THEN 'deleted' ELSE 'running' END,"
+	" template_version_id = coalesce($3::uuid, template_version_id),"
+	" deadline = CASE WHEN $2 IN ('start', 'restart', 'update')"
+	"  AND autostop_ttl IS NOT NULL"
+	"  THEN now() + make_interval(secs => autostop_ttl) ELSE deadline END,"
+	" max_deadline = CASE WHEN $2 = 'start' THEN now() +"
+	"  (SELECT make_interval(secs => max_lifetime) FROM template_versions"
+	"  WHERE id = coalesce($3::uuid, workspaces.template_version_id))"
+	"  ELSE max_deadline END,"
+	" dormant_at = CASE WHEN $2 = 'start' THEN NULL ELSE dormant_at END,"
+	" deleting_at = CASE WHEN $2 = 'delete' THEN now() ELSE deleting_at END,"
+	" updated_at = now()"
+	" WHERE id = $1", 3
+};
+
+static const struct db_stmt q_notify = {
+	"ws_notify", "SELECT pg_notify('warren_reconcile', $1)", 1
+};
+
+static const struct db_stmt q_idem_take = {
+	"idem_take",
+	"WITH old AS (DELETE FROM idempotency_keys WHERE created_at <"
+	" now() - interval '24 hours')"
+	" INSERT INTO idempotency_keys (user_id, key, route, request_hash,"
+	" status, body) VALUES ($1, $2, $3, $4, 0, '')"
+	" ON CONFLICT DO NOTHING RETURNING 1", 4
+};
+
+static const struct db_stmt q_idem_get = {
+	"idem_get",
+	"SELECT route, request_hash, status, body FROM idempotency_keys"
+	" WHERE user_id = $1 AND key = $2", 2
+};
+
+static const struct db_stmt q_idem_put = {
+	"idem_put",
+	"UPDATE idempotency_keys SET status = $3, body = $4"
+	" WHERE user_id = $1 AND key = $2", 4
+};
+
+static bool
+sees_all(struct request *req, bool write)
+{
+	return strcmp(req->caller.role, "admin") == 0 ||
+	    (!write && strcmp(req->caller.role, "auditor") == 0);
+}
+
+PGresult *
+ws_visible(struct request *req, struct response *resp, const char *id,
+    bool write, bool lock)
+{
+	enum db_status st;
+	PGresult *res = NULL;
+
+	if (!in_uuid(id)) {
+		problem(req, resp, PROBLEM_NOT_FOUND, NULL);
+		return NULL;
+	}
+	if (lock && (st = q_run(req, &q_ws_lock, &res, id)) != DB_OK) {
+		q_fail(req, resp, st, res);
+		return NULL;
+	}
+	if ((st = q_run(req, &q_ws_get, &res, id)) != DB_OK) {
+		q_fail(req, resp, st, res);
+		return NULL;
+	}
+	if (PQntuples(res) == 0 || (strcmp(PQgetvalue(res, 0, 3),
+	    req->caller.user_id) != 0 && !sees_all(req, write))) {
+		q_rollback(req);
+		problem(req, resp, PROBLEM_NOT_FOUND, NULL);
+		return NULL;
+	}
+	return res;
+}
+
+static bool
+over(struct request *req, struct response *resp, PGresult *q, int col,
+    long add, const char *limit, const char *whose)
+{
+	struct json_object *x;
+	long max, used;
+
+	if (PQgetisnull(q, 0, col) || add <= 0)
+		return false;
+	max = strtol(PQgetvalue(q, 0, col), NULL, 10);
+	used = strtol(PQgetvalue(q, 0, col + 4), NULL, 10);
+	if (used + add <= max)
+		return false;
+	q_rollback(req);
+	x = json_own(req->arena, json_object_new_object());
+	json_object_object_add(x, "limit", json_object_new_string(limit));
+	json_object_object_add(x, "scope", json_object_new_string(whose));
+	json_object_object_add(x, "quota", json_object_new_int64(max));
+	json_object_object_add(x, "usage", json_object_new_int64(used));
+	problem_ext(req, resp, PROBLEM_QUOTA, arena_printf(req->arena,
+	    "%s quota %s: %ld of %ld in use, this needs %ld more", whose, limit,
+	    used, max, add), x);
+	return true;
+}
+
+static bool
+check(struct request *req, struct response *resp, PGresult *q,
+    const struct usage_change *c, const char *whose)
+{
+	return !over(req, resp, q, 0, c->workspaces, "max_workspaces", whose) &&
+	    !over(req, resp, q, 1, c->running, "max_running", whose) &&
+	    !over(req, resp, q, 2, c->cpu_millis, "max_cpu_millis", whose) &&
+	    !over(req, resp, q, 3, c->memory_mb, "max_memory_mb", whose);
+}
+
+bool
+ws_quota_ok(struct request *req, struct response *resp, const char *owner,
+    const char *org, const struct usage_change *c)
+{
+	const struct conf *cf = &req->srv->conf;
+	enum db_status st;
+	PGresult *res = NULL;
+
+	/* The owner's row lock serializes every change that counts. */
+	if ((st = q_run(req, &q_lock_user, &res, owner)) != DB_OK ||
+	    (org != NULL && (st = q_run(req, &q_lock_org, &res, org))
+	    != DB_OK) ||
+	    (st = q_run(req, &q_quota_user, &res, owner, arena_printf(
+	    req->arena, "%ld", cf->default_max_workspaces), arena_printf(
+	    req->arena, "%ld", cf->default_max_running))) != DB_OK) {
+		q_fail(req, resp, st, res);
+		return false;
+	}
+	if (!check(req, resp, res, c, "user"))
+		return false;
+	if (org == NULL)
+		return true;
+	if ((st = q_run(req, &q_quota_org, &res, org)) != DB_OK) {
+		q_fail(req, resp, st, res);
+		return false;
+	}
+	return check(req, resp, res, c, "organization");
+}
+
+const char *
+ws_build(struct request *req, struct response *resp, const char *ws_id,
+    const char *transition, const char *reason, const char *version_id)
+{
+	struct json_object *x;
+	enum db_status st;
+	PGresult *res = NULL;
+	const char *id;
+
+	if ((st = q_run(req, &q_active_build, &res, ws_id)) != DB_OK) {
+		q_fail(req, resp, st, res);
+		return NULL;
+	}
+	if (PQntuples(res) > 0) {
+		q_rollback(req);
+		x = json_own(req->arena, json_object_new_object());
+		json_object_object_add(x, "build", q_row_json(req, res, 0));
+		problem_ext(req, resp, PROBLEM_CONFLICT, "another transition "
+		    "is in progress", x);
+		return NULL;
+	}
+	if ((st = q_run(req, &q_build_new, &res, ws_id, transition, reason,
+	    req->caller.user_id, version_id)) != DB_OK) {
+		q_fail(req, resp, st, res);
+		return NULL;
+	}
+	id = arena_strdup(req->arena, PQgetvalue(res, 0, 0));
+	if ((st = q_run(req, &q_desire, &res, ws_id, transition, version_id))
+	    != DB_OK || (st = q_run(req, &q_notify, &res, ws_id)) != DB_OK) {
+		q_fail(req, resp, st, res);
+		return NULL;
+	}
+	return id;
+}
+
+/* The URLs of a workspace follow public_url's scheme and port. */
+static void
+add_urls(struct request *req, struct json_object *o, const char *short_id)
+{
+	const char *pub = req->srv->conf.public_url;
+	const char *host = strstr(pub, "://") + 3;
+	const char *colon = strchr(host, ':');
+	size_t scheme = (size_t)(host - pub);
+	const char *port = colon ? colon : "";
+	char *p = arena_strdup(req->arena, port);
+
+	p[strcspn(p, "/")] = '\0';
+	json_object_object_add(o, "url", json_object_new_string(arena_printf(
+	    req->arena, "%.*s%s.%s%s", (int)scheme, pub, short_id,
+	    req->srv->conf.base_domain, p)));
+	json_object_object_add(o, "url_pattern", json_object_new_string(
+	    arena_printf(req->arena, "%.*s%s-{port}.%s%s", (int)scheme, pub,
+	    short_id, req->srv->conf.base_domain, p)));
+}
+
+/* "2026-01-02 03:04:05.678+00" (a UTC session) plus days, RFC 3339. */
+static struct json_object *
+plus_days(struct request *req, const char *ts, long days)
+{
+	struct tm tm;
+	time_t t;
+	char buf[32];
+
+	memset(&tm, 0, sizeof(tm));
+	if (strptime(ts, "%Y-%m-%d %H:%M:%S", &tm) == NULL)
+		return NULL;
+	t = timegm(&tm) + days * 86400;
+	gmtime_r(&t, &tm);
+	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return json_object_new_string(arena_strdup(req->arena, buf));
+}
+
+struct json_object *
+ws_json(struct request *req, PGresult *res, int row)
+{
+	struct json_object *o = q_row_json(req, res, row);
+	const struct conf *c = &req->srv->conf;
+
+	add_urls(req, o, PQgetvalue(res, row, 1));
+	/* Dormancy dates follow from the deployment's policy. */
+	if (c->dormancy_after_days > 0 && q_get(res, row, 17) != NULL &&
+	    strcmp(PQgetvalue(res, row, 10), "stopped") == 0 &&
+	    q_get(res, row, 20) == NULL)
+		json_object_object_add(o, "dormant_at_after", plus_days(req,
+		    PQgetvalue(res, row, 17), c->dormancy_after_days));
+	if (c->dormancy_delete_after_days > 0 && q_get(res, row, 20) != NULL)
+		json_object_object_add(o, "delete_at_after", plus_days(req,
+		    PQgetvalue(res, row, 20), c->dormancy_delete_after_days));
+	return o;
+}
+
+/* Ten characters of lower-case base32: 50 random bits, a DNS label. */
+const char *
+ws_short_id(struct request *req)
+{
+	static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz234567";
+	unsigned char raw[10];
+	char *out = arena_alloc(req->arena, 11);
+	size_t i;
+
+	randombytes_buf(raw, sizeof(raw));
+	for (i = 0; i < 10; i++)
+		out[i] = alphabet[raw[i] & 31];
+	out[10] = '\0';
+	return out;
+}
+
+static bool
+key_sane(const char *k)
+{
+	size_t i, n = strlen(k);
+
+	if (n == 0 || n > 255)
+		return false;
+	for (i = 0; i < n; i++)
+		if ((unsigned char)k[i] < 0x21 || (unsigned char)k[i] > 0x7e)
+			return false;
+	return true;
+}
+
+enum idem
+idem_begin(struct request *req, struct response *resp)
+{
+	const char *key = req->header(req, "HTTP_IDEMPOTENCY_KEY");
+	const char *route = arena_printf(req->arena, "%s %s", req->method_name,
+	    req->path), *body = "";
+	enum db_status st;
+	PGresult *res = NULL;
+	size_t len;
+	char *hash;
+
+	if (key == NULL)
+		return IDEM_NONE;
+	if (!key_sane(key)) {
+		q_rollback(req);
+		problem(req, resp, PROBLEM_INVALID_INPUT, "Idempotency-Key "
+		    "must be 1 to 255 visible ASCII characters");
+		return IDEM_FAILED;
+	}
+	if (req->body != NULL)
+		body = json_text(req->body, &len);
+	hash = auth_hash_hex(req->arena, arena_printf(req->arena, "%s\n%s",
+	    route, body));
+	if ((st = q_run(req, &q_idem_take, &res, req->caller.user_id, key,
+	    route, hash)) != DB_OK) {
+		q_fail(req, resp, st, res);
+		return IDEM_FAILED;
+	}
+	if (PQntuples(res) == 1)
+		return IDEM_NEW;
+	if ((st = q_run(req, &q_idem_get, &res, req->caller.user_id, key))
+	    != DB_OK) {
+		q_fail(req, resp, st, res);
+		return IDEM_FAILED;
+	}
+	q_rollback(req);
+	if (PQntuples(res) == 0 || strcmp(PQgetvalue(res, 0, 1), hash) != 0) {
+		problem(req, resp, PROBLEM_IDEMPOTENCY, NULL);
+		return IDEM_FAILED;
+	}
+	resp_text(resp, atoi(PQgetvalue(res, 0, 2)), "application/json",
+	    arena_strdup(req->arena, PQgetvalue(res, 0, 3)),
+	    strlen(PQgetvalue(res, 0, 3)));
+	if (resp->status >= 400)
+		resp->content_type = "application/problem+json";
+	resp_header(resp, "Idempotent-Replayed", "true");
+	return IDEM_REPLAYED;
+}
+
+bool
+idem_store(struct request *req, struct response *resp, enum idem state)
+{
+	enum db_status st;
+	PGresult *res = NULL;
+
+	if (state != IDEM_NEW)
+		return true;
+	if ((st = q_run(req, &q_idem_put, &res, req->caller.user_id,
+	    req->header(req, "HTTP_IDEMPOTENCY_KEY"), arena_printf(req->arena,
+	    "%d", resp->status), resp->body)) != DB_OK) {
+		q_fail(req, resp, st, res);
+		return false;
+	}
+	return true;
+}
