@@ -16,6 +16,7 @@
 #include <sodium.h>
 
 #include "keys.h"
+#include "secretbox.h"
 #include "webtoken.h"
 
 #define KEEP	3
@@ -57,19 +58,30 @@ write_file(const char *path, const char *text)
 	return 0;
 }
 
+/* Creates what is missing of the signing keys and the secrets key. */
 int
 keys_init(const struct conf *c)
 {
-	char line[256];
+	char line[256], err[512];
 
-	if (access(c->jwt_key_file, F_OK) == 0) {
+	if (access(c->jwt_key_file, F_OK) == 0)
 		printf("%s exists: keeping it\n", c->jwt_key_file);
-		return 0;
+	else {
+		new_line(line, sizeof(line));
+		if (write_file(c->jwt_key_file, line) == -1)
+			return -1;
+		printf("created %s\n", c->jwt_key_file);
 	}
-	new_line(line, sizeof(line));
-	if (write_file(c->jwt_key_file, line) == -1)
-		return -1;
-	printf("created %s\n", c->jwt_key_file);
+	if (access(c->secret_key_file, F_OK) == 0)
+		printf("%s exists: keeping it\n", c->secret_key_file);
+	else {
+		if (secretbox_create(c->secret_key_file, err, sizeof(err))
+		    == -1) {
+			fprintf(stderr, "warrenctl: %s\n", err);
+			return -1;
+		}
+		printf("created %s\n", c->secret_key_file);
+	}
 	return 0;
 }
 

@@ -116,6 +116,23 @@ const struct conf_key conf_keys[] = {
 	    "0", NULL, "running workspaces per user without a quota (0: no limit)" },
 	{ "secret_key_file", CONF_STRING, OFF(secret_key_file), 0, 0,
 	    "/etc/warren/secret.key", NULL, "key that encrypts secrets at rest" },
+	{ "docker_host", CONF_STRING, OFF(docker_host), 0, 0,
+	    "unix:///var/run/docker.sock", NULL,
+	    "Docker Engine API: unix:///path or tcp://host:port" },
+	{ "docker_publish_address", CONF_STRING, OFF(docker_publish_address),
+	    0, 0, "127.0.0.1", NULL, "host address workspace ports publish on" },
+	{ "docker_network", CONF_STRING, OFF(docker_network), 0, 0, "bridge",
+	    NULL, "Docker network of workspace containers" },
+	{ "docker_timeout", CONF_INT, OFF(docker_timeout), 1000, 600000,
+	    "30000", NULL, "milliseconds a Docker API call may take" },
+	{ "reconciler_host_name", CONF_STRING, OFF(reconciler_host_name), 0, 0,
+	    "local", NULL, "name of this Docker host in the docker_hosts table" },
+	{ "reconciler_resync", CONF_INT, OFF(reconciler_resync), 1, 3600, "30",
+	    NULL, "seconds between full passes" },
+	{ "reconciler_threads", CONF_INT, OFF(reconciler_threads), 1, 256, "16",
+	    NULL, "workspaces converged at once" },
+	{ "reconciler_metrics_file", CONF_STRING, OFF(reconciler_metrics_file),
+	    0, 0, "", NULL, "Prometheus text file written after each pass" },
 };
 
 const size_t conf_nkeys = sizeof(conf_keys) / sizeof(conf_keys[0]);
@@ -230,6 +247,18 @@ check_string(const struct conf_key *k, const char *v, char *err, size_t errlen)
 	    ".-") != strlen(v) || v[0] == '.' || v[0] == '-')) {
 		snprintf(err, errlen, "bad value for base_domain: expected a "
 		    "lower-case DNS name");
+		return -1;
+	}
+	if (strcmp(k->name, "docker_host") == 0 && strncmp(v, "unix:///", 8)
+	    != 0 && strncmp(v, "tcp://", 6) != 0) {
+		snprintf(err, errlen, "bad value for docker_host: expected "
+		    "unix:///path or tcp://host:port");
+		return -1;
+	}
+	if (strcmp(k->name, "docker_network") == 0 && (strcmp(v, "host") == 0 ||
+	    strncmp(v, "container:", 10) == 0 || v[0] == '\0')) {
+		snprintf(err, errlen, "bad value for docker_network: workspaces "
+		    "never share the host's network");
 		return -1;
 	}
 	if (strcmp(k->name, "listen") == 0 && v[0] != '/' &&

@@ -52,6 +52,14 @@ struct conf {
 	long	default_max_workspaces;
 	long	default_max_running;
 	char	secret_key_file[CONF_STR_MAX];
+	char	docker_host[CONF_STR_MAX];
+	char	docker_publish_address[CONF_STR_MAX];
+	char	docker_network[CONF_STR_MAX];
+	long	docker_timeout;		/* milliseconds */
+	char	reconciler_host_name[CONF_STR_MAX];
+	long	reconciler_resync;	/* seconds */
+	long	reconciler_threads;
+	char	reconciler_metrics_file[CONF_STR_MAX];
 };
 
 enum signup_policy {

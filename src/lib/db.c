@@ -33,6 +33,7 @@ struct db {
 	const struct db_stmt	*prepared[DB_MAX_PREPARED];
 	size_t			 nprepared;
 	void			(*on_error)(enum db_error_kind);
+	unsigned		 generation;
 };
 
 /* libpq messages end in a newline and may hold several lines. */
@@ -184,6 +185,7 @@ db_connect(struct db *db)
 		return -1;
 	}
 	log_debug("connected to database");
+	db->generation++;
 	return 0;
 }
 
@@ -410,4 +412,10 @@ db_rollback(struct db *db, struct arena *a)
 		return;
 	if (db_exec(db, a, "ROLLBACK", &res) != DB_OK)
 		db_disconnect(db);
+}
+
+unsigned
+db_generation(struct db *db)
+{
+	return db->generation;
 }

@@ -46,5 +46,8 @@ enum db_status	 db_commit(struct db *, struct arena *)
 void		 db_rollback(struct db *, struct arena *);
 const char	*db_sqlstate(const PGresult *);
 PGconn		*db_conn(struct db *);
+/* Counts connections made: a change means session state (locks, LISTEN)
+ * was lost and must be set up again. */
+unsigned	 db_generation(struct db *);
 
 #endif

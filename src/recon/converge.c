@@ -1,0 +1,478 @@
+/*
+ * Each step is safe to repeat: names are fixed per workspace, so a create
+ * after a crash finds the container it made before, a removal of what is
+ * gone is success, and builds only move forward.  A failure ends the build
+ * with the reason in its log.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "converge.h"
+#include "json.h"
+#include "log.h"
+#include "state.h"
+
+#define LOG_TAIL	40
+
+struct run {
+	struct worker		*w;
+	const struct desired	*d;
+	struct actual		 a;
+	const char		*digest;
+	const char		*error;
+	bool			 transient;	/* Docker did not answer */
+	struct timespec		 t0;
+};
+
+static double
+since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) +
+	    (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static enum docker_result
+call(struct run *r, const char *method, const char *path,
+    struct json_object *body, long timeout_ms, struct json_object **out)
+{
+	enum docker_result res;
+
+	res = docker_call(r->w->docker, r->w->a, method, path, body,
+	    timeout_ms, out);
+	metrics_docker(docker_last_seconds(r->w->docker));
+	if (res == DOCKER_UNREACHABLE)
+		r->transient = true;
+	return res;
+}
+
+static const char *
+label(struct json_object *labels, const char *k)
+{
+	struct json_object *v;
+
+	if (labels == NULL || !json_object_object_get_ex(labels, k, &v))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+int
+converge_observe(struct worker *w, const struct desired *d, struct actual *a)
+{
+	struct run r = { w, d, { 0 }, NULL, NULL, false, { 0, 0 } };
+	struct json_object *o, *st, *cfg, *v;
+	enum docker_result res;
+
+	memset(a, 0, sizeof(*a));
+	res = call(&r, "GET", arena_printf(w->a, "/containers/%s/json",
+	    plan_container_name(w->a, d)), NULL, 0, &o);
+	if (res == DOCKER_UNREACHABLE || res == DOCKER_ERROR)
+		return -1;
+	if (res == DOCKER_OK && o != NULL) {
+		a->exists = true;
+		snprintf(a->id, sizeof(a->id), "%s", json_object_get_string(
+		    json_object_object_get(o, "Id")));
+		if (json_object_object_get_ex(o, "State", &st)) {
+			a->running = json_object_object_get_ex(st, "Running",
+			    &v) && json_object_get_boolean(v);
+			if (json_object_object_get_ex(st, "ExitCode", &v))
+				a->exit_code = json_object_get_int(v);
+		}
+		if (json_object_object_get_ex(o, "Config", &cfg) &&
+		    json_object_object_get_ex(cfg, "Labels", &v) &&
+		    label(v, "warren.build") != NULL)
+			a->build_number = atoi(label(v, "warren.build"));
+	}
+	res = call(&r, "GET", arena_printf(w->a, "/volumes/%s",
+	    plan_volume_name(w->a, d)), NULL, 0, NULL);
+	if (res == DOCKER_UNREACHABLE || res == DOCKER_ERROR)
+		return -1;
+	a->volume = res == DOCKER_OK;
+	return 0;
+}
+
+static bool
+fail(struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static bool
+fail(struct run *r, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	r->error = arena_vprintf(r->w->a, fmt, ap);
+	va_end(ap);
+	return false;
+}
+
+static bool
+step_volume(struct run *r)
+{
+	struct json_object *b = json_own(r->w->a, json_object_new_object());
+	struct json_object *labels = json_object_new_object();
+
+	json_object_object_add(b, "Name", json_object_new_string(
+	    plan_volume_name(r->w->a, r->d)));
+	json_object_object_add(labels, "warren.managed",
+	    json_object_new_string("true"));
+	json_object_object_add(labels, "warren.workspace",
+	    json_object_new_string(r->d->id));
+	json_object_object_add(b, "Labels", labels);
+	if (call(r, "POST", "/volumes/create", b, 0, NULL) != DOCKER_OK)
+		return fail(r, "could not create the home volume: %s",
+		    docker_error(r->w->docker));
+	return true;
+}
+
+static bool
+step_remove(struct run *r)
+{
+	const char *name = plan_container_name(r->w->a, r->d);
+	enum docker_result res;
+
+	res = call(r, "POST", arena_printf(r->w->a, "/containers/%s/stop?t=10",
+	    name), NULL, 30000, NULL);
+	if (res != DOCKER_OK && res != DOCKER_NOT_FOUND)
+		return fail(r, "could not stop the container: %s",
+		    docker_error(r->w->docker));
+	res = call(r, "DELETE", arena_printf(r->w->a, "/containers/%s?force=1",
+	    name), NULL, 30000, NULL);
+	if (res != DOCKER_OK && res != DOCKER_NOT_FOUND)
+		return fail(r, "could not remove the container: %s",
+		    docker_error(r->w->docker));
+	r->a.exists = r->a.running = false;
+	return true;
+}
+
+/* The image must be here, or come from a registry; its digest is noted. */
+static bool
+ensure_image(struct run *r)
+{
+	struct json_object *o, *v;
+	enum docker_result res;
+	const char *path = arena_printf(r->w->a, "/images/%s/json",
+	    docker_escape(r->w->a, r->d->image));
+
+	res = call(r, "GET", path, NULL, 0, &o);
+	if (res == DOCKER_NOT_FOUND) {
+		state_log(r->w->db, r->w->a, r->d->build_id, "system",
+		    "pulling image %s", r->d->image);
+		if (docker_pull(r->w->docker, r->w->a, r->d->image, 600000)
+		    != DOCKER_OK)
+			return fail(r, "image %s is not available and could "
+			    "not be pulled: %s", r->d->image,
+			    docker_error(r->w->docker));
+		res = call(r, "GET", path, NULL, 0, &o);
+	}
+	if (res != DOCKER_OK || o == NULL)
+		return fail(r, "image %s is not available: %s", r->d->image,
+		    docker_error(r->w->docker));
+	if (json_object_object_get_ex(o, "RepoDigests", &v) &&
+	    json_object_array_length(v) > 0)
+		r->digest = arena_strdup(r->w->a, json_object_get_string(
+		    json_object_array_get_idx(v, 0)));
+	else if (json_object_object_get_ex(o, "Id", &v))
+		r->digest = arena_strdup(r->w->a, json_object_get_string(v));
+	return true;
+}
+
+static bool
+step_create(struct run *r)
+{
+	const struct conf *c = r->w->shared->conf;
+	struct spec_context ctx;
+	struct json_object *spec, *o;
+	enum docker_result res;
+	const char *why, *secrets;
+	int tries;
+
+	if (!ensure_image(r))
+		return false;
+	if ((secrets = state_secrets(r->w->db, r->w->a, r->d,
+	    r->w->shared->key, r->w->shared->have_key, &why)) == NULL)
+		return fail(r, "%s", why);
+	ctx.publish_address = c->docker_publish_address;
+	ctx.network = c->docker_network;
+	ctx.volume = plan_volume_name(r->w->a, r->d);
+	ctx.secret_env = secrets;
+	if ((spec = plan_container(r->w->a, r->d, &ctx, &why)) == NULL)
+		return fail(r, "refusing to create the container: %s", why);
+	for (tries = 0; tries < 2; tries++) {
+		res = call(r, "POST", arena_printf(r->w->a,
+		    "/containers/create?name=%s", plan_container_name(r->w->a,
+		    r->d)), spec, 60000, &o);
+		if (res == DOCKER_OK)
+			break;
+		if (res != DOCKER_CONFLICT)
+			return fail(r, "could not create the container: %s",
+			    docker_error(r->w->docker));
+		/* Made before a crash: the same build's is kept, else redone. */
+		if (converge_observe(r->w, r->d, &r->a) == 0 && r->a.exists &&
+		    r->a.build_number == r->d->build_number)
+			return true;
+		if (!step_remove(r))
+			return false;
+	}
+	if (res != DOCKER_OK)
+		return fail(r, "could not create the container: %s",
+		    docker_error(r->w->docker));
+	snprintf(r->a.id, sizeof(r->a.id), "%s",
+	    json_object_get_string(json_object_object_get(o, "Id")));
+	r->a.exists = true;
+	state_log(r->w->db, r->w->a, r->d->build_id, "system",
+	    "created container %.12s from %s", r->a.id, r->d->image);
+	return true;
+}
+
+/* Published ports as {"8080": 49153, ...}, and the deployment row. */
+static bool
+record(struct run *r, const char *state, int exit_code)
+{
+	struct json_object *o, *ns, *ports, *out, *b;
+	size_t len;
+
+	out = json_own(r->w->a, json_object_new_object());
+	if (call(r, "GET", arena_printf(r->w->a, "/containers/%s/json",
+	    plan_container_name(r->w->a, r->d)), NULL, 0, &o) == DOCKER_OK &&
+	    o != NULL && json_object_object_get_ex(o, "NetworkSettings", &ns) &&
+	    json_object_object_get_ex(ns, "Ports", &ports) && ports != NULL &&
+	    json_object_is_type(ports, json_type_object)) {
+		json_object_object_foreach(ports, k, v) {
+			if (v == NULL || json_object_array_length(v) == 0)
+				continue;
+			b = json_object_array_get_idx(v, 0);
+			json_object_object_add(out, arena_strndup(r->w->a, k,
+			    strcspn(k, "/")), json_object_new_int(atoi(
+			    json_object_get_string(json_object_object_get(b,
+			    "HostPort")))));
+		}
+	}
+	return state_deployment(r->w->db, r->w->a, r->d, r->w->shared->host,
+	    r->a.id[0] ? r->a.id : NULL, json_text(out, &len), r->digest,
+	    state, exit_code) == 0;
+}
+
+static bool
+step_start(struct run *r)
+{
+	if (call(r, "POST", arena_printf(r->w->a, "/containers/%s/start",
+	    plan_container_name(r->w->a, r->d)), NULL, 60000, NULL)
+	    != DOCKER_OK)
+		return fail(r, "could not start the container: %s",
+		    docker_error(r->w->docker));
+	r->a.running = true;
+	if (!record(r, "running", 0))
+		return fail(r, "could not record the deployment");
+	return true;
+}
+
+/* One try: true when the probe answers. */
+static bool
+probe_once(int port, bool http, const char *path)
+{
+	struct sockaddr_in sin;
+	struct pollfd pfd;
+	char buf[64];
+	int fd, ok = 0, n;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((uint16_t)port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return false;
+	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1)
+		goto out;
+	if (!http) {
+		ok = 1;
+		goto out;
+	}
+	n = snprintf(buf, sizeof(buf), "GET %.32s HTTP/1.0\r\n\r\n", path);
+	if (write(fd, buf, (size_t)n) != n)
+		goto out;
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	if (poll(&pfd, 1, 1000) == 1 && (n = (int)read(fd, buf, sizeof(buf) -
+	    1)) >= 12) {
+		buf[n] = '\0';
+		/* Any answer below 500 means the server is up. */
+		ok = strncmp(buf, "HTTP/1.", 7) == 0 && buf[9] < '5';
+	}
+out:
+	close(fd);
+	return ok;
+}
+
+static bool
+step_probe(struct run *r)
+{
+	struct json_object *probe, *v, *dep, *ns, *ports, *b;
+	int64_t deadline, start = r->d->build_started ? r->d->build_started :
+	    (int64_t)time(NULL);
+	int port = 0, interval = 10, since_check = 0;
+	const char *path = "/", *logs;
+	bool http = true;
+	char *text;
+
+	if (json_parse(r->w->a, r->d->probe, strlen(r->d->probe), &probe)
+	    != JSON_OK)
+		return fail(r, "the template's probe is not readable");
+	if (json_object_object_get_ex(probe, "type", &v))
+		http = strcmp(json_object_get_string(v), "http") == 0;
+	if (json_object_object_get_ex(probe, "path", &v))
+		path = json_object_get_string(v);
+	json_object_object_get_ex(probe, "port", &v);
+	if (call(r, "GET", arena_printf(r->w->a, "/containers/%s/json",
+	    plan_container_name(r->w->a, r->d)), NULL, 0, &dep) == DOCKER_OK &&
+	    json_object_object_get_ex(dep, "NetworkSettings", &ns) &&
+	    json_object_object_get_ex(ns, "Ports", &ports) &&
+	    json_object_object_get_ex(ports, arena_printf(r->w->a, "%d/tcp",
+	    json_object_get_int(v)), &b) && b != NULL &&
+	    json_object_array_length(b) > 0)
+		port = atoi(json_object_get_string(json_object_object_get(
+		    json_object_array_get_idx(b, 0), "HostPort")));
+	if (port == 0)
+		return fail(r, "the probe port %d is not published",
+		    json_object_get_int(v));
+	deadline = start + r->d->probe_timeout;
+	state_log(r->w->db, r->w->a, r->d->build_id, "system",
+	    "waiting for the workspace to answer on port %d",
+	    json_object_get_int(v));
+	while ((int64_t)time(NULL) < deadline) {
+		if (probe_once(port, http, path)) {
+			state_log(r->w->db, r->w->a, r->d->build_id, "system",
+			    "ready after %.3f s", since(&r->t0));
+			return true;
+		}
+		(void)poll(NULL, 0, interval);
+		since_check += interval;
+		if (interval < 200)
+			interval += 10;
+		/* A container that died will not become ready. */
+		if (since_check >= 1000) {
+			struct actual now;
+			since_check = 0;
+			if (converge_observe(r->w, r->d, &now) == 0 &&
+			    (!now.exists || !now.running))
+				break;
+		}
+	}
+	logs = "";
+	if (docker_logs(r->w->docker, r->w->a, plan_container_name(r->w->a,
+	    r->d), LOG_TAIL, &text) == DOCKER_OK)
+		logs = text;
+	{
+		char *line, *save = NULL, *copy = arena_strdup(r->w->a, logs);
+		for (line = strtok_r(copy, "\n", &save); line != NULL;
+		    line = strtok_r(NULL, "\n", &save))
+			state_log(r->w->db, r->w->a, r->d->build_id, "stdout",
+			    "%s", line);
+	}
+	return fail(r, "the workspace did not become ready within %ld s",
+	    r->d->probe_timeout);
+}
+
+static bool
+step_remove_volume(struct run *r)
+{
+	enum docker_result res;
+
+	res = call(r, "DELETE", arena_printf(r->w->a, "/volumes/%s",
+	    plan_volume_name(r->w->a, r->d)), NULL, 30000, NULL);
+	if (res != DOCKER_OK && res != DOCKER_NOT_FOUND)
+		return fail(r, "could not remove the home volume: %s",
+		    docker_error(r->w->docker));
+	return true;
+}
+
+static bool
+execute(struct run *r, enum step s)
+{
+	struct worker *w = r->w;
+	const struct desired *d = r->d;
+
+	switch (s) {
+	case STEP_BEGIN:
+		state_log(w->db, w->a, d->build_id, "system",
+		    "build %d: %s", d->build_number, d->transition);
+		return state_build_begin(w->db, w->a, d->build_id) == 0 ||
+		    fail(r, "could not mark the build running");
+	case STEP_VOLUME:
+		return step_volume(r);
+	case STEP_REMOVE:
+		state_log(w->db, w->a, d->build_id, "system",
+		    "removing container");
+		return step_remove(r);
+	case STEP_CREATE:
+		return step_create(r);
+	case STEP_START:
+		return step_start(r);
+	case STEP_PROBE:
+		return step_probe(r);
+	case STEP_RECORD_EXIT:
+		log_info("workspace %s: container exited with code %d",
+		    d->short_id, r->a.exit_code);
+		return record(r, "exited", r->a.exit_code);
+	case STEP_FAIL_WORKSPACE:
+		return state_schedule(w->db, w->a, d, "stop", "failure") == 0;
+	case STEP_REMOVE_VOLUME:
+		return step_remove_volume(r);
+	case STEP_FORGET:
+		return state_forget(w->db, w->a, d->id) == 0;
+	case STEP_STUCK:
+		return fail(r, "the build did not finish in time");
+	case STEP_SUCCEED:
+		return state_build_finish(w->db, w->a, d->build_id, true, NULL,
+		    r->digest) == 0;
+	case STEP_COUNT:
+		break;
+	}
+	return false;
+}
+
+int
+converge_run(struct worker *w, const struct desired *d,
+    const struct actual *a, const struct plan *p)
+{
+	struct run r = { w, d, *a, NULL, NULL, false, { 0, 0 } };
+	int i;
+
+	clock_gettime(CLOCK_MONOTONIC, &r.t0);
+	for (i = 0; i < p->n; i++) {
+		if (execute(&r, p->steps[i])) {
+			metrics_step(p->steps[i], true);
+			continue;
+		}
+		metrics_step(p->steps[i], false);
+		log_warnx("workspace %s: %s failed: %s", d->short_id,
+		    step_names[p->steps[i]], r.error ? r.error :
+		    "database unavailable");
+		/* Docker away is not the build's fault: the next pass retries. */
+		if (d->has_build && r.error != NULL && !r.transient) {
+			state_log(w->db, w->a, d->build_id, "system", "error: %s",
+			    r.error);
+			if (state_build_finish(w->db, w->a, d->build_id, false,
+			    r.error, r.digest) == 0)
+				metrics_build(d->transition, since(&r.t0),
+				    false);
+		}
+		return 1;
+	}
+	if (d->has_build)
+		metrics_build(d->transition, since(&r.t0), true);
+	return 0;
+}

@@ -1,0 +1,42 @@
+/* Carries out one workspace's plan against Docker, step by idempotent step. */
+#ifndef WARREN_CONVERGE_H
+#define WARREN_CONVERGE_H
+
+#include <stdbool.h>
+
+#include "arena.h"
+#include "conf.h"
+#include "db.h"
+#include "docker.h"
+#include "plan.h"
+
+struct recon_shared {
+	const struct conf	*conf;
+	const char		*host;		/* docker host name */
+	bool			 have_key;
+	unsigned char		 key[32];
+};
+
+struct worker {
+	struct db		*db;
+	struct docker		*docker;
+	struct arena		*a;
+	struct recon_shared	*shared;
+};
+
+/* Docker's view of one workspace, by its container and volume names. */
+int	converge_observe(struct worker *, const struct desired *,
+	    struct actual *) __attribute__((warn_unused_result));
+/* Runs the plan; returns the number of steps that failed. */
+int	converge_run(struct worker *, const struct desired *,
+	    const struct actual *, const struct plan *);
+
+/* Metrics of the reconciler, shared by every thread. */
+void	metrics_step(enum step, bool ok);
+void	metrics_docker(double seconds);
+void	metrics_build(const char *transition, double seconds, bool ok);
+void	metrics_pass(double seconds, int workspaces);
+void	metrics_status(const char *status, int n);
+char	*metrics_text(struct arena *);
+
+#endif

@@ -1,0 +1,346 @@
+/*
+ * Every call has a timeout; every answer is mapped to one of a few results
+ * and, for errors, a message fit for a build log (the daemon's own message
+ * when it gave one).  One handle per thread: libcurl easy handles are not
+ * shared.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <curl/curl.h>
+
+#include "docker.h"
+#include "json.h"
+#include "log.h"
+
+#define MAX_ANSWER	(16 * 1024 * 1024)
+
+struct docker {
+	CURL		*curl;
+	char		*socket;	/* unix socket path, or NULL */
+	char		*base;		/* http://localhost or https://host:p */
+	char		 version[16];
+	long		 timeout_ms;
+	char		 err[512];
+	double		 last_seconds;
+};
+
+struct sink {
+	struct arena	*a;
+	char		*buf;
+	size_t		 len, cap;
+	bool		 overflow;
+};
+
+static size_t
+collect(char *data, size_t size, size_t n, void *arg)
+{
+	struct sink *s = arg;
+	size_t add = size * n;
+	char *nb;
+
+	if (s->len + add + 1 > MAX_ANSWER) {
+		s->overflow = true;
+		return 0;
+	}
+	if (s->len + add + 1 > s->cap) {
+		while (s->len + add + 1 > s->cap)
+			s->cap = s->cap ? s->cap * 2 : 4096;
+		nb = arena_alloc(s->a, s->cap);
+		if (s->len)
+			memcpy(nb, s->buf, s->len);
+		s->buf = nb;
+	}
+	memcpy(s->buf + s->len, data, add);
+	s->len += add;
+	s->buf[s->len] = '\0';
+	return add;
+}
+
+struct docker *
+docker_new(const char *endpoint, const struct docker_tls *tls,
+    long timeout_ms)
+{
+	struct docker *d;
+
+	if ((d = calloc(1, sizeof(*d))) == NULL ||
+	    (d->curl = curl_easy_init()) == NULL)
+		fatalx("docker: out of memory");
+	d->timeout_ms = timeout_ms;
+	snprintf(d->version, sizeof(d->version), "1.41");
+	if (strncmp(endpoint, "unix://", 7) == 0) {
+		d->socket = strdup(endpoint + 7);
+		d->base = strdup("http://localhost");
+	} else if (strncmp(endpoint, "tcp://", 6) == 0) {
+		if (asprintf(&d->base, "%s://%s", tls && tls->cert ? "https" :
+		    "http", endpoint + 6) == -1)
+			fatalx("docker: out of memory");
+		if (tls != NULL && tls->cert != NULL) {
+			curl_easy_setopt(d->curl, CURLOPT_SSLCERT, tls->cert);
+			curl_easy_setopt(d->curl, CURLOPT_SSLKEY, tls->key);
+			if (tls->ca)
+				curl_easy_setopt(d->curl, CURLOPT_CAINFO,
+				    tls->ca);
+		}
+	} else {
+		docker_free(d);
+		return NULL;
+	}
+	return d;
+}
+
+void
+docker_free(struct docker *d)
+{
+	if (d == NULL)
+		return;
+	curl_easy_cleanup(d->curl);
+	free(d->socket);
+	free(d->base);
+	free(d);
+}
+
+const char *
+docker_error(struct docker *d)
+{
+	return d->err;
+}
+
+double
+docker_last_seconds(struct docker *d)
+{
+	return d->last_seconds;
+}
+
+char *
+docker_escape(struct arena *a, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	char *out = arena_alloc(a, strlen(s) * 3 + 1), *o = out;
+
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || strchr("-._~", c) != NULL)
+			*o++ = (char)c;
+		else {
+			*o++ = '%';
+			*o++ = hex[c >> 4];
+			*o++ = hex[c & 15];
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+/* Raw request; *status 0 when nothing came back. */
+static int
+request(struct docker *d, struct arena *a, const char *method,
+    const char *path, const char *body, long timeout_ms, long *status,
+    struct sink *s, bool versioned)
+{
+	struct curl_slist *hdrs = NULL;
+	struct timespec t0, t1;
+	char *url;
+	CURLcode rc;
+
+	memset(s, 0, sizeof(*s));
+	s->a = a;
+	url = versioned ? arena_printf(a, "%s/v%s%s", d->base, d->version,
+	    path) : arena_printf(a, "%s%s", d->base, path);
+	curl_easy_reset(d->curl);
+	if (d->socket != NULL)
+		curl_easy_setopt(d->curl, CURLOPT_UNIX_SOCKET_PATH, d->socket);
+	curl_easy_setopt(d->curl, CURLOPT_URL, url);
+	curl_easy_setopt(d->curl, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(d->curl, CURLOPT_TIMEOUT_MS, timeout_ms > 0 ?
+	    timeout_ms : d->timeout_ms);
+	curl_easy_setopt(d->curl, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+	curl_easy_setopt(d->curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(d->curl, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(d->curl, CURLOPT_WRITEDATA, s);
+	if (body != NULL) {
+		hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+		curl_easy_setopt(d->curl, CURLOPT_HTTPHEADER, hdrs);
+		curl_easy_setopt(d->curl, CURLOPT_POSTFIELDS, body);
+	} else if (strcmp(method, "POST") == 0)
+		curl_easy_setopt(d->curl, CURLOPT_POSTFIELDS, "");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	rc = curl_easy_perform(d->curl);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	d->last_seconds = (double)(t1.tv_sec - t0.tv_sec) +
+	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	curl_slist_free_all(hdrs);
+	*status = 0;
+	if (rc != CURLE_OK) {
+		snprintf(d->err, sizeof(d->err), "Docker did not answer %s %s:"
+		    " %s", method, path, s->overflow ? "answer too large" :
+		    curl_easy_strerror(rc));
+		return -1;
+	}
+	curl_easy_getinfo(d->curl, CURLINFO_RESPONSE_CODE, status);
+	if (s->buf == NULL) {
+		s->buf = arena_strdup(a, "");
+		s->len = 0;
+	}
+	return 0;
+}
+
+/* The daemon's "message" member, or the status when there is none. */
+static void
+set_error(struct docker *d, struct arena *a, const char *method,
+    const char *path, long status, struct sink *s)
+{
+	struct json_object *o, *m;
+
+	if (json_parse(a, s->buf, s->len, &o) == JSON_OK &&
+	    json_object_object_get_ex(o, "message", &m) &&
+	    json_object_is_type(m, json_type_string))
+		snprintf(d->err, sizeof(d->err), "%s", json_object_get_string(m));
+	else
+		snprintf(d->err, sizeof(d->err), "Docker answered %ld to %s %s",
+		    status, method, path);
+}
+
+int
+docker_negotiate(struct docker *d, struct arena *a)
+{
+	struct json_object *o, *v;
+	struct sink s;
+	long status;
+
+	if (request(d, a, "GET", "/version", NULL, 5000, &status, &s, false)
+	    == -1 || status != 200)
+		return -1;
+	if (json_parse(a, s.buf, s.len, &o) != JSON_OK ||
+	    !json_object_object_get_ex(o, "ApiVersion", &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return -1;
+	/* The lower of the daemon's version and ours (both "1.NN"). */
+	if (strncmp(json_object_get_string(v), "1.", 2) == 0 &&
+	    atoi(json_object_get_string(v) + 2) <
+	    atoi(DOCKER_API_MAX + 2))
+		snprintf(d->version, sizeof(d->version), "%s",
+		    json_object_get_string(v));
+	else
+		snprintf(d->version, sizeof(d->version), "%s", DOCKER_API_MAX);
+	return 0;
+}
+
+enum docker_result
+docker_call(struct docker *d, struct arena *a, const char *method,
+    const char *path, struct json_object *body, long timeout_ms,
+    struct json_object **out)
+{
+	struct sink s;
+	size_t len;
+	long status;
+
+	if (out != NULL)
+		*out = NULL;
+	if (request(d, a, method, path, body ? json_text(body, &len) : NULL,
+	    timeout_ms, &status, &s, true) == -1)
+		return DOCKER_UNREACHABLE;
+	if (status >= 200 && status < 300) {
+		if (out != NULL && s.len > 0 &&
+		    json_parse(a, s.buf, s.len, out) != JSON_OK) {
+			snprintf(d->err, sizeof(d->err), "Docker answered %s %s "
+			    "with something that is not JSON", method, path);
+			return DOCKER_ERROR;
+		}
+		return DOCKER_OK;
+	}
+	if (status == 304)
+		return DOCKER_OK;	/* already started or stopped */
+	set_error(d, a, method, path, status, &s);
+	if (status == 404)
+		return DOCKER_NOT_FOUND;
+	if (status == 409)
+		return DOCKER_CONFLICT;
+	return DOCKER_ERROR;
+}
+
+/*
+ * Container logs come multiplexed: 8-byte frame headers (stream, 0, 0, 0,
+ * big-endian length) before each chunk, unless the container has a TTY.
+ */
+enum docker_result
+docker_logs(struct docker *d, struct arena *a, const char *id, int tail,
+    char **text)
+{
+	struct sink s;
+	size_t i = 0, o = 0, n;
+	long status;
+	char *out;
+	const unsigned char *b;
+
+	*text = arena_strdup(a, "");
+	if (request(d, a, "GET", arena_printf(a, "/containers/%s/logs?stdout=1"
+	    "&stderr=1&tail=%d", id, tail), NULL, 10000, &status, &s, true)
+	    == -1)
+		return DOCKER_UNREACHABLE;
+	if (status != 200) {
+		set_error(d, a, "GET", "/containers/logs", status, &s);
+		return status == 404 ? DOCKER_NOT_FOUND : DOCKER_ERROR;
+	}
+	out = arena_alloc(a, s.len + 1);
+	b = (const unsigned char *)s.buf;
+	if (s.len >= 8 && b[0] <= 2 && b[1] == 0 && b[2] == 0 && b[3] == 0) {
+		while (i + 8 <= s.len) {
+			n = (size_t)b[i + 4] << 24 | (size_t)b[i + 5] << 16 |
+			    (size_t)b[i + 6] << 8 | b[i + 7];
+			i += 8;
+			if (n > s.len - i)
+				n = s.len - i;
+			memcpy(out + o, s.buf + i, n);
+			o += n;
+			i += n;
+		}
+	} else {
+		memcpy(out, s.buf, s.len);
+		o = s.len;
+	}
+	out[o] = '\0';
+	*text = out;
+	return DOCKER_OK;
+}
+
+/* Pulls an image; the stream's last "error" member, if any, is the cause. */
+enum docker_result
+docker_pull(struct docker *d, struct arena *a, const char *image,
+    long timeout_ms)
+{
+	char *name = arena_strdup(a, image), *tag = "latest", *at, *colon;
+	const char *p, *e;
+	struct sink s;
+	long status;
+
+	if ((at = strchr(name, '@')) != NULL) {
+		*at = '\0';
+		tag = at + 1;
+	} else if ((colon = strrchr(name, ':')) != NULL &&
+	    strchr(colon, '/') == NULL) {
+		*colon = '\0';
+		tag = colon + 1;
+	}
+	if (request(d, a, "POST", arena_printf(a, "/images/create?fromImage=%s"
+	    "&tag=%s", docker_escape(a, name), docker_escape(a, tag)), NULL,
+	    timeout_ms, &status, &s, true) == -1)
+		return DOCKER_UNREACHABLE;
+	if (status != 200) {
+		set_error(d, a, "POST", "/images/create", status, &s);
+		return status == 404 ? DOCKER_NOT_FOUND : DOCKER_ERROR;
+	}
+	if ((p = strstr(s.buf, "\"error\":\"")) != NULL) {
+		p += 9;
+		e = strchr(p, '"');
+		snprintf(d->err, sizeof(d->err), "%.*s", e ? (int)(e - p) : 200,
+		    p);
+		return DOCKER_ERROR;
+	}
+	return DOCKER_OK;
+}

@@ -1,0 +1,47 @@
+/* A Docker Engine API client over libcurl: unix socket or tcp+TLS. */
+#ifndef WARREN_DOCKER_H
+#define WARREN_DOCKER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <json-c/json.h>
+
+#include "arena.h"
+
+#define DOCKER_API_MAX	"1.43"	/* the newest API version we speak */
+
+struct docker;
+
+enum docker_result {
+	DOCKER_OK,
+	DOCKER_NOT_FOUND,
+	DOCKER_CONFLICT,	/* a name in use, a volume in use */
+	DOCKER_ERROR,		/* with a message for the build log */
+	DOCKER_UNREACHABLE,	/* no answer: daemon down, timeout */
+};
+
+struct docker_tls {
+	const char	*ca, *cert, *key;
+};
+
+/* endpoint: unix:///path or tcp://host:port (with tls for https) */
+struct docker	*docker_new(const char *endpoint, const struct docker_tls *,
+		    long timeout_ms);
+void		 docker_free(struct docker *);
+/* Agrees on an API version with the daemon; -1 when unreachable. */
+int		 docker_negotiate(struct docker *, struct arena *);
+const char	*docker_error(struct docker *);	/* last message */
+double		 docker_last_seconds(struct docker *);
+
+enum docker_result docker_call(struct docker *, struct arena *,
+		    const char *method, const char *path,
+		    struct json_object *body, long timeout_ms,
+		    struct json_object **out);
+enum docker_result docker_logs(struct docker *, struct arena *,
+		    const char *id, int tail, char **text);
+enum docker_result docker_pull(struct docker *, struct arena *,
+		    const char *image, long timeout_ms);
+char		*docker_escape(struct arena *, const char *);
+
+#endif

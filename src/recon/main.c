@@ -1,0 +1,686 @@
+/*
+ * warren-reconciler: makes Docker match the desired state in PostgreSQL.
+ * Level-triggered: a full pass compares everything on a timer; NOTIFY
+ * wakes a pass for just the workspace that changed.  One active instance
+ * per Docker host, elected with an advisory lock.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <sodium.h>
+
+#include "conf.h"
+#include "converge.h"
+#include "json.h"
+#include "log.h"
+#include "secretbox.h"
+#include "state.h"
+
+#define MAX_INFLIGHT	4096
+
+struct job {
+	struct job	*next;
+	struct arena	*a;
+	struct desired	 d;
+	struct actual	 act;
+	bool		 observed;
+};
+
+static struct conf		 conf;
+static const char		*conf_path = CONF_DEFAULT_FILE;
+static struct recon_shared	 shared;
+static volatile sig_atomic_t	 stopping;
+static int			 wake[2] = { -1, -1 };
+
+static pthread_mutex_t	 qmu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t	 qcv = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t	 idle_cv = PTHREAD_COND_INITIALIZER;
+static struct job	*qhead, *qtail;
+static int		 busy;
+static char		 inflight[MAX_INFLIGHT][40];
+static bool		 dirty[MAX_INFLIGHT];
+static char		 retry[MAX_INFLIGHT][40];
+static int		 nretry;
+static bool		 quitting;
+
+static const struct db_stmt q_lock = {
+	"recon_lock",
+	"SELECT pg_try_advisory_lock(hashtextextended('warren-reconciler:'"
+	" || $1, 0))", 1
+};
+
+static const struct db_stmt q_host = {
+	"recon_host",
+	"SELECT endpoint, tls_ca, tls_cert, tls_key FROM docker_hosts"
+	" WHERE name = $1 AND enabled", 1
+};
+
+static bool	q_true(PGresult *);
+
+static void
+on_signal(int sig)
+{
+	int saved = errno;
+
+	(void)sig;
+	stopping = 1;
+	if (wake[1] != -1)
+		(void)!write(wake[1], "x", 1);
+	errno = saved;
+}
+
+static void
+poke(void)
+{
+	(void)!write(wake[1], "x", 1);
+}
+
+/* Marks a workspace in flight; false when it already is (then dirty). */
+static bool
+claim(const char *id)
+{
+	int i, free_slot = -1;
+
+	for (i = 0; i < MAX_INFLIGHT; i++) {
+		if (inflight[i][0] == '\0') {
+			if (free_slot == -1)
+				free_slot = i;
+		} else if (strcmp(inflight[i], id) == 0) {
+			dirty[i] = true;
+			return false;
+		}
+	}
+	if (free_slot == -1)
+		return false;
+	snprintf(inflight[free_slot], sizeof(inflight[0]), "%s", id);
+	dirty[free_slot] = false;
+	return true;
+}
+
+static void
+release(const char *id)
+{
+	int i;
+
+	for (i = 0; i < MAX_INFLIGHT; i++)
+		if (strcmp(inflight[i], id) == 0) {
+			if (dirty[i] && nretry < MAX_INFLIGHT)
+				snprintf(retry[nretry++], sizeof(retry[0]),
+				    "%s", id);
+			inflight[i][0] = '\0';
+			dirty[i] = false;
+			if (nretry > 0)
+				poke();
+			return;
+		}
+}
+
+/* Copies d (its strings into a job arena) and queues it. */
+static void
+dispatch(const struct desired *d, const struct actual *a)
+{
+	struct job *j;
+
+	pthread_mutex_lock(&qmu);
+	if (!claim(d->id)) {
+		pthread_mutex_unlock(&qmu);
+		return;
+	}
+	if ((j = calloc(1, sizeof(*j))) == NULL)
+		fatal("job");
+	j->a = arena_new(8192);
+	j->d = *d;
+#define DUP(f) j->d.f = d->f ? arena_strdup(j->a, d->f) : NULL
+	DUP(image); DUP(command); DUP(args); DUP(env); DUP(ports); DUP(probe);
+	DUP(capabilities); DUP(restart_policy); DUP(home_path);
+	DUP(parameters); DUP(secret_names);
+#undef DUP
+	if (a != NULL) {
+		j->act = *a;
+		j->observed = true;
+	}
+	if (qtail)
+		qtail->next = j;
+	else
+		qhead = j;
+	qtail = j;
+	pthread_cond_signal(&qcv);
+	pthread_mutex_unlock(&qmu);
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct plan p;
+	struct job *j;
+
+	for (;;) {
+		pthread_mutex_lock(&qmu);
+		while (qhead == NULL && !quitting)
+			pthread_cond_wait(&qcv, &qmu);
+		if (qhead == NULL) {
+			pthread_mutex_unlock(&qmu);
+			return NULL;
+		}
+		j = qhead;
+		if ((qhead = j->next) == NULL)
+			qtail = NULL;
+		busy++;
+		pthread_mutex_unlock(&qmu);
+
+		arena_reset(w->a);
+		if (j->observed || converge_observe(w, &j->d, &j->act) == 0) {
+			plan_decide(&j->d, &j->act, (int64_t)time(NULL), &p);
+			if (p.n > 0)
+				(void)converge_run(w, &j->d, &j->act, &p);
+		} else
+			log_warnx("workspace %s: Docker did not answer: %s",
+			    j->d.short_id, docker_error(w->docker));
+
+		pthread_mutex_lock(&qmu);
+		release(j->d.id);
+		busy--;
+		if (busy == 0 && qhead == NULL)
+			pthread_cond_broadcast(&idle_cv);
+		pthread_mutex_unlock(&qmu);
+		arena_free(j->a);
+		free(j);
+	}
+}
+
+static void
+wait_idle(void)
+{
+	pthread_mutex_lock(&qmu);
+	while (busy > 0 || qhead != NULL)
+		pthread_cond_wait(&idle_cv, &qmu);
+	pthread_mutex_unlock(&qmu);
+}
+
+static const char *
+status_of(const struct desired *d)
+{
+	if (d->has_build)
+		return strcmp(d->transition, "stop") == 0 ? "stopping" :
+		    strcmp(d->transition, "delete") == 0 ? "deleting" :
+		    "starting";
+	if (strcmp(d->state, "running") == 0)
+		return "running";
+	return d->dormant_at ? "dormant" : "stopped";
+}
+
+/* Schedules due now become builds (each audited and notified). */
+static int
+schedules(struct db *db, struct arena *a, struct desired *ds, int n)
+{
+	const char *reason;
+	int i, made = 0;
+
+	for (i = 0; i < n; i++)
+		switch (plan_schedule(&ds[i], (int64_t)time(NULL),
+		    conf.dormancy_after_days, conf.dormancy_delete_after_days,
+		    &reason)) {
+		case SCHED_NONE:
+			break;
+		case SCHED_STOP:
+			log_info("workspace %s: stopping (%s)", ds[i].short_id,
+			    reason);
+			made += state_schedule(db, a, &ds[i], "stop", reason)
+			    == 0;
+			break;
+		case SCHED_DORMANT:
+			log_info("workspace %s: dormant", ds[i].short_id);
+			made += state_dormant(db, a, &ds[i]) == 0;
+			break;
+		case SCHED_DELETE:
+			log_info("workspace %s: deleting (dormancy)",
+			    ds[i].short_id);
+			made += state_schedule(db, a, &ds[i], "delete",
+			    reason) == 0;
+			break;
+		}
+	return made;
+}
+
+static const char *
+find_label(struct json_object *o, const char *k)
+{
+	struct json_object *l, *v;
+
+	if (!json_object_object_get_ex(o, "Labels", &l) || l == NULL ||
+	    !json_object_object_get_ex(l, k, &v))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+static bool
+wanted(struct desired *ds, int n, const char *id)
+{
+	int i;
+
+	for (i = 0; id != NULL && i < n; i++)
+		if (strcmp(ds[i].id, id) == 0)
+			return true;
+	return false;
+}
+
+/* Docker's Warren containers and volumes, in two calls. */
+static int
+observe_all(struct worker *w, struct desired *ds, int n, struct actual *acts)
+{
+	struct json_object *list, *vols, *c, *v, *arr;
+	const char *ws, *status, *filter;
+	size_t i;
+	int k;
+
+	filter = docker_escape(w->a, "{\"label\":[\"warren.managed=true\"]}");
+	if (docker_call(w->docker, w->a, "GET", arena_printf(w->a,
+	    "/containers/json?all=1&filters=%s", filter), NULL, 0, &list)
+	    != DOCKER_OK || docker_call(w->docker, w->a, "GET",
+	    arena_printf(w->a, "/volumes?filters=%s", filter), NULL, 0, &vols)
+	    != DOCKER_OK)
+		return -1;
+	memset(acts, 0, sizeof(*acts) * (size_t)n);
+	for (i = 0; list && i < json_object_array_length(list); i++) {
+		c = json_object_array_get_idx(list, i);
+		ws = find_label(c, "warren.workspace");
+		if (!wanted(ds, n, ws)) {
+			/* An orphan: no live workspace wants it. */
+			const char *id = json_object_get_string(
+			    json_object_object_get(c, "Id"));
+			log_info("removing orphan container %.12s", id);
+			(void)docker_call(w->docker, w->a, "DELETE",
+			    arena_printf(w->a, "/containers/%s?force=1", id),
+			    NULL, 0, NULL);
+			metrics_step(STEP_REMOVE, true);
+			continue;
+		}
+		for (k = 0; k < n && strcmp(ds[k].id, ws) != 0; k++)
+			;
+		acts[k].exists = true;
+		snprintf(acts[k].id, sizeof(acts[k].id), "%s",
+		    json_object_get_string(json_object_object_get(c, "Id")));
+		status = json_object_get_string(json_object_object_get(c,
+		    "State"));
+		acts[k].running = status && strcmp(status, "running") == 0;
+		if (find_label(c, "warren.build"))
+			acts[k].build_number = atoi(find_label(c,
+			    "warren.build"));
+		status = json_object_get_string(json_object_object_get(c,
+		    "Status"));
+		if (status && strncmp(status, "Exited (", 8) == 0)
+			acts[k].exit_code = atoi(status + 8);
+	}
+	if (vols && json_object_object_get_ex(vols, "Volumes", &arr) && arr)
+		for (i = 0; i < json_object_array_length(arr); i++) {
+			v = json_object_array_get_idx(arr, i);
+			ws = find_label(v, "warren.workspace");
+			if (!wanted(ds, n, ws)) {
+				const char *name = json_object_get_string(
+				    json_object_object_get(v, "Name"));
+				log_info("removing orphan volume %s", name);
+				(void)docker_call(w->docker, w->a, "DELETE",
+				    arena_printf(w->a, "/volumes/%s", name),
+				    NULL, 0, NULL);
+				metrics_step(STEP_REMOVE_VOLUME, true);
+				continue;
+			}
+			for (k = 0; k < n && strcmp(ds[k].id, ws) != 0; k++)
+				;
+			acts[k].volume = true;
+		}
+	return 0;
+}
+
+static void
+write_metrics(struct arena *a)
+{
+	char tmp[CONF_STR_MAX + 8], *text;
+	FILE *f;
+
+	if (conf.reconciler_metrics_file[0] == '\0')
+		return;
+	text = metrics_text(a);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", conf.reconciler_metrics_file);
+	if ((f = fopen(tmp, "w")) == NULL) {
+		log_warn("could not write %s", tmp);
+		return;
+	}
+	fputs(text, f);
+	if (fclose(f) == 0)
+		(void)rename(tmp, conf.reconciler_metrics_file);
+}
+
+static int
+full_pass(struct worker *main_w)
+{
+	struct timespec t0, t1;
+	struct desired *ds;
+	struct actual *acts;
+	struct plan p;
+	int n, i;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	arena_reset(main_w->a);
+	if (state_desired(main_w->db, main_w->a, NULL, &ds, &n) == -1)
+		return -1;
+	if (schedules(main_w->db, main_w->a, ds, n) > 0 &&
+	    state_desired(main_w->db, main_w->a, NULL, &ds, &n) == -1)
+		return -1;
+	acts = arena_alloc(main_w->a, sizeof(*acts) * (size_t)(n ? n : 1));
+	if (observe_all(main_w, ds, n, acts) == -1) {
+		log_warnx("Docker did not answer: %s",
+		    docker_error(main_w->docker));
+		return -1;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	metrics_pass((double)(t1.tv_sec - t0.tv_sec) +
+	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9, n);
+	for (i = 0; i < n; i++) {
+		metrics_status(status_of(&ds[i]), 1);
+		plan_decide(&ds[i], &acts[i], (int64_t)time(NULL), &p);
+		if (p.n > 0)
+			dispatch(&ds[i], &acts[i]);
+	}
+	write_metrics(main_w->a);
+	return 0;
+}
+
+static void
+targeted(struct worker *main_w, const char *id)
+{
+	struct desired *ds;
+	int n;
+
+	arena_reset(main_w->a);
+	if (state_desired(main_w->db, main_w->a, id, &ds, &n) == 0 && n == 1)
+		dispatch(&ds[0], NULL);
+}
+
+static struct worker *
+worker_new(const char *endpoint, const struct docker_tls *tls)
+{
+	struct worker *w = calloc(1, sizeof(*w));
+
+	if (w == NULL)
+		fatal("worker");
+	w->db = db_new(conf.db_conninfo, "warren-reconciler",
+	    (int)conf.db_connect_timeout, (int)conf.db_query_timeout);
+	if ((w->docker = docker_new(endpoint, tls, conf.docker_timeout))
+	    == NULL)
+		fatalx("docker_host: cannot use %s", endpoint);
+	w->a = arena_new(64 * 1024);
+	w->shared = &shared;
+	return w;
+}
+
+/* Waits for the advisory lock of this Docker host; false when stopping. */
+static bool
+lead(struct worker *w)
+{
+	const char *p[] = { conf.reconciler_host_name };
+	bool said = false;
+	PGresult *r;
+
+	while (!stopping) {
+		arena_reset(w->a);
+		if (db_query(w->db, w->a, &q_lock, p, &r) == DB_OK &&
+		    q_true(r)) {
+			log_info("active reconciler for Docker host %s",
+			    conf.reconciler_host_name);
+			return true;
+		}
+		if (!said)
+			log_info("another reconciler is active for %s: waiting",
+			    conf.reconciler_host_name);
+		said = true;
+		(void)poll(NULL, 0, 1000);
+	}
+	return false;
+}
+
+static bool
+q_true(PGresult *r)
+{
+	return PQntuples(r) == 1 && PQgetvalue(r, 0, 0)[0] == 't';
+}
+
+/* The endpoint of this host: its docker_hosts row, else the config. */
+static void
+endpoint(struct worker *w, char *out, size_t outlen, struct docker_tls *tls)
+{
+	const char *p[] = { conf.reconciler_host_name };
+	PGresult *r;
+
+	snprintf(out, outlen, "%s", conf.docker_host);
+	memset(tls, 0, sizeof(*tls));
+	if (db_query(w->db, w->a, &q_host, p, &r) != DB_OK ||
+	    PQntuples(r) != 1)
+		return;
+	snprintf(out, outlen, "%s", PQgetvalue(r, 0, 0));
+	tls->ca = PQgetisnull(r, 0, 1) ? NULL : strdup(PQgetvalue(r, 0, 1));
+	tls->cert = PQgetisnull(r, 0, 2) ? NULL : strdup(PQgetvalue(r, 0, 2));
+	tls->key = PQgetisnull(r, 0, 3) ? NULL : strdup(PQgetvalue(r, 0, 3));
+}
+
+static bool
+listen_wakeups(struct worker *w)
+{
+	PGresult *r;
+
+	return db_exec(w->db, w->a, "LISTEN warren_reconcile", &r) == DB_OK;
+}
+
+static void
+drain_notifications(struct worker *w)
+{
+	PGconn *c = db_conn(w->db);
+	char ids[64][40];
+	int n = 0, i, k;
+	PGnotify *note;
+
+	if (c == NULL || !PQconsumeInput(c))
+		return;
+	while ((note = PQnotifies(c)) != NULL) {
+		for (k = 0; k < n && strcmp(ids[k], note->extra) != 0; k++)
+			;
+		if (k == n && n < 64 && strlen(note->extra) < sizeof(ids[0]))
+			snprintf(ids[n++], sizeof(ids[0]), "%s", note->extra);
+		PQfreemem(note);
+	}
+	for (i = 0; i < n; i++)
+		targeted(w, ids[i]);
+}
+
+static void
+run_retries(struct worker *w)
+{
+	char ids[64][40];
+	int n, i;
+
+	pthread_mutex_lock(&qmu);
+	n = nretry < 64 ? nretry : 64;
+	for (i = 0; i < n; i++)
+		memcpy(ids[i], retry[i], sizeof(ids[0]));
+	nretry = 0;
+	pthread_mutex_unlock(&qmu);
+	for (i = 0; i < n; i++)
+		targeted(w, ids[i]);
+}
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+daemon_loop(struct worker *w)
+{
+	int64_t next_full = 0, t;
+	struct pollfd pfd[2];
+	unsigned gen = 0;
+	char buf[64];
+	int timeout;
+
+	while (!stopping) {
+		if (db_generation(w->db) != gen) {
+			/* A new session: the lock and LISTEN are gone. */
+			if (gen != 0 && !lead(w))
+				break;
+			if (!listen_wakeups(w)) {
+				(void)poll(NULL, 0, 1000);
+				continue;
+			}
+			gen = db_generation(w->db);
+			next_full = 0;
+		}
+		if ((t = now_ms()) >= next_full) {
+			if (full_pass(w) == -1)
+				next_full = t + 1000;	/* retry soon */
+			else
+				next_full = t + conf.reconciler_resync * 1000;
+		}
+		timeout = (int)(next_full - now_ms());
+		if (timeout < 0)
+			timeout = 0;
+		pfd[0].fd = wake[0];
+		pfd[0].events = POLLIN;
+		pfd[1].fd = db_conn(w->db) ? PQsocket(db_conn(w->db)) : -1;
+		pfd[1].events = POLLIN;
+		if (pfd[1].fd < 0 && timeout > 1000)
+			timeout = 1000;
+		if (poll(pfd, 2, timeout) < 0 && errno != EINTR)
+			fatal("poll");
+		while (read(wake[0], buf, sizeof(buf)) > 0)
+			;
+		if (stopping)
+			break;
+		if (pfd[1].fd >= 0 && (pfd[1].revents & (POLLIN | POLLHUP |
+		    POLLERR))) {
+			drain_notifications(w);
+			if (PQstatus(db_conn(w->db)) != CONNECTION_OK) {
+				PGresult *r;
+				arena_reset(w->a);
+				if (db_exec(w->db, w->a, "SELECT 1", &r)
+				    != DB_OK)
+					log_debug("database not back yet");
+			}
+		}
+		run_retries(w);
+	}
+}
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr, "usage: warren-reconciler [-n] [--once] [-c file]\n");
+	exit(2);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct docker_tls tls;
+	struct sigaction sa;
+	struct worker *w, **pool;
+	pthread_t *threads;
+	bool once = false, check = false;
+	char ep[CONF_STR_MAX], err[256];
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
+			conf_path = argv[++i];
+		else if (strcmp(argv[i], "--once") == 0)
+			once = true;
+		else if (strcmp(argv[i], "-n") == 0)
+			check = true;
+		else if (strcmp(argv[i], "-V") == 0) {
+			printf("warren-reconciler %s\n", PACKAGE_VERSION);
+			return 0;
+		} else
+			usage();
+	}
+	if (conf_load(&conf, conf_path, conf_print_error, NULL) == -1)
+		return 1;
+	if (check) {
+		printf("%s: configuration OK\n", conf_path);
+		return 0;
+	}
+	log_init("warren-reconciler", (enum log_level)conf.log_level);
+	if (sodium_init() < 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
+		fatalx("could not initialise libsodium or libcurl");
+	shared.conf = &conf;
+	shared.host = conf.reconciler_host_name;
+	shared.have_key = secretbox_load(conf.secret_key_file, shared.key, err,
+	    sizeof(err)) == 0;
+	if (!shared.have_key)
+		log_warnx("secret_key_file: %s: workspaces that select secrets "
+		    "will fail to start", err);
+	if (pipe2(wake, O_CLOEXEC | O_NONBLOCK) == -1)
+		fatal("pipe");
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	w = worker_new(conf.docker_host, NULL);
+	if (!lead(w))
+		return 0;
+	endpoint(w, ep, sizeof(ep), &tls);
+	docker_free(w->docker);
+	if ((w->docker = docker_new(ep, &tls, conf.docker_timeout)) == NULL)
+		fatalx("cannot use Docker endpoint %s", ep);
+	if (docker_negotiate(w->docker, w->a) == -1)
+		log_warnx("Docker at %s does not answer yet", ep);
+	pool = calloc((size_t)conf.reconciler_threads, sizeof(*pool));
+	threads = calloc((size_t)conf.reconciler_threads, sizeof(*threads));
+	if (pool == NULL || threads == NULL)
+		fatal("threads");
+	for (i = 0; i < conf.reconciler_threads; i++) {
+		pool[i] = worker_new(ep, &tls);
+		(void)docker_negotiate(pool[i]->docker, pool[i]->a);
+		if (pthread_create(&threads[i], NULL, worker_main, pool[i]))
+			fatalx("could not start a thread");
+	}
+	int rc = 0;
+	if (once) {
+		rc = full_pass(w) == -1 ? 1 : 0;
+		wait_idle();
+		write_metrics(w->a);
+	} else
+		daemon_loop(w);
+	/* Stop: the steps in progress finish, the queue is dropped. */
+	pthread_mutex_lock(&qmu);
+	quitting = true;
+	while (qhead != NULL) {
+		struct job *j = qhead;
+		qhead = j->next;
+		arena_free(j->a);
+		free(j);
+	}
+	qtail = NULL;
+	pthread_cond_broadcast(&qcv);
+	pthread_mutex_unlock(&qmu);
+	for (i = 0; i < conf.reconciler_threads; i++)
+		pthread_join(threads[i], NULL);
+	log_info("stopped");
+	return rc;
+}

@@ -1,0 +1,158 @@
+/* The reconciler's Prometheus metrics, shared by its threads. */
+#include "config.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "converge.h"
+
+#define NB	12
+static const double le[NB - 1] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+	0.5, 1, 2.5, 5, 10 };
+
+struct hist {
+	unsigned long long	b[NB];
+	double			sum;
+	unsigned long long	n;
+};
+
+static const char *const transitions[] = { "start", "stop", "restart",
+	"update", "delete" };
+#define NT	5
+static const char *const statuses[] = { "starting", "running", "stopping",
+	"stopped", "failed", "deleting", "dormant", "other" };
+#define NS	8
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static unsigned long long steps[STEP_COUNT][2];
+static struct hist docker_h, pass_h, build_h[NT][2];
+static int by_status[NS];
+static int last_workspaces;
+
+static void
+observe(struct hist *h, double v)
+{
+	int i;
+
+	for (i = 0; i < NB - 1 && v > le[i]; i++)
+		;
+	h->b[i]++;
+	h->sum += v;
+	h->n++;
+}
+
+void
+metrics_step(enum step s, bool ok)
+{
+	pthread_mutex_lock(&mu);
+	steps[s][ok ? 0 : 1]++;
+	pthread_mutex_unlock(&mu);
+}
+
+void
+metrics_docker(double seconds)
+{
+	pthread_mutex_lock(&mu);
+	observe(&docker_h, seconds);
+	pthread_mutex_unlock(&mu);
+}
+
+void
+metrics_build(const char *transition, double seconds, bool ok)
+{
+	int i;
+
+	for (i = 0; i < NT && strcmp(transitions[i], transition) != 0; i++)
+		;
+	if (i == NT)
+		return;
+	pthread_mutex_lock(&mu);
+	observe(&build_h[i][ok ? 0 : 1], seconds);
+	pthread_mutex_unlock(&mu);
+}
+
+void
+metrics_pass(double seconds, int workspaces)
+{
+	pthread_mutex_lock(&mu);
+	observe(&pass_h, seconds);
+	last_workspaces = workspaces;
+	memset(by_status, 0, sizeof(by_status));
+	pthread_mutex_unlock(&mu);
+}
+
+void
+metrics_status(const char *status, int n)
+{
+	int i;
+
+	for (i = 0; i < NS - 1 && strcmp(statuses[i], status) != 0; i++)
+		;
+	pthread_mutex_lock(&mu);
+	by_status[i] += n;
+	pthread_mutex_unlock(&mu);
+}
+
+static char *
+hist(struct arena *a, char *out, const char *name, const char *labels,
+    const struct hist *h)
+{
+	unsigned long long cum = 0;
+	int i;
+
+	for (i = 0; i < NB; i++) {
+		cum += h->b[i];
+		if (i < NB - 1)
+			out = arena_printf(a, "%s%s_bucket{%s%sle=\"%g\"} %llu\n",
+			    out, name, labels, *labels ? "," : "", le[i], cum);
+		else
+			out = arena_printf(a, "%s%s_bucket{%s%sle=\"+Inf\"} "
+			    "%llu\n", out, name, labels, *labels ? "," : "", cum);
+	}
+	return arena_printf(a, "%s%s_sum{%s} %.6f\n%s_count{%s} %llu\n", out,
+	    name, labels, h->sum, name, labels, h->n);
+}
+
+char *
+metrics_text(struct arena *a)
+{
+	char *out;
+	int i, k;
+
+	pthread_mutex_lock(&mu);
+	out = arena_strdup(a, "# HELP warren_reconciler_pass_seconds Time of "
+	    "a full pass.\n# TYPE warren_reconciler_pass_seconds histogram\n");
+	out = hist(a, out, "warren_reconciler_pass_seconds", "", &pass_h);
+	out = arena_printf(a, "%s# HELP warren_reconciler_actions_total Steps "
+	    "taken, by type and result.\n# TYPE warren_reconciler_actions_total"
+	    " counter\n", out);
+	for (i = 0; i < STEP_COUNT; i++)
+		for (k = 0; k < 2; k++)
+			out = arena_printf(a, "%swarren_reconciler_actions_total"
+			    "{action=\"%s\",result=\"%s\"} %llu\n", out,
+			    step_names[i], k ? "failure" : "success",
+			    steps[i][k]);
+	out = arena_printf(a, "%s# HELP warren_reconciler_docker_seconds Docker "
+	    "API call latency.\n# TYPE warren_reconciler_docker_seconds "
+	    "histogram\n", out);
+	out = hist(a, out, "warren_reconciler_docker_seconds", "", &docker_h);
+	out = arena_printf(a, "%s# HELP warren_reconciler_build_seconds Build "
+	    "durations by transition.\n# TYPE warren_reconciler_build_seconds "
+	    "histogram\n", out);
+	for (i = 0; i < NT; i++)
+		for (k = 0; k < 2; k++)
+			out = hist(a, out, "warren_reconciler_build_seconds",
+			    arena_printf(a, "transition=\"%s\",result=\"%s\"",
+			    transitions[i], k ? "failed" : "succeeded"),
+			    &build_h[i][k]);
+	out = arena_printf(a, "%s# HELP warren_workspaces Workspaces by status "
+	    "at the last full pass.\n# TYPE warren_workspaces gauge\n", out);
+	for (i = 0; i < NS; i++)
+		out = arena_printf(a, "%swarren_workspaces{status=\"%s\"} %d\n",
+		    out, statuses[i], by_status[i]);
+	out = arena_printf(a, "%swarren_reconciler_workspaces %d\n", out,
+	    last_workspaces);
+	pthread_mutex_unlock(&mu);
+	return out;
+}

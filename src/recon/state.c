@@ -1,0 +1,335 @@
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+#include "log.h"
+#include "secretbox.h"
+#include "state.h"
+
+#define EPOCH(x)	"coalesce(floor(extract(epoch FROM " x "))::bigint, 0)"
+
+#define DESIRED \
+	"SELECT w.id, w.short_id, w.owner_id, coalesce(w.org_id::text, ''),"  \
+	" w.name, w.desired_state, ab.id, coalesce(ab.number, (SELECT"        \
+	" max(number) FROM workspace_builds WHERE workspace_id = w.id), 0),"  \
+	" ab.transition, ab.status, " EPOCH("ab.started_at") ","              \
+	" v.image, v.command::text, v.args::text, v.env::text,"               \
+	" v.ports::text, v.probe::text, v.capabilities::text,"                \
+	" v.restart_policy, v.home_path, w.parameters::text,"                 \
+	" (SELECT coalesce(jsonb_agg(DISTINCT n), '[]') FROM"                  \
+	" (SELECT jsonb_array_elements_text(v.secrets) n UNION"               \
+	"  SELECT jsonb_array_elements_text(w.secrets)) s)::text,"            \
+	" v.cpu_millis, v.memory_mb, v.pids, v.uid, v.gid,"                   \
+	" coalesce((v.probe->>'timeout')::int, 60),"                          \
+	" " EPOCH("w.deadline") ", " EPOCH("w.max_deadline") ","              \
+	" " EPOCH("coalesce(w.last_activity_at, w.started_at)") ","          \
+	" " EPOCH("w.stopped_at") ", " EPOCH("w.dormant_at") ","              \
+	" coalesce(w.idle_timeout, v.idle_timeout, 0)"                        \
+	" FROM workspaces w"                                                  \
+	" JOIN template_versions v ON v.id = w.template_version_id"           \
+	" LEFT JOIN workspace_builds ab ON ab.workspace_id = w.id"            \
+	" AND ab.status IN ('pending', 'running')"                            \
+	" WHERE w.deleted_at IS NULL"
+
+static const struct db_stmt q_desired_all = {
+	"recon_desired_all", DESIRED " ORDER BY w.created_at", 0
+};
+
+static const struct db_stmt q_desired_one = {
+	"recon_desired_one", DESIRED " AND w.id = $1", 1
+};
+
+static const struct db_stmt q_begin = {
+	"recon_build_begin",
+	"UPDATE workspace_builds SET status = 'running',"
+	" started_at = coalesce(started_at, now())"
+	" WHERE id = $1 AND status = 'pending'", 1
+};
+
+/* A failed start leaves the workspace stopped: no retry loop. */
+static const struct db_stmt q_finish = {
+	"recon_build_finish",
+	"WITH b AS (UPDATE workspace_builds SET status = $2, error = $3,"
+	"  image_digest = coalesce($4, image_digest), completed_at = now(),"
+	"  started_at = coalesce(started_at, now())"
+	"  WHERE id = $1 AND status IN ('pending', 'running')"
+	"  RETURNING workspace_id, transition)"
+	" UPDATE workspaces w SET"
+	" started_at = CASE WHEN $2 = 'succeeded' AND b.transition IN"
+	"  ('start', 'restart', 'update') THEN now() ELSE w.started_at END,"
+	" last_activity_at = CASE WHEN $2 = 'succeeded' AND b.transition IN"
+	"  ('start', 'restart', 'update') THEN now() ELSE w.last_activity_at END,"
+	" last_activity_cause = CASE WHEN $2 = 'succeeded' AND b.transition IN"
+	"  ('start', 'restart', 'update') THEN 'start'"
+	"  ELSE w.last_activity_cause END,"
+	" stopped_at = CASE WHEN $2 = 'succeeded' AND b.transition = 'stop'"
+	"  THEN now() ELSE w.stopped_at END,"
+	" desired_state = CASE WHEN $2 = 'failed' AND b.transition <> 'delete'"
+	"  THEN 'stopped' ELSE w.desired_state END"
+	" FROM b WHERE w.id = b.workspace_id", 4
+};
+
+static const struct db_stmt q_log = {
+	"recon_log",
+	"INSERT INTO build_logs (build_id, stream, line)"
+	" VALUES ($1, $2, left($3, 4096))", 3
+};
+
+static const struct db_stmt q_deploy = {
+	"recon_deploy",
+	"INSERT INTO deployments (workspace_id, docker_host, container_id,"
+	" container_name, volume_name, build_number, ports, image_digest,"
+	" state, exit_code) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+	" ON CONFLICT (workspace_id) DO UPDATE SET"
+	" docker_host = EXCLUDED.docker_host,"
+	" container_id = EXCLUDED.container_id,"
+	" build_number = EXCLUDED.build_number, ports = EXCLUDED.ports,"
+	" image_digest = coalesce(EXCLUDED.image_digest,"
+	"  deployments.image_digest),"
+	" state = EXCLUDED.state, exit_code = EXCLUDED.exit_code,"
+	" updated_at = now()", 10
+};
+
+static const struct db_stmt q_forget = {
+	"recon_forget",
+	"WITH d AS (DELETE FROM deployments WHERE workspace_id = $1)"
+	" UPDATE workspaces SET deleted_at = now() WHERE id = $1"
+	" AND deleted_at IS NULL", 1
+};
+
+/* One statement: build, desired state, audit entry and wake-up. */
+static const struct db_stmt q_schedule = {
+	"recon_schedule",
+	"WITH b AS (INSERT INTO workspace_builds (workspace_id, number,"
+	"  transition, reason, template_version_id)"
+	"  SELECT w.id, coalesce((SELECT max(number) FROM workspace_builds"
+	"  WHERE workspace_id = w.id), 0) + 1, $2, $3, w.template_version_id"
+	"  FROM workspaces w WHERE w.id = $1 AND w.deleted_at IS NULL"
+	"  ON CONFLICT DO NOTHING RETURNING id),"
+	" u AS (UPDATE workspaces SET desired_state = CASE $2 WHEN 'stop'"
+	"  THEN 'stopped' WHEN 'delete' THEN 'deleted' ELSE desired_state END,"
+	"  deleting_at = CASE $2 WHEN 'delete' THEN now() ELSE deleting_at END,"
+	"  updated_at = now() WHERE id = $1 AND EXISTS (SELECT 1 FROM b)),"
+	" a AS (INSERT INTO audit_log (actor_name, action, target_type,"
+	"  target_id, result, details) SELECT 'warren-reconciler',"
+	"  'workspace.' || $2, 'workspace', $1, 'success',"
+	"  jsonb_build_object('reason', $3, 'build_id', b.id) FROM b)"
+	" SELECT pg_notify('warren_reconcile', $1) FROM b", 3
+};
+
+static const struct db_stmt q_dormant = {
+	"recon_dormant",
+	"WITH u AS (UPDATE workspaces SET dormant_at = now() WHERE id = $1"
+	"  AND dormant_at IS NULL AND desired_state = 'stopped' RETURNING id)"
+	" INSERT INTO audit_log (actor_name, action, target_type, target_id,"
+	" result, details) SELECT 'warren-reconciler', 'workspace.dormant',"
+	" 'workspace', $1, 'success', '{\"reason\":\"dormancy\"}' FROM u", 1
+};
+
+static const struct db_stmt q_secrets = {
+	"recon_secrets",
+	"SELECT name, nonce, ciphertext FROM secrets"
+	" WHERE name IN (SELECT jsonb_array_elements_text($3::jsonb))"
+	" AND ((scope = 'user' AND owner_id = $1)"
+	" OR (scope = 'org' AND owner_id = nullif($2, '')::uuid))"
+	" ORDER BY scope = 'user'", 3
+};
+
+static const char *
+keep(struct arena *a, PGresult *r, int row, int col)
+{
+	return PQgetisnull(r, row, col) ? NULL :
+	    arena_strdup(a, PQgetvalue(r, row, col));
+}
+
+#define COPY(dst, r, i, c) \
+	snprintf((dst), sizeof(dst), "%s", PQgetvalue((r), (i), (c)))
+
+static void
+fill(struct arena *a, PGresult *r, int i, struct desired *d)
+{
+	memset(d, 0, sizeof(*d));
+	COPY(d->id, r, i, 0);
+	COPY(d->short_id, r, i, 1);
+	COPY(d->owner_id, r, i, 2);
+	COPY(d->org_id, r, i, 3);
+	COPY(d->name, r, i, 4);
+	COPY(d->state, r, i, 5);
+	d->has_build = !PQgetisnull(r, i, 6);
+	COPY(d->build_id, r, i, 6);
+	d->build_number = atoi(PQgetvalue(r, i, 7));
+	COPY(d->transition, r, i, 8);
+	COPY(d->build_status, r, i, 9);
+	d->build_started = atoll(PQgetvalue(r, i, 10));
+	d->image = keep(a, r, i, 11);
+	d->command = keep(a, r, i, 12);
+	d->args = keep(a, r, i, 13);
+	d->env = keep(a, r, i, 14);
+	d->ports = keep(a, r, i, 15);
+	d->probe = keep(a, r, i, 16);
+	d->capabilities = keep(a, r, i, 17);
+	d->restart_policy = keep(a, r, i, 18);
+	d->home_path = keep(a, r, i, 19);
+	d->parameters = keep(a, r, i, 20);
+	d->secret_names = keep(a, r, i, 21);
+	d->cpu_millis = atol(PQgetvalue(r, i, 22));
+	d->memory_mb = atol(PQgetvalue(r, i, 23));
+	d->pids = atol(PQgetvalue(r, i, 24));
+	d->uid = atol(PQgetvalue(r, i, 25));
+	d->gid = atol(PQgetvalue(r, i, 26));
+	d->probe_timeout = atol(PQgetvalue(r, i, 27));
+	d->deadline = atoll(PQgetvalue(r, i, 28));
+	d->max_deadline = atoll(PQgetvalue(r, i, 29));
+	d->activity = atoll(PQgetvalue(r, i, 30));
+	d->stopped_at = atoll(PQgetvalue(r, i, 31));
+	d->dormant_at = atoll(PQgetvalue(r, i, 32));
+	d->idle_timeout = atol(PQgetvalue(r, i, 33));
+}
+
+int
+state_desired(struct db *db, struct arena *a, const char *id,
+    struct desired **out, int *n)
+{
+	const char *params[1] = { id };
+	PGresult *r;
+	int i;
+
+	if (db_query(db, a, id ? &q_desired_one : &q_desired_all, params, &r)
+	    != DB_OK)
+		return -1;
+	*n = PQntuples(r);
+	*out = arena_alloc(a, sizeof(**out) * (size_t)(*n ? *n : 1));
+	for (i = 0; i < *n; i++)
+		fill(a, r, i, &(*out)[i]);
+	return 0;
+}
+
+static int
+run(struct db *db, struct arena *a, const struct db_stmt *s,
+    const char *const *params)
+{
+	PGresult *r;
+
+	return db_query(db, a, s, params, &r) == DB_OK ? 0 : -1;
+}
+
+int
+state_build_begin(struct db *db, struct arena *a, const char *build_id)
+{
+	const char *p[] = { build_id };
+
+	return run(db, a, &q_begin, p);
+}
+
+int
+state_build_finish(struct db *db, struct arena *a, const char *build_id,
+    bool ok, const char *error, const char *digest)
+{
+	const char *p[] = { build_id, ok ? "succeeded" : "failed", error,
+	    digest };
+
+	return run(db, a, &q_finish, p);
+}
+
+void
+state_log(struct db *db, struct arena *a, const char *build_id,
+    const char *stream, const char *fmt, ...)
+{
+	const char *p[3];
+	va_list ap;
+
+	if (build_id == NULL || build_id[0] == '\0')
+		return;
+	va_start(ap, fmt);
+	p[2] = arena_vprintf(a, fmt, ap);
+	va_end(ap);
+	p[0] = build_id;
+	p[1] = stream;
+	if (run(db, a, &q_log, p) == -1)
+		log_warnx("could not write a build log line");
+}
+
+int
+state_deployment(struct db *db, struct arena *a, const struct desired *d,
+    const char *host, const char *container_id, const char *ports_json,
+    const char *digest, const char *st, int exit_code)
+{
+	const char *p[10];
+
+	p[0] = d->id;
+	p[1] = host;
+	p[2] = container_id;
+	p[3] = arena_printf(a, "warren-%s", d->short_id);
+	p[4] = arena_printf(a, "warren-%s-home", d->short_id);
+	p[5] = arena_printf(a, "%d", d->build_number);
+	p[6] = ports_json ? ports_json : "{}";
+	p[7] = digest;
+	p[8] = st;
+	p[9] = strcmp(st, "exited") == 0 ? arena_printf(a, "%d", exit_code) :
+	    NULL;
+	return run(db, a, &q_deploy, p);
+}
+
+int
+state_forget(struct db *db, struct arena *a, const char *ws_id)
+{
+	const char *p[] = { ws_id };
+
+	return run(db, a, &q_forget, p);
+}
+
+int
+state_schedule(struct db *db, struct arena *a, const struct desired *d,
+    const char *transition, const char *reason)
+{
+	const char *p[] = { d->id, transition, reason };
+
+	return run(db, a, &q_schedule, p);
+}
+
+int
+state_dormant(struct db *db, struct arena *a, const struct desired *d)
+{
+	const char *p[] = { d->id };
+
+	return run(db, a, &q_dormant, p);
+}
+
+const char *
+state_secrets(struct db *db, struct arena *a, const struct desired *d,
+    const unsigned char *key, bool have_key, const char **why)
+{
+	const char *p[] = { d->owner_id, d->org_id, d->secret_names };
+	struct json_object *o;
+	PGresult *r;
+	size_t len;
+	char *plain;
+	int i;
+
+	*why = NULL;
+	if (d->secret_names == NULL || strcmp(d->secret_names, "[]") == 0)
+		return "{}";
+	if (!have_key) {
+		*why = "secrets are selected but the secrets key is missing";
+		return NULL;
+	}
+	if (db_query(db, a, &q_secrets, p, &r) != DB_OK) {
+		*why = "could not read the secrets";
+		return NULL;
+	}
+	o = json_own(a, json_object_new_object());
+	for (i = 0; i < PQntuples(r); i++) {
+		if ((plain = secretbox_open(a, key, PQgetvalue(r, i, 1),
+		    PQgetvalue(r, i, 2), &len)) == NULL) {
+			*why = "a secret could not be decrypted";
+			return NULL;
+		}
+		json_object_object_add(o, PQgetvalue(r, i, 0),
+		    json_object_new_string_len(plain, (int)len));
+	}
+	return json_text(o, &len);
+}
