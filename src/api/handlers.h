@@ -86,6 +86,11 @@ void	h_secrets_create(struct request *, struct response *);
 void	h_secret_put(struct request *, struct response *);
 void	h_secret_delete(struct request *, struct response *);
 
+/* h_forward.c */
+void	h_forward(struct request *, struct response *);
+void	h_handoff(struct request *, struct response *);
+void	h_handoff_redeem(struct request *, struct response *);
+
 /* h_openapi.c */
 void	h_openapi(struct request *, struct response *);
 

@@ -30,6 +30,12 @@ const struct route routes[] = {
 	    POLICY_PUBLIC, 0, h_oauth_start },
 	{ HTTP_GET, "/api/v1/auth/oauth/{provider}/callback",
 	    "auth_oauth_callback", POLICY_PUBLIC, 0, h_oauth_callback },
+	{ HTTP_GET, "/api/v1/auth/forward", "auth_forward", POLICY_PUBLIC, 0,
+	    h_forward },
+	{ HTTP_GET, "/api/v1/auth/handoff", "auth_handoff", POLICY_PUBLIC, 0,
+	    h_handoff },
+	{ HTTP_GET, "/api/v1/auth/handoff/redeem", "auth_handoff_redeem",
+	    POLICY_PUBLIC, 0, h_handoff_redeem },
 	{ HTTP_POST, "/api/v1/invitations", "invitations_create", POLICY_ADMIN,
 	    J, h_invitations_create },
 

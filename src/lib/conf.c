@@ -133,6 +133,16 @@ const struct conf_key conf_keys[] = {
 	    NULL, "workspaces converged at once" },
 	{ "reconciler_metrics_file", CONF_STRING, OFF(reconciler_metrics_file),
 	    0, 0, "", NULL, "Prometheus text file written after each pass" },
+	{ "workspace_admin_access", CONF_BOOL, OFF(workspace_admin_access), 0,
+	    0, "no", NULL, "admins may open any workspace" },
+	{ "workspace_cookie_ttl", CONF_INT, OFF(workspace_cookie_ttl), 60,
+	    86400, "3600", NULL, "seconds a workspace host's cookie lasts" },
+	{ "traefik_file", CONF_STRING, OFF(traefik_file), 0, 0, "", NULL,
+	    "Traefik dynamic configuration file the reconciler writes" },
+	{ "traefik_version", CONF_INT, OFF(traefik_version), 2, 3, "3", NULL,
+	    "Traefik configuration syntax: 2 or 3" },
+	URLKEY(traefik_forward_url, "http://127.0.0.1:8080/api/v1/auth/forward",
+	    "the forward endpoint Traefik asks"),
 };
 
 const size_t conf_nkeys = sizeof(conf_keys) / sizeof(conf_keys[0]);

@@ -60,6 +60,11 @@ struct conf {
 	long	reconciler_resync;	/* seconds */
 	long	reconciler_threads;
 	char	reconciler_metrics_file[CONF_STR_MAX];
+	bool	workspace_admin_access;
+	long	workspace_cookie_ttl;	/* seconds */
+	char	traefik_file[CONF_STR_MAX];
+	long	traefik_version;
+	char	traefik_forward_url[CONF_STR_MAX];
 };
 
 enum signup_policy {

@@ -1,0 +1,462 @@
+/*
+ * Routing to workspaces.  The data plane (nginx auth_request, Traefik
+ * forwardAuth) asks GET /api/v1/auth/forward about every proxied request;
+ * a browser gets its own short-lived, host-only cookie for a workspace host
+ * through a one-time code handed over from the API host, so the platform's
+ * session cookie never reaches a workspace.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "audit.h"
+#include "auth.h"
+#include "handlers.h"
+#include "httpc.h"
+#include "input.h"
+#include "json.h"
+#include "log.h"
+#include "problem.h"
+#include "query.h"
+#include "server.h"
+#include "spec.h"
+
+#define WS_AUDIENCE_PREFIX	"warren-ws:"
+#define WS_COOKIE		"warren_ws"
+#define HANDOFF_TTL		30	/* seconds a one-time code lives */
+#define CACHE_SIZE		128
+#define CACHE_TTL_MS		1000
+
+/* Everything the decision needs, in one round trip. */
+static const struct db_stmt q_forward = {
+	"forward_lookup",
+	"SELECT w.id, w.owner_id, w.status,"
+	" coalesce($3::int, (v.ports->0->>'port')::int) AS port,"
+	" d.ports->>coalesce($3::int, (v.ports->0->>'port')::int)::text,"
+	" coalesce(ps.level, 'owner'), v.max_share_level,"
+	" u.role, coalesce(u.disabled, true),"
+	" coalesce(floor(extract(epoch FROM u.valid_after))::bigint, 0),"
+	" coalesce(s.revoked_at IS NULL AND s.expires_at > now(), false),"
+	" EXISTS (SELECT 1 FROM memberships a JOIN memberships b"
+	"  ON a.org_id = b.org_id WHERE a.user_id = w.owner_id"
+	"  AND b.user_id = $2::uuid AND (w.org_id IS NULL OR"
+	"  a.org_id = w.org_id)),"
+	" EXISTS (SELECT 1 FROM jsonb_array_elements(v.ports) p"
+	"  WHERE (p->>'port')::int = coalesce($3::int,"
+	"  (v.ports->0->>'port')::int))"
+	" FROM workspace_states w"
+	" JOIN template_versions v ON v.id = w.template_version_id"
+	" LEFT JOIN deployments d ON d.workspace_id = w.id"
+	" LEFT JOIN port_shares ps ON ps.workspace_id = w.id"
+	"  AND ps.port = coalesce($3::int, (v.ports->0->>'port')::int)"
+	" LEFT JOIN users u ON u.id = $2::uuid"
+	" LEFT JOIN sessions s ON s.id = $4::uuid"
+	" WHERE w.short_id = $1 AND w.deleted_at IS NULL", 4
+};
+
+static const struct db_stmt q_activity = {
+	"forward_activity",
+	"UPDATE workspaces SET last_activity_at = now(),"
+	" last_activity_cause = $2 WHERE id = $1 AND (last_activity_at IS NULL"
+	" OR last_activity_at < now() - interval '60 seconds')", 2
+};
+
+static const struct db_stmt q_handoff_new = {
+	"handoff_new",
+	"WITH old AS (DELETE FROM handoff_codes WHERE expires_at < now())"
+	" INSERT INTO handoff_codes (code_hash, user_id, session_id, host,"
+	" expires_at) VALUES ($1, $2, $3, $4,"
+	" now() + make_interval(secs => $5::int))", 5
+};
+
+static const struct db_stmt q_handoff_take = {
+	"handoff_take",
+	"DELETE FROM handoff_codes WHERE code_hash = $1"
+	" RETURNING user_id, session_id, host, expires_at > now()", 1
+};
+
+/* A short per-worker memory of recent answers (and activity writes). */
+struct cached {
+	char		 key[200];
+	int64_t		 at_ms;
+	int		 allowed;	/* 1 yes, 0 no */
+	char		 upstream[CONF_STR_MAX + 8];
+	char		 state[16];
+	int		 status;
+};
+
+static struct cached	cache[CACHE_SIZE];
+static struct {
+	char	id[40];
+	int64_t	at_ms;
+}			activity[CACHE_SIZE];
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static unsigned
+slot(const char *key)
+{
+	unsigned h = 2166136261u;
+
+	for (; *key; key++)
+		h = (h ^ (unsigned char)*key) * 16777619u;
+	return h % CACHE_SIZE;
+}
+
+/*
+ * "<short-id>.<base_domain>[:port]" or "<short-id>-<port>.<base_domain>":
+ * fills the short id, the port (0 for the main one) and the label.
+ */
+static bool
+parse_host(struct request *req, const char *host, char *short_id,
+    long *port, char *label)
+{
+	const char *base = req->srv->conf.base_domain, *dot, *dash;
+	size_t hlen, blen = strlen(base);
+	char *end;
+
+	if (host == NULL || (dot = strchr(host, '.')) == NULL)
+		return false;
+	hlen = strcspn(host, ":");
+	if (hlen != (size_t)(dot - host) + 1 + blen ||
+	    strncasecmp(dot + 1, base, blen) != 0)
+		return false;
+	if ((size_t)(dot - host) > 63)
+		return false;
+	snprintf(label, 64, "%.*s", (int)(dot - host), host);
+	*port = 0;
+	if ((dash = strchr(label, '-')) != NULL) {
+		*port = strtol(dash + 1, &end, 10);
+		if (end == dash + 1 || *end != '\0' || *port < 1 ||
+		    *port > 65535 || dash[1] == '0')
+			return false;
+	}
+	snprintf(short_id, 16, "%.*s", dash ? (int)(dash - label) :
+	    (int)strlen(label), label);
+	return strlen(short_id) == 10 &&
+	    strspn(short_id, "abcdefghijklmnopqrstuvwxyz234567") == 10;
+}
+
+static const char *
+forwarded_host(struct request *req)
+{
+	const char *h = req->header(req, "HTTP_X_FORWARDED_HOST");
+
+	return h ? h : req->header(req, "HTTP_HOST");
+}
+
+/* The workspace cookie from the Cookie header, and the header without it. */
+static const char *
+split_cookies(struct request *req, const char **rest)
+{
+	const char *h = req->header(req, "HTTP_COOKIE"), *p, *end, *found = NULL;
+	char *out;
+	size_t n = strlen(WS_COOKIE), o = 0;
+
+	*rest = "";
+	if (h == NULL)
+		return NULL;
+	out = arena_alloc(req->arena, strlen(h) + 1);
+	for (p = h; *p != '\0'; p = *end ? end + 1 : end) {
+		while (*p == ' ')
+			p++;
+		end = strchr(p, ';');
+		if (end == NULL)
+			end = p + strlen(p);
+		if ((size_t)(end - p) > n && strncmp(p, WS_COOKIE, n) == 0 &&
+		    p[n] == '=') {
+			found = arena_strndup(req->arena, p + n + 1,
+			    (size_t)(end - p) - n - 1);
+			continue;
+		}
+		if (o > 0) {
+			out[o++] = ';';
+			out[o++] = ' ';
+		}
+		memcpy(out + o, p, (size_t)(end - p));
+		o += (size_t)(end - p);
+	}
+	out[o] = '\0';
+	*rest = out;
+	return found;
+}
+
+static const char *safe_path(struct request *, const char *);
+
+static void
+deny(struct request *req, struct response *resp, int status,
+    const char *state)
+{
+	resp_header(resp, "X-Warren-State", state);
+	resp_text(resp, status, "text/plain; charset=utf-8", state,
+	    strlen(state));
+	(void)req;
+}
+
+/* Who asks: a workspace cookie, or a Bearer token from a script. */
+static bool
+identify(struct request *req, const char *label, const char *cookie,
+    char *uid, char *sid, bool *bearer)
+{
+	struct webtoken_claims c;
+	long retry;
+
+	*bearer = false;
+	uid[0] = sid[0] = '\0';
+	if (cookie != NULL) {
+		if (webtoken_verify(req->arena, &req->srv->keys, cookie,
+		    req->srv->conf.public_url, arena_printf(req->arena, "%s%s",
+		    WS_AUDIENCE_PREFIX, label), "workspace", auth_now(), &c)
+		    != WEBTOKEN_OK || !in_uuid(c.sub) || !in_uuid(c.sid))
+			return false;
+		snprintf(uid, 64, "%s", c.sub);
+		snprintf(sid, 64, "%s", c.sid);
+		return true;
+	}
+	if (req->header(req, "HTTP_AUTHORIZATION") != NULL &&
+	    auth_resolve(req, &retry) == AUTH_OK) {
+		*bearer = true;
+		snprintf(uid, 64, "%s", req->caller.user_id);
+		snprintf(sid, 64, "%s", req->caller.session_id);
+		return true;
+	}
+	return false;
+}
+
+static void
+record_activity(struct request *req, const char *ws_id, bool bearer)
+{
+	unsigned s = slot(ws_id);
+	PGresult *res = NULL;
+
+	if (strcmp(activity[s].id, ws_id) == 0 &&
+	    now_ms() - activity[s].at_ms < 60000)
+		return;
+	snprintf(activity[s].id, sizeof(activity[s].id), "%s", ws_id);
+	activity[s].at_ms = now_ms();
+	if (q_run(req, &q_activity, &res, ws_id, bearer ? "api" : "http")
+	    != DB_OK)
+		log_warnx("could not record workspace activity");
+}
+
+static void
+answer(struct request *req, struct response *resp, const struct cached *c,
+    const char *rest)
+{
+	if (!c->allowed) {
+		deny(req, resp, c->status, c->state);
+		if (c->status == 401) {
+			/* Where a browser goes to sign in and come back. */
+			const char *uri = req->header(req,
+			    "HTTP_X_ORIGINAL_URI");
+			resp_header(resp, "X-Warren-Signin", arena_printf(
+			    req->arena, "%s/api/v1/auth/handoff?host=%s&path=%s",
+			    req->srv->conf.public_url, httpc_escape(req->arena,
+			    forwarded_host(req)), httpc_escape(req->arena,
+			    safe_path(req, uri))));
+			resp_header(resp, "WWW-Authenticate",
+			    "Bearer realm=\"warren\"");
+		}
+		return;
+	}
+	resp_header(resp, "X-Warren-Upstream", arena_strdup(req->arena,
+	    c->upstream));
+	resp_header(resp, "X-Warren-Cookie", rest);
+	resp_text(resp, 200, "text/plain; charset=utf-8", "ok", 2);
+}
+
+void
+h_forward(struct request *req, struct response *resp)
+{
+	const char *rest, *cookie, *level, *status, *hostport, *key;
+	char short_id[16], label[64], uid[64], sid[64];
+	struct cached *c, fresh;
+	enum db_status st;
+	PGresult *res = NULL;
+	bool bearer, known, owner, ok;
+	long port;
+
+	cookie = split_cookies(req, &rest);
+	if (!parse_host(req, forwarded_host(req), short_id, &port, label)) {
+		deny(req, resp, 403, "notfound");
+		return;
+	}
+	known = identify(req, label, cookie, uid, sid, &bearer);
+	key = arena_printf(req->arena, "%s|%s|%s", label, known ? uid : "-",
+	    known ? sid : "-");
+	c = &cache[slot(key)];
+	if (strcmp(c->key, key) == 0 && now_ms() - c->at_ms < CACHE_TTL_MS) {
+		answer(req, resp, c, rest);
+		return;
+	}
+	if ((st = q_run(req, &q_forward, &res, short_id, known ? uid : NULL,
+	    port ? arena_printf(req->arena, "%ld", port) : NULL,
+	    known ? sid : NULL)) != DB_OK) {
+		q_fail(req, resp, st, res);
+		return;
+	}
+	memset(&fresh, 0, sizeof(fresh));
+	snprintf(fresh.key, sizeof(fresh.key), "%s", key);
+	fresh.at_ms = now_ms();
+	if (PQntuples(res) == 0 || !q_bool(res, 0, 12)) {
+		fresh.status = 403;
+		snprintf(fresh.state, sizeof(fresh.state), "notfound");
+		goto done;
+	}
+	/* A user who is disabled, signed out or logged out everywhere is
+	 * nobody; the valid-after time is checked against the cookie. */
+	if (known && (q_bool(res, 0, 8) || (!bearer && !q_bool(res, 0, 10))))
+		known = false;
+	owner = known && strcmp(PQgetvalue(res, 0, 1), uid) == 0;
+	level = PQgetvalue(res, 0, 5);
+	/* A share above the template's maximum counts as the maximum. */
+	if (spec_share_rank(level) > spec_share_rank(PQgetvalue(res, 0, 6)))
+		level = PQgetvalue(res, 0, 6);
+	ok = owner || strcmp(level, "public") == 0 ||
+	    (known && strcmp(level, "authenticated") == 0) ||
+	    (known && strcmp(level, "org") == 0 && q_bool(res, 0, 11)) ||
+	    (known && req->srv->conf.workspace_admin_access &&
+	    strcmp(PQgetvalue(res, 0, 7), "admin") == 0);
+	if (!ok) {
+		fresh.status = known ? 403 : 401;
+		snprintf(fresh.state, sizeof(fresh.state), known ? "denied" :
+		    "signin");
+		goto done;
+	}
+	status = PQgetvalue(res, 0, 2);
+	hostport = q_get(res, 0, 4);
+	if (strcmp(status, "running") != 0 || hostport == NULL) {
+		fresh.status = 403;
+		snprintf(fresh.state, sizeof(fresh.state), "%s",
+		    strcmp(status, "running") == 0 || strcmp(status,
+		    "starting") == 0 || strcmp(status, "restarting") == 0 ||
+		    strcmp(status, "updating") == 0 ? "starting" : "stopped");
+		goto done;
+	}
+	fresh.allowed = 1;
+	snprintf(fresh.upstream, sizeof(fresh.upstream), "%s:%s",
+	    req->srv->conf.docker_publish_address, hostport);
+	if (known)
+		record_activity(req, PQgetvalue(res, 0, 0), bearer);
+done:
+	*c = fresh;
+	answer(req, resp, c, rest);
+}
+
+static const char *
+httpc_escape_path(struct request *req, const char *s)
+{
+	return httpc_escape(req->arena, s);
+}
+
+/* Only paths of the workspace: "/x", never "//host". */
+static const char *
+safe_path(struct request *req, const char *raw)
+{
+	if (raw == NULL || raw[0] != '/' || raw[1] == '/' || raw[1] == '\\' ||
+	    strlen(raw) > 2048 || strpbrk(raw, "\r\n\\") != NULL)
+		return "/";
+	return arena_strdup(req->arena, raw);
+}
+
+/*
+ * On the API host: a signed-in browser gets a one-time code bound to the
+ * workspace host, and goes there with it.  Not signed in: to the sign-in
+ * page, which brings it back here.
+ */
+void
+h_handoff(struct request *req, struct response *resp)
+{
+	const char *host = query_param(req, "host");
+	const char *path = safe_path(req, query_param(req, "path"));
+	const char *scheme = req->srv->secure ? "https" : "http";
+	char short_id[16], label[64], *code;
+	enum db_status st;
+	PGresult *res = NULL;
+	long port, retry;
+
+	if (!parse_host(req, host, short_id, &port, label)) {
+		problem(req, resp, PROBLEM_INVALID_INPUT, "host is not a "
+		    "workspace host");
+		return;
+	}
+	if (auth_resolve(req, &retry) != AUTH_OK ||
+	    req->caller.via != AUTH_COOKIE) {
+		resp_header(resp, "Location", arena_printf(req->arena,
+		    "%s/?next=%s", req->srv->conf.public_url,
+		    httpc_escape_path(req, req->uri)));
+		resp_text(resp, 302, NULL, "", 0);
+		return;
+	}
+	code = auth_random_token(req->arena, 32);
+	/* Bound to the host's label: the port is the proxy's business. */
+	if ((st = q_run(req, &q_handoff_new, &res, auth_hash_hex(req->arena,
+	    code), req->caller.user_id, req->caller.session_id, label,
+	    arena_printf(req->arena, "%d", HANDOFF_TTL))) != DB_OK) {
+		q_fail(req, resp, st, res);
+		return;
+	}
+	resp_header(resp, "Location", arena_printf(req->arena,
+	    "%s://%s/_warren/handoff?code=%s&path=%s", scheme, host, code,
+	    httpc_escape_path(req, path)));
+	resp_text(resp, 302, NULL, "", 0);
+}
+
+/* On the workspace host: the code becomes the host's own cookie. */
+void
+h_handoff_redeem(struct request *req, struct response *resp)
+{
+	const char *code = query_param(req, "code");
+	const char *path = safe_path(req, query_param(req, "path"));
+	const char *host = forwarded_host(req);
+	char short_id[16], label[64];
+	struct webtoken_claims c;
+	enum db_status st;
+	PGresult *res = NULL;
+	long port;
+
+	if (code == NULL || strlen(code) > 100 ||
+	    !parse_host(req, host, short_id, &port, label)) {
+		problem(req, resp, PROBLEM_INVALID_INPUT, "code and a workspace "
+		    "host are required");
+		return;
+	}
+	if ((st = q_run(req, &q_handoff_take, &res, auth_hash_hex(req->arena,
+	    code))) != DB_OK) {
+		q_fail(req, resp, st, res);
+		return;
+	}
+	if (PQntuples(res) == 0 || !q_bool(res, 0, 3) ||
+	    strcmp(PQgetvalue(res, 0, 2), label) != 0) {
+		problem(req, resp, PROBLEM_FORBIDDEN, "this hand-off code is "
+		    "not valid here");
+		return;
+	}
+	memset(&c, 0, sizeof(c));
+	snprintf(c.sub, sizeof(c.sub), "%s", PQgetvalue(res, 0, 0));
+	snprintf(c.sid, sizeof(c.sid), "%s", PQgetvalue(res, 0, 1));
+	snprintf(c.jti, sizeof(c.jti), "%s", auth_random_token(req->arena, 16));
+	snprintf(c.typ, sizeof(c.typ), "workspace");
+	c.iat = c.nbf = auth_now();
+	c.exp = c.iat + req->srv->conf.workspace_cookie_ttl;
+	/* Host-only (no Domain), so no other host ever receives it. */
+	resp_header(resp, "Set-Cookie", arena_printf(req->arena,
+	    "%s=%s; Path=/; Max-Age=%ld; HttpOnly; SameSite=Lax%s", WS_COOKIE,
+	    webtoken_sign(req->arena, &req->srv->keys,
+	    req->srv->conf.public_url, arena_printf(req->arena, "%s%s",
+	    WS_AUDIENCE_PREFIX, label), &c), req->srv->conf.workspace_cookie_ttl,
+	    req->srv->secure ? "; Secure" : ""));
+	resp_header(resp, "Location", path);
+	resp_text(resp, 302, NULL, "", 0);
+}
