@@ -120,8 +120,15 @@ h_login(struct request *req, struct response *resp)
 		return;
 	}
 	kaddr = arena_printf(req->arena, "login-addr:%s", auth_client_addr(req));
-	kacct = arena_printf(req->arena, "login-acct:%s:%s", username,
-	    auth_client_addr(req));
+	/* Accounts are looked up in lower case: so are their counters. */
+	{
+		char *lower = arena_strdup(req->arena, username), *p;
+		for (p = lower; *p; p++)
+			if (*p >= 'A' && *p <= 'Z')
+				*p = (char)(*p - 'A' + 'a');
+		kacct = arena_printf(req->arena, "login-acct:%s:%s", lower,
+		    auth_client_addr(req));
+	}
 	if (!ratelimit_check(kaddr, c->login_failures_per_address,
 	    c->login_window, auth_now(), &retry) ||
 	    !ratelimit_check(kacct, c->login_failures_per_account,

@@ -28,8 +28,12 @@ static const double bucket_le[NBUCKETS - 1] = {
 	2.5, 5
 };
 
+static const char *const method_names[] = { "GET", "HEAD", "POST", "PUT",
+	"PATCH", "DELETE", "OPTIONS", "other" };
+#define NMETHODS	8
+
 struct slot {
-	uint64_t	requests[MAX_ROUTES][NSTATUS];
+	uint64_t	requests[MAX_ROUTES][NMETHODS][NSTATUS];
 	uint64_t	buckets[MAX_ROUTES][NBUCKETS];	/* last is +Inf */
 	uint64_t	sum_us[MAX_ROUTES];
 	uint64_t	db_errors[DB_ERR_NKINDS];
@@ -78,9 +82,9 @@ metrics_use_slot(int slot)
 }
 
 void
-metrics_request(size_t route, int status, double seconds)
+metrics_request(size_t route, unsigned method, int status, double seconds)
 {
-	size_t s, b;
+	size_t s, b, m;
 
 	if (mine == NULL)
 		return;
@@ -90,7 +94,9 @@ metrics_request(size_t route, int status, double seconds)
 		;
 	for (b = 0; b < NBUCKETS - 1 && seconds > bucket_le[b]; b++)
 		;
-	ADD(&mine->requests[route][s], 1);
+	for (m = 0; m < NMETHODS - 1 && !(method & (1u << m)); m++)
+		;
+	ADD(&mine->requests[route][m][s], 1);
 	ADD(&mine->buckets[route][b], 1);
 	ADD(&mine->sum_us[route], (uint64_t)(seconds * 1e6));
 }
@@ -151,26 +157,30 @@ bprintf(struct buf *b, const char *fmt, ...)
 static void
 render_requests(struct buf *b, const char *const *labels, size_t nslots)
 {
-	size_t r, s, i;
+	size_t r, m, s, i;
+	char status[8];
 	uint64_t v;
 
 	bprintf(b, "# HELP warren_http_requests_total Requests answered, by "
-	    "route and status.\n# TYPE warren_http_requests_total counter\n");
+	    "route, method and status.\n"
+	    "# TYPE warren_http_requests_total counter\n");
 	for (r = 0; r <= metrics_nroutes; r++)
-		for (s = 0; s < NSTATUS; s++) {
-			for (v = 0, i = 0; i < nslots; i++)
-				v += GET(&shm->slot[i].requests[r][s]);
-			if (v == 0)
-				continue;
-			if (status_codes[s] == 0)
+		for (m = 0; m < NMETHODS; m++)
+			for (s = 0; s < NSTATUS; s++) {
+				for (v = 0, i = 0; i < nslots; i++)
+					v += GET(&shm->slot[i].requests[r][m][s]);
+				if (v == 0)
+					continue;
+				if (status_codes[s] == 0)
+					snprintf(status, sizeof(status), "other");
+				else
+					snprintf(status, sizeof(status), "%d",
+					    status_codes[s]);
 				bprintf(b, "warren_http_requests_total{route=\"%s\","
-				    "status=\"other\"} %llu\n", labels[r],
+				    "method=\"%s\",status=\"%s\"} %llu\n",
+				    labels[r], method_names[m], status,
 				    (unsigned long long)v);
-			else
-				bprintf(b, "warren_http_requests_total{route=\"%s\","
-				    "status=\"%d\"} %llu\n", labels[r],
-				    status_codes[s], (unsigned long long)v);
-		}
+			}
 }
 
 static void

@@ -17,7 +17,8 @@ enum restart_reason {
 
 void	 metrics_init(size_t nroutes);
 void	 metrics_use_slot(int slot);
-void	 metrics_request(size_t route, int status, double seconds);
+void	 metrics_request(size_t route, unsigned method, int status,
+	    double seconds);
 void	 metrics_db_error(enum db_error_kind);
 void	 metrics_restart(enum restart_reason);
 void	 metrics_set_workers(int);

@@ -169,7 +169,8 @@ serve(struct server *srv, FCGX_Request *fr, struct arena *a)
 	drain(fr);
 	write_response(fr, &req, &resp);
 	secs = elapsed(&t0);
-	metrics_request(server_route_index(&req), resp.status, secs);
+	metrics_request(server_route_index(&req), req.method, resp.status,
+	    secs);
 	if (srv->conf.access_log)
 		log_line("access method=%s path=\"%s\" status=%d bytes=%zu "
 		    "duration_ms=%.3f request_id=%s",

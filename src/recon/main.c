@@ -26,6 +26,7 @@
 #include "log.h"
 #include "secretbox.h"
 #include "state.h"
+#include "traefik.h"
 
 #define MAX_INFLIGHT	4096
 
@@ -53,6 +54,7 @@ static bool		 dirty[MAX_INFLIGHT];
 static char		 retry[MAX_INFLIGHT][40];
 static int		 nretry;
 static bool		 quitting;
+static volatile bool	 routes_dirty = true;
 
 static const struct db_stmt q_lock = {
 	"recon_lock",
@@ -120,6 +122,8 @@ release(const char *id)
 				    "%s", id);
 			inflight[i][0] = '\0';
 			dirty[i] = false;
+			routes_dirty = true;
+			poke();
 			if (nretry > 0)
 				poke();
 			return;
@@ -344,6 +348,28 @@ observe_all(struct worker *w, struct desired *ds, int n, struct actual *acts)
 	return 0;
 }
 
+/* The Traefik snapshot, when Traefik is the data plane. */
+static void
+write_routes(struct worker *w)
+{
+	struct traefik_route *r;
+	int n;
+
+	if (conf.traefik_file[0] == '\0' || !routes_dirty)
+		return;
+	routes_dirty = false;
+	arena_reset(w->a);
+	if (state_routes(w->db, w->a, conf.docker_publish_address, &r, &n)
+	    == -1) {
+		routes_dirty = true;
+		return;
+	}
+	if (traefik_write(conf.traefik_file, traefik_render(w->a, r, n,
+	    conf.base_domain, conf.traefik_forward_url,
+	    (int)conf.traefik_version)) == 1)
+		log_info("wrote %d routes to %s", n, conf.traefik_file);
+}
+
 static void
 write_metrics(struct arena *a)
 {
@@ -394,6 +420,7 @@ full_pass(struct worker *main_w)
 		if (p.n > 0)
 			dispatch(&ds[i], &acts[i]);
 	}
+	routes_dirty = true;
 	write_metrics(main_w->a);
 	return 0;
 }
@@ -583,6 +610,7 @@ daemon_loop(struct worker *w)
 			}
 		}
 		run_retries(w);
+		write_routes(w);
 	}
 }
 
@@ -641,6 +669,8 @@ main(int argc, char *argv[])
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	if (conf.traefik_file[0] != '\0')
+		traefik_clean(conf.traefik_file);
 	w = worker_new(conf.docker_host, NULL);
 	if (!lead(w))
 		return 0;
@@ -664,6 +694,8 @@ main(int argc, char *argv[])
 	if (once) {
 		rc = full_pass(w) == -1 ? 1 : 0;
 		wait_idle();
+		routes_dirty = true;
+		write_routes(w);
 		write_metrics(w->a);
 	} else
 		daemon_loop(w);

@@ -9,6 +9,7 @@
 #include "log.h"
 #include "secretbox.h"
 #include "state.h"
+#include "traefik.h"
 
 #define EPOCH(x)	"coalesce(floor(extract(epoch FROM " x "))::bigint, 0)"
 
@@ -332,4 +333,40 @@ state_secrets(struct db *db, struct arena *a, const struct desired *d,
 		    json_object_new_string_len(plain, (int)len));
 	}
 	return json_text(o, &len);
+}
+
+static const struct db_stmt q_routes = {
+	"recon_routes",
+	"SELECT w.short_id, 0, d.ports->>(v.ports->0->>'port') FROM workspaces w"
+	" JOIN deployments d ON d.workspace_id = w.id"
+	" JOIN template_versions v ON v.id = w.template_version_id"
+	" WHERE w.deleted_at IS NULL AND w.desired_state = 'running'"
+	" AND d.state = 'running' AND d.ports ? (v.ports->0->>'port')"
+	" UNION ALL"
+	" SELECT w.short_id, ps.port, d.ports->>ps.port::text FROM workspaces w"
+	" JOIN deployments d ON d.workspace_id = w.id"
+	" JOIN port_shares ps ON ps.workspace_id = w.id"
+	" WHERE w.deleted_at IS NULL AND w.desired_state = 'running'"
+	" AND d.state = 'running' AND d.ports ? ps.port::text"
+	" ORDER BY 1, 2", 0
+};
+
+int
+state_routes(struct db *db, struct arena *a, const char *publish_address,
+    struct traefik_route **out, int *n)
+{
+	PGresult *r;
+	int i;
+
+	if (db_query(db, a, &q_routes, NULL, &r) != DB_OK)
+		return -1;
+	*n = PQntuples(r);
+	*out = arena_alloc(a, sizeof(**out) * (size_t)(*n ? *n : 1));
+	for (i = 0; i < *n; i++) {
+		(*out)[i].short_id = arena_strdup(a, PQgetvalue(r, i, 0));
+		(*out)[i].port = atoi(PQgetvalue(r, i, 1));
+		(*out)[i].upstream = arena_printf(a, "%s:%s", publish_address,
+		    PQgetvalue(r, i, 2));
+	}
+	return 0;
 }

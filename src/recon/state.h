@@ -25,6 +25,11 @@ int	state_forget(struct db *, struct arena *, const char *ws_id);
 int	state_schedule(struct db *, struct arena *, const struct desired *,
 	    const char *transition, const char *reason);
 int	state_dormant(struct db *, struct arena *, const struct desired *);
+/* Routes of running workspaces: main port and shared ports, sorted. */
+struct traefik_route;
+int	state_routes(struct db *, struct arena *, const char *publish_address,
+	    struct traefik_route **, int *n) __attribute__((warn_unused_result));
+
 /* Decrypted secrets the workspace selected, as a JSON object text. */
 const char *state_secrets(struct db *, struct arena *, const struct desired *,
 	    const unsigned char *key, bool have_key, const char **why);

@@ -7,7 +7,7 @@ Binaries come from $WARREN_BUILD_DIR (default: the top of the repository).
 A service that cannot start fails the test; nothing is skipped.
 """
 
-import json
+import atexit
 import os
 import pathlib
 import re
@@ -35,6 +35,12 @@ HTTP_TIMEOUT = 10.0
 
 # The configuration keys this tree knows, from the sample that documents them.
 SAMPLE_KEYS = set(re.findall(r"^#?\s*([a-z_]+)\s*=", SAMPLE_CONF.read_text(), re.M))
+# Key files that "warrenctl keys init" creates (jwt_key_file, ... in later
+# issues): key -> file name of its default path.
+KEY_FILES = {
+    k: os.path.basename(v.strip('"'))
+    for k, v in re.findall(r"^#?\s*([a-z_]+_key_file)\s*=\s*(\S+)", SAMPLE_CONF.read_text(), re.M)
+}
 
 PROBLEM_KEYS = {"type", "title", "status", "detail", "request_id"}
 # Things that must never reach a client: source locations, file paths,
@@ -240,15 +246,17 @@ def base_env(**extra):
     no WARREN_* variable of the caller's, plus signing keys when this tree
     has them (a later issue's jwt_key_file), so that -n can pass."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("WARREN_")}
-    if "jwt_key_file" in SAMPLE_KEYS:
+    if KEY_FILES:
         if not _keys_file:
             d = tempfile.mkdtemp(prefix="warren-keys-")
+            atexit.register(shutil.rmtree, d, True)
             conf = pathlib.Path(d) / "keys.conf"
-            conf.write_text(f"jwt_key_file = {d}/jwt.keys\n")
+            conf.write_text(conf_text({k: f"{d}/{f}" for k, f in KEY_FILES.items()}))
             r = run_ctl("-c", conf, "keys", "init", env=env)
             assert r.returncode == 0, r.stderr
-            _keys_file.append(f"{d}/jwt.keys")
-        env["WARREN_JWT_KEY_FILE"] = _keys_file[0]
+            _keys_file.append(d)
+        for k, f in KEY_FILES.items():
+            env[f"WARREN_{k.upper()}"] = f"{_keys_file[0]}/{f}"
     env.update(extra)
     return env
 
@@ -297,13 +305,13 @@ class Warren:
             "log_level": "info",
             "access_log": "yes",
         }
-        if "jwt_key_file" in SAMPLE_KEYS:
-            # Later issues sign tokens: each stack gets its own keys.
-            self.conf["jwt_key_file"] = str(self.dir / "jwt.keys")
+        # Later issues sign and encrypt: each stack gets its own keys.
+        for key, name in KEY_FILES.items():
+            self.conf[key] = str(self.dir / name)
         self.conf.update(conf)
         self.write_conf()
         try:
-            if "jwt_key_file" in self.conf:
+            if KEY_FILES:
                 r = self.ctl("keys", "init")
                 assert r.returncode == 0, f"warrenctl keys init: {r.stderr}"
             if migrate:

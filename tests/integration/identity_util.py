@@ -138,7 +138,12 @@ def call(w, method, path, token=None, headers=None, **kwargs):
         h["Authorization"] = f"Bearer {token}"
     kwargs.setdefault("timeout", HTTP_TIMEOUT)
     kwargs.setdefault("allow_redirects", False)
-    url = path if path.startswith("http") else w.url(API + path if not path.startswith(API) else path)
+    if path.startswith("http"):
+        url = path
+    elif path.startswith("/api/") or path == "/metrics":
+        url = w.url(path)
+    else:
+        url = w.url(API + path)
     return requests.request(method, url, headers=h, **kwargs)
 
 
@@ -305,8 +310,14 @@ def audit_for_request(w, token, request_id, action=None):
     params = {"limit": 200}
     if action:
         params["action"] = action
-    items = audit(w, token, **params)["items"]
-    return [e for e in items if e["request_id"] == request_id]
+    found = []
+    for _ in range(20):
+        page = audit(w, token, **params)
+        found += [e for e in page["items"] if e["request_id"] == request_id]
+        if page["next_cursor"] is None:
+            return found
+        params["cursor"] = page["next_cursor"]
+    pytest.fail("audit log too long to search")
 
 
 def assert_audited(w, token, request_id, action, result="success", actor=None,
@@ -330,9 +341,9 @@ def assert_audited(w, token, request_id, action, result="success", actor=None,
     return e
 
 
-def wait_until(predicate, timeout, what):
+def wait_until(predicate, timeout, what, interval=0.05):
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.05)
+        time.sleep(interval)

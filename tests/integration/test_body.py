@@ -92,7 +92,7 @@ def test_echo_over_max_body_size_413(warren):
     body = b'"' + b"a" * (MIB - 1) + b'"'
     assert len(body) == MIB + 1
     r = echo(warren, body, timeout=30)
-    body = assert_problem(r, 413)  # from warren-api, not nginx's HTML page
+    assert_problem(r, 413)  # from warren-api, not nginx's HTML page
 
 
 def test_echo_far_over_max_body_size_413(warren):

@@ -5,7 +5,9 @@ import hashlib
 import hmac
 import json
 import re
+import threading
 import time
+import urllib.parse
 
 import pytest
 
@@ -58,6 +60,7 @@ def test_script_login_returns_tokens(w, admin):
         assert isinstance(body.get(key), str) and body[key], (key, body)
     assert body["token_type"] == "Bearer"
     assert body["expires_in"] == ACCESS_TTL
+    assert r.headers.get("Cache-Control") == "no-store", r.headers
     assert body["user_id"] == admin.id and body["role"] == "admin"
     assert UUID_RE.match(body["session_id"])
     cookies = set_cookies(r)
@@ -289,7 +292,8 @@ def test_cookie_attributes_on_plain_http(w, user):
 
 def test_https_public_url_gives_host_prefixed_secure_cookies(make_warren):
     public = "https://warren.example"
-    w2 = make_warren(**identity_conf(public_url=public))
+    w2 = make_warren(**identity_conf(public_url=public, github_client_id="tls-client",
+                                     github_auth_url="https://github.example/authorize"))
     u = ctl_user(w2, "tls")
     signed_in = login(w2, u.name, u.password, origin=public)
     assert signed_in.status_code == 200, signed_in.text
@@ -316,6 +320,49 @@ def test_https_public_url_gives_host_prefixed_secure_cookies(make_warren):
     r = b.request("POST", "/auth/refresh", origin=public)
     assert r.status_code == 200, r.text
     assert set(set_cookies(r)) == {"__Host-" + c for c in COOKIES}
+    # So does the cookie that binds a provider sign-in to the browser.
+    r = call(w2, "GET", "/auth/oauth/github/start")
+    assert r.status_code == 302, r.text
+    assert r.headers["Location"].startswith("https://github.example/authorize?")
+    assert urllib.parse.quote(public + "/api/v1/auth/oauth/github/callback", safe="") in \
+        r.headers["Location"]
+    (name, (value, attrs)), = set_cookies(r).items()
+    assert name == "__Host-warren_oauth" and attrs.get("secure") is True, (name, attrs)
+    assert attrs.get("httponly") is True and attrs.get("path") == "/"
+
+
+def test_password_hashing_is_capped(make_warren):
+    """max_concurrent_hashes bounds the argon2id hashes (64 MiB each) in
+    flight: past it a sign-in is answered 503 at once, not queued."""
+    w2 = make_warren(**identity_conf(workers=3, max_concurrent_hashes=1))
+    u = ctl_user(w2, "flood")
+    for attempt in range(3):
+        results, lock = [], threading.Lock()
+
+        def run():
+            for _ in range(3):
+                r = login(w2, u.name, u.password)
+                with lock:
+                    results.append(r)
+
+        threads = [threading.Thread(target=run) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        assert not any(t.is_alive() for t in threads)
+        statuses = sorted(r.status_code for r in results)
+        assert set(statuses) <= {200, 503}, statuses
+        assert 200 in statuses, statuses
+        busy = [r for r in results if r.status_code == 503]
+        if busy:
+            assert_problem(busy[0], 503)
+            assert busy[0].headers.get("Retry-After") == "1"
+            break
+    else:
+        pytest.fail("18 concurrent sign-ins on 3 workers never met the cap of 1 hash")
+    # Nothing was counted as a failed sign-in: the account is not throttled.
+    assert login(w2, u.name, u.password).status_code == 200
 
 
 # --------------------------------------------------------------- sign-out

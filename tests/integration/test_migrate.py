@@ -2,7 +2,7 @@
 
 import subprocess
 
-from conftest import CTL_BIN, TOP, Warren, assert_problem, conf_text, run_ctl, sanitizer_reports
+from conftest import CTL_BIN, TOP, assert_problem, conf_text, run_ctl, sanitizer_reports
 
 TABLE = "warren_schema_migrations"
 
@@ -24,6 +24,15 @@ def conf_for(pg, db, tmp_path, name="migrate.conf"):
 def applied(pg, db):
     rows = pg.psql(db, f"SELECT version, name FROM {TABLE} ORDER BY version")
     return [(int(v), n) for v, n in (line.split("|") for line in rows.splitlines())]
+
+
+def test_every_sql_file_is_in_the_binary(pg, fresh_db, tmp_path):
+    # A file added to sql/ but not to the build would never be applied.
+    conf = conf_for(pg, fresh_db(), tmp_path)
+    r = run_ctl("-c", conf, "migrate", "--status")
+    assert r.returncode == 0, r.stderr
+    listed = [l.split()[0] for l in r.stdout.splitlines() if l.strip()]
+    assert listed == [f"{v:04d}_{n}" for v, n in migrations()], r.stdout
 
 
 def test_migrate_applies_in_order_then_noop(pg, fresh_db, tmp_path):

@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from conftest import HTTP_TIMEOUT, REQUEST_ID_GENERATED, assert_problem
+from conftest import HTTP_TIMEOUT, REQUEST_ID_GENERATED
 
 
 def raw(warren, request_line, headers=(), body=b""):

@@ -1,0 +1,130 @@
+/*
+ * Traefik rejects a whole file for one unknown field, so only the fields
+ * needed are written, and no empty map: routers and services appear only
+ * when there is a route.  The file is replaced whole: temporary file in the
+ * same directory, fsync, rename, fsync of the directory.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "traefik.h"
+
+#define TMP_PREFIX	".warren-"
+
+static char *
+name(struct arena *a, const struct traefik_route *r)
+{
+	return r->port ? arena_printf(a, "warren-%s-%d", r->short_id, r->port) :
+	    arena_printf(a, "warren-%s", r->short_id);
+}
+
+char *
+traefik_render(struct arena *a, const struct traefik_route *r, int n,
+    const char *base_domain, const char *forward_url, int version)
+{
+	char *out;
+	int i;
+
+	out = arena_printf(a, "# Written by warren-reconciler for Traefik v%d;"
+	    " do not edit.\nhttp:\n  middlewares:\n    warren-auth:\n"
+	    "      forwardAuth:\n        address: \"%s\"\n"
+	    "        authResponseHeaders:\n          - \"Cookie\"\n"
+	    "    warren-strip:\n      headers:\n        customRequestHeaders:\n"
+	    "          Authorization: \"\"\n", version, forward_url);
+	if (n == 0)
+		return out;
+	out = arena_printf(a, "%s  routers:\n", out);
+	for (i = 0; i < n; i++)
+		out = arena_printf(a, "%s    %s:\n      rule: \"Host(`%s%s%s.%s`)\"\n"
+		    "      priority: %d\n      service: %s\n"
+		    "      middlewares:\n        - warren-auth\n"
+		    "        - warren-strip\n", out, name(a, &r[i]),
+		    r[i].short_id, r[i].port ? "-" : "", r[i].port ?
+		    arena_printf(a, "%d", r[i].port) : "", base_domain,
+		    r[i].port ? 200 : 100, name(a, &r[i]));
+	out = arena_printf(a, "%s  services:\n", out);
+	for (i = 0; i < n; i++)
+		out = arena_printf(a, "%s    %s:\n      loadBalancer:\n"
+		    "        servers:\n          - url: \"http://%s\"\n", out,
+		    name(a, &r[i]), r[i].upstream);
+	return out;
+}
+
+static bool
+same_content(const char *path, const char *text)
+{
+	size_t n = strlen(text), got = 0;
+	char *buf;
+	FILE *f;
+	bool same;
+
+	if ((f = fopen(path, "r")) == NULL)
+		return false;
+	if ((buf = malloc(n + 2)) == NULL) {
+		fclose(f);
+		return false;
+	}
+	got = fread(buf, 1, n + 1, f);
+	fclose(f);
+	same = got == n && memcmp(buf, text, n) == 0;
+	free(buf);
+	return same;
+}
+
+int
+traefik_write(const char *path, const char *text)
+{
+	char tmp[4096], dir[4096];
+	size_t n = strlen(text);
+	int fd, dfd;
+
+	if (same_content(path, text))
+		return 0;
+	snprintf(dir, sizeof(dir), "%s", path);
+	snprintf(tmp, sizeof(tmp), "%s/" TMP_PREFIX "%s.tmp%ld", dirname(dir),
+	    strrchr(path, '/') ? strrchr(path, '/') + 1 : path, (long)getpid());
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644))
+	    == -1 || write(fd, text, n) != (ssize_t)n || fsync(fd) == -1 ||
+	    close(fd) == -1 || rename(tmp, path) == -1) {
+		log_warn("could not write %s", path);
+		unlink(tmp);
+		return -1;
+	}
+	snprintf(dir, sizeof(dir), "%s", path);
+	if ((dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) !=
+	    -1) {
+		(void)fsync(dfd);
+		close(dfd);
+	}
+	return 1;
+}
+
+void
+traefik_clean(const char *path)
+{
+	char dir[4096], file[4096 + 512];
+	struct dirent *e;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	if ((d = opendir(dirname(dir))) == NULL)
+		return;
+	while ((e = readdir(d)) != NULL)
+		if (strncmp(e->d_name, TMP_PREFIX, strlen(TMP_PREFIX)) == 0 &&
+		    strstr(e->d_name, ".tmp") != NULL) {
+			snprintf(file, sizeof(file), "%s/%s", dir, e->d_name);
+			if (unlink(file) == 0)
+				log_info("removed stale %s", file);
+		}
+	closedir(d);
+}

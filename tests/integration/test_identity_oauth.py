@@ -1,0 +1,498 @@
+"""Issue 3, sign-in with GitHub (OAuth 2.0) and Google (OpenID Connect),
+against the stand-in provider of oauth_standin.py on 127.0.0.1.
+
+The flow is followed by hand with requests.Session and allow_redirects off:
+start (Warren) -> authorize (stand-in) -> callback (Warren) -> public_url.
+The public URL is http://warren.test, which nobody resolves: the tests send
+the callback's path and query to nginx themselves."""
+
+import urllib.parse
+
+import pytest
+import requests
+
+from conftest import HTTP_TIMEOUT, assert_problem
+from identity_util import (
+    PUBLIC_URL, audit, call, close_stack, ctl_user, login, new_request_id, open_stack,
+    psql, set_cookies, sha256_bytea, sign_in, unique,
+)
+from oauth_standin import StandIn, s256
+
+SESSION_COOKIES = ("warren_access", "warren_refresh", "warren_csrf")
+
+
+@pytest.fixture(scope="module")
+def standin():
+    with StandIn() as s:
+        yield s
+
+
+@pytest.fixture(autouse=True)
+def fresh_standin(standin):
+    standin.reset()
+    yield
+
+
+def oauth_stack(pg, tmp_path_factory, standin, name, **conf):
+    return open_stack(pg, tmp_path_factory.mktemp(name), oauth_timeout=3000, **standin.conf(),
+                      **conf)
+
+
+@pytest.fixture(scope="module")
+def w(pg, tmp_path_factory, standin):
+    stack = oauth_stack(pg, tmp_path_factory, standin, "oauth-open", signup_policy="open")
+    yield stack
+    close_stack(stack)
+
+
+@pytest.fixture(scope="module")
+def admin_token(w):
+    return sign_in(w, ctl_user(w, "oadmin", role="admin"))["access_token"]
+
+
+class Flow:
+    """One browser signing in with a provider."""
+
+    def __init__(self, w, provider, session=None):
+        self.w = w
+        self.provider = provider
+        self.session = session or requests.Session()
+        self.callback_prefix = f"{PUBLIC_URL}/api/v1/auth/oauth/{provider}/callback?"
+
+    def start(self, expect=302, headers=None, **params):
+        r = self.session.get(self.w.url(f"/api/v1/auth/oauth/{self.provider}/start"),
+                             params=params, headers=headers, allow_redirects=False,
+                             timeout=HTTP_TIMEOUT)
+        assert r.status_code == expect, r.text
+        if expect == 302:
+            self.authorize_url = r.headers["Location"]
+            cookie = set_cookies(r)["warren_oauth"]
+            self.binding = cookie[0]
+            assert cookie[0] and cookie[1].get("httponly") is True, cookie
+            assert cookie[1].get("samesite") == "Lax", cookie
+            self.query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(
+                self.authorize_url).query))
+            self.state = self.query["state"]
+        return r
+
+    def keep_binding(self):
+        """Puts the binding cookie (back) into this browser."""
+        self.session.cookies.clear()
+        self.session.cookies.set("warren_oauth", self.binding)
+
+    def authorize(self):
+        """The provider's answer: the URL it sends the browser back to.
+        (Warren's cookies are not the provider's business: no session.)"""
+        r = requests.get(self.authorize_url, allow_redirects=False, timeout=HTTP_TIMEOUT)
+        assert r.status_code == 302, r.text
+        self.callback_url = r.headers["Location"]
+        assert self.callback_url.startswith(self.callback_prefix), self.callback_url
+        self.callback_query = dict(urllib.parse.parse_qsl(
+            self.callback_url[len(self.callback_prefix):]))
+        return self.callback_url
+
+    def callback(self, url=None, session=None, **replace):
+        """Follows the provider's redirect to Warren; replace= changes
+        query parameters (state=, code=) on the way."""
+        q = dict(self.callback_query)
+        q.update(replace)
+        url = url or self.callback_prefix + urllib.parse.urlencode(q)
+        assert url.startswith(PUBLIC_URL)
+        self.rid = new_request_id()
+        return (session or self.session).get(
+            self.w.url(url[len(PUBLIC_URL):]), allow_redirects=False, timeout=HTTP_TIMEOUT,
+            headers={"X-Request-Id": self.rid})
+
+    def run(self, **start_params):
+        self.start(**start_params)
+        self.authorize()
+        return self.callback()
+
+
+def signed_in(w, r, return_to="/"):
+    """A successful callback: session cookies and a redirect to the site."""
+    assert r.status_code == 302, r.text
+    assert r.headers["Location"] == PUBLIC_URL + return_to
+    cookies = set_cookies(r)
+    assert set(SESSION_COOKIES) <= set(cookies), cookies
+    assert cookies["warren_oauth"][1].get("max-age") == "0", cookies
+    access = cookies["warren_access"][0]
+    me = call(w, "GET", "/me", headers={"Cookie": f"warren_access={access}"})
+    assert me.status_code == 200 and me.json()["auth"] == "cookie", me.text
+    return me.json()
+
+
+def refused(w, admin_token, flow, r, reason, status=403):
+    """A refused callback: a problem, no session, an audit entry."""
+    body = assert_problem(r, status)
+    assert reason in body.get("detail", ""), body
+    cookies = set_cookies(r)
+    assert not set(SESSION_COOKIES) & set(cookies), cookies
+    entries = [e for e in audit(w, admin_token, action="auth.oauth_login", limit=200)["items"]
+               if e["request_id"] == flow.rid]
+    assert len(entries) == 1, entries
+    e = entries[0]
+    assert e["result"] == "failure" and e["target_id"] == flow.provider, e
+    assert e["source_addr"] == "127.0.0.1", e
+    assert reason in e["details"].get("reason", ""), e
+    return body
+
+
+def identity_user(w, provider, subject):
+    return psql(w, f"SELECT user_id FROM identities WHERE provider = '{provider}'"
+                   f" AND subject = '{subject}'")
+
+
+def user_count(w):
+    return int(psql(w, "SELECT count(*) FROM users"))
+
+
+# ------------------------------------------------------------------ GitHub
+
+
+def test_providers_are_listed(w):
+    r = call(w, "GET", "/auth/providers")
+    assert r.status_code == 200, r.text
+    names = {p["name"]: p["start_url"] for p in r.json()["providers"]}
+    assert names == {"github": "/api/v1/auth/oauth/github/start",
+                     "google": "/api/v1/auth/oauth/google/start"}
+    assert_problem(call(w, "GET", "/auth/oauth/gitlab/start"), 404)
+
+
+def test_github_sign_up_links_the_numeric_id(w, standin, admin_token):
+    standin.user("github", "4242", login="Octo-Cat", email="octo@example.com",
+                 name="Octo Cat")
+    f = Flow(w, "github")
+    f.start(return_to="/workspaces?tab=mine")
+    # What the browser is sent to the provider with.
+    assert f.authorize_url.startswith(standin.url("/github/authorize?"))
+    q = f.query
+    assert q["response_type"] == "code" and q["client_id"] == "gh-client-id"
+    assert q["redirect_uri"] == f"{PUBLIC_URL}/api/v1/auth/oauth/github/callback"
+    assert q["code_challenge_method"] == "S256"
+    assert len(q["code_challenge"]) == 43 and len(q["state"]) >= 32
+    assert "nonce" not in q
+    # PKCE: the challenge is S256 of the verifier kept in the database.
+    verifier = psql(w, f"SELECT verifier FROM oauth_flows WHERE state_hash = "
+                       f"'{sha256_bytea(f.state)}'")
+    assert 43 <= len(verifier) <= 128 and s256(verifier) == q["code_challenge"]
+    f.authorize()
+    r = f.callback()
+    me = signed_in(w, r, "/workspaces?tab=mine")
+    assert me["username"] == "octo-cat" and me["email"] == "octo@example.com", me
+    assert me["display_name"] == "Octo Cat" and me["role"] == "member"
+    assert identity_user(w, "github", "4242") == me["id"]
+    # The code was exchanged as the provider requires.
+    (provider, form, answer), = standin.token_requests
+    assert "access_token" in answer, answer
+    assert form["redirect_uri"] == q["redirect_uri"]
+    assert form["client_secret"] == "gh-client-secret"
+    assert s256(form["code_verifier"]) == q["code_challenge"]
+    # The flow is spent and the sign-up is audited.
+    assert psql(w, f"SELECT count(*) FROM oauth_flows WHERE state_hash = "
+                   f"'{sha256_bytea(f.state)}'") == "0"
+    actions = {e["action"]: e for e in audit(w, admin_token, actor=me["id"])["items"]}
+    assert actions["user.signup"]["result"] == "success"
+    assert actions["auth.oauth_login"]["details"] == {"provider": "github"}
+
+
+def test_github_sign_in_again_after_an_email_change(w, standin):
+    standin.user("github", "4343", login="mover", email="mover@old.example")
+    first = signed_in(w, Flow(w, "github").run())
+    users = user_count(w)
+    standin.user("github", "4343", login="mover-renamed", email="mover@new.example")
+    again = signed_in(w, Flow(w, "github").run())
+    assert again["id"] == first["id"]
+    assert user_count(w) == users
+    assert psql(w, "SELECT count(*) FROM identities WHERE subject = '4343'") == "1"
+
+
+def test_same_email_does_not_take_over_an_account(w, standin):
+    victim = ctl_user(w, unique("victim"), email="victim@example.com")
+    standin.user("github", "5555", login="intruder", email="victim@example.com")
+    me = signed_in(w, Flow(w, "github").run())
+    assert me["id"] != victim.id
+    assert me["email"] is None, me
+    assert psql(w, f"SELECT count(*) FROM identities WHERE user_id = '{victim.id}'") == "0"
+    standin.user("google", "g-intruder", email="Victim@Example.com")
+    me = signed_in(w, Flow(w, "google").run())
+    assert me["id"] != victim.id
+    assert psql(w, f"SELECT count(*) FROM identities WHERE user_id = '{victim.id}'") == "0"
+    assert login(w, victim.name, victim.password).status_code == 200
+
+
+def test_unverified_email_cannot_sign_up(w, standin, admin_token):
+    users = user_count(w)
+    standin.user("github", "6666", login="unverified", email="unv@example.com", verified=False)
+    f = Flow(w, "github")
+    refused(w, admin_token, f, f.run(), "not verified")
+    standin.user("github", "6667", login="noemail", email=None)
+    f = Flow(w, "github")
+    refused(w, admin_token, f, f.run(), "not verified")
+    assert user_count(w) == users
+    assert identity_user(w, "github", "6666") == ""
+
+
+def test_disabled_account_cannot_sign_in(w, standin, admin_token):
+    standin.user("github", "7777", login="soon-disabled", email="sd@example.com")
+    me = signed_in(w, Flow(w, "github").run())
+    r = call(w, "PATCH", f"/users/{me['id']}", admin_token, json={"disabled": True})
+    assert r.status_code == 200, r.text
+    f = Flow(w, "github")
+    refused(w, admin_token, f, f.run(), "disabled")
+
+
+# ------------------------------------------------------------------ Google
+
+
+def test_google_sign_in_checks_the_nonce_and_links_sub(w, standin):
+    standin.user("google", "g-sub-1", email="g1@example.com", name="Gee One")
+    f = Flow(w, "google")
+    f.start()
+    assert f.query["client_id"] == "g-client-id.apps.standin.test"
+    assert f.query["redirect_uri"] == f"{PUBLIC_URL}/api/v1/auth/oauth/google/callback"
+    assert "openid" in f.query["scope"].split()
+    assert len(f.query.get("nonce", "")) >= 16, f.query
+    f.authorize()
+    me = signed_in(w, f.callback())
+    assert me["email"] == "g1@example.com" and me["username"] == "g1"
+    assert identity_user(w, "google", "g-sub-1") == me["id"]
+    again = signed_in(w, Flow(w, "google").run())
+    assert again["id"] == me["id"]
+
+
+@pytest.mark.parametrize("override, reason", [
+    ({"iss": "https://accounts.evil.example"}, "another issuer"),
+    ({"aud": "someone-else.apps.example"}, "another audience"),
+    ({"expired": True}, "expired"),
+    ({"nonce": "a-nonce-of-another-sign-in"}, "another sign-in"),
+    ({"verified": False}, "not verified"),
+    ({"email_verified_claim": "false"}, "not verified"),
+])
+def test_google_id_token_claims_are_checked(w, standin, admin_token, override, reason):
+    subject = unique("g-bad-")
+    standin.user("google", subject, email=f"{subject}@example.com", **override)
+    users = user_count(w)
+    f = Flow(w, "google")
+    refused(w, admin_token, f, f.run(), reason)
+    assert user_count(w) == users
+    assert identity_user(w, "google", subject) == ""
+
+
+def test_google_known_subject_with_bad_token_is_refused(w, standin, admin_token):
+    """The checks hold for accounts that exist, not only for sign-ups."""
+    standin.user("google", "g-known", email="known@example.com")
+    signed_in(w, Flow(w, "google").run())
+    for override, reason in (({"iss": "https://accounts.evil.example"}, "another issuer"),
+                             ({"aud": "x"}, "another audience"),
+                             ({"expired": True}, "expired"),
+                             ({"nonce": "n"}, "another sign-in")):
+        standin.user("google", "g-known", email="known@example.com", **override)
+        f = Flow(w, "google")
+        refused(w, admin_token, f, f.run(), reason)
+
+
+# ------------------------------------------------------- flow protections
+
+
+def test_denied_consent_is_refused(w, standin, admin_token):
+    standin.deny = True
+    for provider in ("github", "google"):
+        f = Flow(w, provider)
+        f.start()
+        f.authorize()
+        assert f.callback_query.get("error") == "access_denied"
+        refused(w, admin_token, f, f.callback(), "denied")
+    assert standin.token_requests == []
+
+
+def test_wrong_state_is_refused(w, standin, admin_token):
+    standin.user("github", "8001", login="stately", email="stately@example.com")
+    f = Flow(w, "github")
+    f.start()
+    f.authorize()
+    refused(w, admin_token, f, f.callback(state="A" * 43), "state")
+    refused(w, admin_token, f, f.callback(state=""), "state")
+    assert standin.token_requests == []
+    # A refusal clears the binding cookie, but the genuine state was not
+    # spent by the wrong ones: with the cookie, it still signs in.
+    assert psql(w, f"SELECT count(*) FROM oauth_flows WHERE state_hash = "
+                   f"'{sha256_bytea(f.state)}'") == "1"
+    f.keep_binding()
+    signed_in(w, f.callback())
+
+
+def test_replayed_state_is_refused(w, standin, admin_token):
+    standin.user("github", "8002", login="replayer", email="replayer@example.com")
+    f = Flow(w, "github")
+    f.run()
+    r = f.callback(url=f.callback_url)
+    refused(w, admin_token, f, r, "state")
+    assert len(standin.token_requests) == 1
+
+
+def test_state_must_come_back_to_the_browser_that_started(w, standin, admin_token):
+    standin.user("github", "8003", login="bound", email="bound@example.com")
+    # No binding cookie at all (another browser, or a forged link).
+    f = Flow(w, "github")
+    f.start()
+    f.authorize()
+    refused(w, admin_token, f, f.callback(session=requests.Session()), "this browser")
+    # The state is spent by that attempt: the real browser must start over.
+    refused(w, admin_token, f, f.callback(), "state")
+    # An attacker's own cookie does not fit a victim's state (login CSRF).
+    victim, attacker = Flow(w, "github"), Flow(w, "github")
+    victim.start()
+    victim.authorize()
+    attacker.start()
+    refused(w, admin_token, victim, victim.callback(session=attacker.session), "this browser")
+    assert standin.token_requests == []
+
+
+def test_replayed_code_is_refused(w, standin, admin_token):
+    standin.user("github", "8004", login="coder", email="coder@example.com")
+    first = Flow(w, "github")
+    signed_in(w, first.run())
+    code = first.callback_query["code"]
+    second = Flow(w, "github")
+    second.start()
+    second.authorize()
+    refused(w, admin_token, second, second.callback(code=code), "already used")
+    assert [f["code"] for _, f, _ in standin.token_requests].count(code) == 1
+    # Had Warren forgotten the code, the provider refuses it as well, and
+    # Warren takes that answer (GitHub's errors come with status 200).
+    psql(w, "DELETE FROM oauth_codes_used")
+    third = Flow(w, "github")
+    third.start()
+    third.authorize()
+    refused(w, admin_token, third, third.callback(code=code), "refused the authorization code")
+    assert standin.token_requests[-1][2]["error"] == "invalid_grant"
+
+
+@pytest.mark.parametrize("provider", ["github", "google"])
+def test_wrong_pkce_verifier_is_refused(w, standin, admin_token, provider):
+    standin.user(provider, "9001" if provider == "github" else "g-pkce", login="pkce",
+                 email="pkce@example.com")
+    f = Flow(w, provider)
+    f.start()
+    f.authorize()
+    psql(w, "UPDATE oauth_flows SET verifier = 'tampered-verifier-tampered-verifier-tampered'"
+            f" WHERE state_hash = '{sha256_bytea(f.state)}'")
+    refused(w, admin_token, f, f.callback(), "refused the authorization code")
+    _, form, answer = standin.token_requests[-1]
+    assert form["code_verifier"].startswith("tampered")
+    assert answer == {"error": "invalid_grant", "error_description": "PKCE verification failed"}
+
+
+def test_redirect_uri_comes_from_the_configuration(w, standin):
+    standin.user("github", "9002", login="hosted", email="hosted@example.com")
+    f = Flow(w, "github")
+    f.start(headers={"Host": "evil.example", "X-Forwarded-Host": "evil.example",
+                     "X-Forwarded-Proto": "https"})
+    assert f.query["redirect_uri"] == f"{PUBLIC_URL}/api/v1/auth/oauth/github/callback"
+    f.keep_binding()  # requests filed the cookie under the Host header's name
+    f.authorize()
+    r = f.callback()
+    signed_in(w, r)
+    assert standin.token_requests[-1][1]["redirect_uri"] == \
+        f"{PUBLIC_URL}/api/v1/auth/oauth/github/callback"
+
+
+@pytest.mark.parametrize("return_to", [
+    "//evil.example", "//evil.example/path", "/\\evil.example", "https://evil.example/",
+    "evil.example", "javascript:alert(1)", "/ok\r\nSet-Cookie: x=1", "/a\\b", "",
+])
+def test_return_to_must_be_a_local_path(w, return_to):
+    flows = psql(w, "SELECT count(*) FROM oauth_flows")
+    r = call(w, "GET", "/auth/oauth/github/start", params={"return_to": return_to})
+    assert_problem(r, 400)
+    assert "Location" not in r.headers and not r.raw.headers.getlist("Set-Cookie")
+    assert psql(w, "SELECT count(*) FROM oauth_flows") == flows
+
+
+def test_callback_needs_state_and_code(w):
+    for params in ({}, {"code": "c"}, {"state": "s"}):
+        assert_problem(call(w, "GET", "/auth/oauth/github/callback", params=params), 400)
+
+
+# -------------------------------------------------------- sign-up policies
+
+
+@pytest.fixture(scope="module")
+def domains_w(pg, tmp_path_factory, standin):
+    stack = oauth_stack(pg, tmp_path_factory, standin, "oauth-domains",
+                        signup_policy="domains",
+                        signup_domains="allowed.example, second.example")
+    yield stack
+    close_stack(stack)
+
+
+def test_signup_domains(domains_w, standin):
+    w = domains_w
+    admin_token = sign_in(w, ctl_user(w, "dadmin", role="admin"))["access_token"]
+    for i, email in enumerate(("ann@allowed.example", "Bob@SECOND.example")):
+        standin.user("github", str(100 + i), login=f"ok{i}", email=email)
+        signed_in(w, Flow(w, "github").run())
+    for i, email in enumerate(("eve@evil.example", "eve@sub.allowed.example",
+                               "eve@allowed.example.evil.example", "eve@notallowed.example")):
+        standin.user("github", str(200 + i), login=f"no{i}", email=email)
+        f = Flow(w, "github")
+        refused(w, admin_token, f, f.run(), "domain")
+    # The domain must still be verified by the provider.
+    standin.user("github", "300", login="unv", email="unv@allowed.example", verified=False)
+    f = Flow(w, "github")
+    refused(w, admin_token, f, f.run(), "not verified")
+
+
+@pytest.fixture(scope="module")
+def invite_w(pg, tmp_path_factory, standin):
+    stack = oauth_stack(pg, tmp_path_factory, standin, "oauth-invite", signup_policy="invite")
+    yield stack
+    close_stack(stack)
+
+
+def test_signup_by_invitation_only(invite_w, standin):
+    w = invite_w
+    admin_token = sign_in(w, ctl_user(w, "iadmin", role="admin"))["access_token"]
+    standin.user("github", "400", login="uninvited", email="uninvited@example.com")
+    f = Flow(w, "github")
+    refused(w, admin_token, f, f.run(), "invitation")
+
+    rid = new_request_id()
+    r = call(w, "POST", "/invitations", admin_token, json={"role": "template-admin"},
+             headers={"X-Request-Id": rid})
+    assert r.status_code == 201, r.text
+    inv = r.json()
+    code = inv["code"]
+    assert len(code) >= 24 and inv["role"] == "template-admin"
+    row = psql(w, f"SELECT encode(code_hash, 'hex'), row_to_json(i)::text FROM invitations i "
+                  f"WHERE id = '{inv['id']}'")
+    assert row.split("|")[0] == sha256_bytea(code)[2:] and code not in row
+    assert [e for e in audit(w, admin_token, action="invitation.create")["items"]
+            if e["request_id"] == rid and e["target_id"] == inv["id"]]
+
+    standin.user("github", "401", login="invited", email="invited@example.com")
+    me = signed_in(w, Flow(w, "github").run(invite=code))
+    assert me["role"] == "template-admin"
+    assert psql(w, f"SELECT used_by FROM invitations WHERE id = '{inv['id']}'") == me["id"]
+    # Single use.
+    standin.user("github", "402", login="second", email="second@example.com")
+    f = Flow(w, "github")
+    refused(w, admin_token, f, f.run(invite=code), "invitation is not valid")
+    # A made-up code is no better.
+    f = Flow(w, "github")
+    refused(w, admin_token, f, f.run(invite="made-up-code"), "invitation is not valid")
+    # Once signed up, no invitation is needed to sign in.
+    standin.user("github", "401", login="invited", email="invited@example.com")
+    assert signed_in(w, Flow(w, "github").run())["id"] == me["id"]
+
+    # An invitation for an address is for that address only.
+    r = call(w, "POST", "/invitations", admin_token, json={"email": "Bound@Example.com"})
+    assert r.status_code == 201, r.text
+    bound = r.json()["code"]
+    standin.user("github", "403", login="other", email="other@example.com")
+    f = Flow(w, "github")
+    refused(w, admin_token, f, f.run(invite=bound), "invitation is not valid")
+    standin.user("github", "404", login="boundee", email="bound@example.com")
+    me = signed_in(w, Flow(w, "github").run(invite=bound))
+    assert me["role"] == "member" and me["email"] == "bound@example.com"
