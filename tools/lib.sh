@@ -17,6 +17,7 @@ WARREN_PACKAGES=(
 	spawn-fcgi curl procps
 	python3 python3-pytest python3-pytest-timeout python3-requests
 	clang libclang-rt-14-dev wrk
+	docker.io busybox-static python3-yaml python3-jsonschema
 )
 
 warren_log() { printf '%s\n' "$*" >&2; }
@@ -185,7 +186,7 @@ warren_nginx_config() {
 	# silently leave the shipped paths in the generated configuration.
 	if grep -qE '/usr/share/warren|/run/warren|include[[:space:]]+fastcgi_params' \
 	    "$dir/site.conf" ||
-	    [ "$(grep -cE '^[[:space:]]*listen[[:space:]]' "$dir/site.conf")" != 1 ] ||
+	    [ "$(grep -cE '^[[:space:]]*listen[[:space:]]' "$dir/site.conf")" -lt 1 ] ||
 	    ! grep -q "listen 127.0.0.1:$port;" "$dir/site.conf" ||
 	    ! grep -q "fastcgi_pass $upstream;" "$dir/site.conf"; then
 		warren_log "warren_nginx_config: $WARREN_NGINX_SITE does not have the expected listen/root/fastcgi_pass lines"
@@ -244,4 +245,44 @@ warren_stop_pid() {
 	done
 	warren_log "$name (pid $pid) did not stop within $secs s"
 	return 1
+}
+
+# Docker: answers on /var/run/docker.sock, or a dockerd is started (its pid
+# in $1 when given, so that whoever started it can stop it).
+warren_docker_ensure() {
+	local pidfile=${1:-} i
+	docker version >/dev/null 2>&1 && return 0
+	warren_log "starting dockerd"
+	setsid dockerd --host unix:///var/run/docker.sock \
+	    </dev/null >>"${2:-/var/log/warren-dockerd.log}" 2>&1 &
+	[ -n "$pidfile" ] && echo $! >"$pidfile"
+	for ((i = 0; i < 300; i++)); do
+		docker version >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	warren_log "dockerd did not answer within 30 s"
+	return 1
+}
+
+# warren_demo_image NAME: a tiny image made here (no registry is needed):
+# busybox, with httpd serving /www on port 8080 as the default command.
+warren_demo_image() {
+	local name=$1 root
+	docker image inspect "$name" >/dev/null 2>&1 && return 0
+	root=$(mktemp -d)
+	mkdir -p "$root/bin" "$root/www" "$root/tmp" "$root/home/coder"
+	cp /usr/bin/busybox "$root/bin/busybox"
+	for c in sh ls cat echo env mkdir rm sleep httpd nc id; do
+		ln -s busybox "$root/bin/$c"
+	done
+	cat >"$root/www/index.html" <<'HTML'
+<!doctype html><title>Warren demo workspace</title>
+<h1>Hello from a Warren workspace</h1>
+<p>This page is served by busybox httpd inside the workspace container.</p>
+HTML
+	tar -C "$root" -c . | docker import \
+	    -c 'CMD ["httpd", "-f", "-p", "8080", "-h", "/www"]' - "$name" >/dev/null
+	local rc=$?
+	rm -rf "$root"
+	return $rc
 }

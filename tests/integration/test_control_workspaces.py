@@ -142,6 +142,22 @@ def test_name_unique_per_owner(w, world, tpl):
     assert psql(w, f"SELECT count(*) FROM workspaces WHERE name = {q(name)}") == "2"
 
 
+def test_concurrent_creates_with_one_name(w, world, tpl):
+    """Twelve clients create the same name at once: one 201, eleven 409."""
+    tok = world.tokens["bob"]
+    name = unique("race-")
+    sessions = Sessions()
+    res = together(12, lambda i: sessions.get().post(
+        w.url("/api/v1/workspaces"), json={"name": name, "template": tpl["id"]},
+        headers={"Authorization": f"Bearer {tok}"}, timeout=30))
+    codes = sorted(r.status_code for r in res)
+    assert codes == [201] + [409] * 11, codes
+    for r in res:
+        if r.status_code == 409:
+            problem(r, 409, "conflict", "name")
+    assert psql(w, f"SELECT count(*) FROM workspaces WHERE name = {q(name)}") == "1"
+
+
 def test_unknown_template_or_version_400(w, world, tpl):
     tok = world.tokens["alice"]
     for body in (
@@ -547,14 +563,19 @@ def test_dormancy_dates(w, world, tpl):
 
 
 def test_no_dormancy_dates_when_the_policy_is_off(pg, tmp_path_factory):
+    """Also: with a public URL on the scheme's default port, workspace URLs
+    have no port either."""
     from control_util import World as W
     s = open_stack(pg, tmp_path_factory.mktemp("ctl-nodormancy"), dormancy_after_days=0,
-                   dormancy_delete_after_days=0, workers=1)
+                   dormancy_delete_after_days=0, workers=1,
+                   public_url="https://warren.example", base_domain="dev.example")
     try:
         world = W(s, members=("alice",))
         t = make_template(s, world.tokens["tadmin"])
         tok = world.tokens["alice"]
         ws = running_ws(s, tok, t["id"])
+        assert ws["url"] == f"https://{ws['short_id']}.dev.example", ws["url"]
+        assert ws["url_pattern"] == f"https://{ws['short_id']}-{{port}}.dev.example"
         ok(build(s, tok, ws["id"], "stop"), 201)
         finish_latest(s, ws["id"])
         psql(s, f"UPDATE workspaces SET stopped_at = now() - interval '40 days',"

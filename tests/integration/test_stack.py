@@ -43,10 +43,23 @@ def stack(env, *args, timeout=600):
 
 
 def test_stack_up_again_status_down(stack_env):
-    url = f"http://127.0.0.1:{stack_env['WARREN_HTTP_PORT']}/"
+    port = stack_env['WARREN_HTTP_PORT']
+    url = f"http://127.0.0.1:{port}/"
     r = stack(stack_env, "up")
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
-    assert url in r.stdout.splitlines()[-1], r.stdout[-500:]
+    # The printed URLs use warren.localhost, which needs no DNS in a
+    # browser on this machine; requests here go to 127.0.0.1.
+    up = next(l for l in r.stdout.splitlines() if l.startswith("Warren is up:"))
+    assert f"http://warren.localhost:{port}/" in up, r.stdout[-500:]
+    pw = next(l for l in r.stdout.splitlines() if "one-time password" in l).split()[-1]
+    assert f"http://<id>.warren.localhost:{port}/" in r.stdout.splitlines()[-1]
+    login = requests.post(url + "api/v1/auth/login", json={"username": "admin", "password": pw},
+                          timeout=HTTP_TIMEOUT)
+    assert login.status_code == 200, login.text
+    token = login.json()["access_token"]
+    tpl = requests.get(url + "api/v1/templates", headers={"Authorization": f"Bearer {token}"},
+                       timeout=HTTP_TIMEOUT)
+    assert [t["name"] for t in tpl.json()["items"]] == ["demo"], tpl.text
     assert requests.get(url + "api/v1/ready", timeout=HTTP_TIMEOUT).status_code == 200
     page = requests.get(url, timeout=HTTP_TIMEOUT)
     assert page.status_code == 200 and "<title>Warren</title>" in page.text
@@ -62,7 +75,7 @@ def test_stack_up_again_status_down(stack_env):
 
     r = stack(stack_env, "status")
     assert r.returncode == 0
-    for name in ("postgresql", "warren-api", "nginx"):
+    for name in ("postgresql", "warren-api", "reconciler", "nginx"):
         line = next(l for l in r.stdout.splitlines() if l.startswith(name))
         assert "running" in line, r.stdout
     assert "ready:      200" in r.stdout
