@@ -93,7 +93,8 @@ login_failed(struct request *req, struct response *resp, const char *user_id,
 	    c->login_window, auth_now(), &retry);
 	(void)ratelimit_hit(kacct, c->login_failures_per_account,
 	    c->login_window, auth_now(), &retry);
-	if (audit_as(req, user_id, NULL, "auth.login", "user", user_id,
+	/* Whoever typed it is not known: no actor; the account is the target. */
+	if (audit_as(req, NULL, NULL, "auth.login", "user", user_id,
 	    AUDIT_FAILURE, details_username(req, username, reason)) != DB_OK)
 		log_warnx("could not audit a failed sign-in");
 	problem(req, resp, PROBLEM_INVALID_CREDENTIALS, NULL);
@@ -119,9 +120,19 @@ h_login(struct request *req, struct response *resp)
 		problem(req, resp, PROBLEM_CSRF, "sign-in from another origin");
 		return;
 	}
+	if ((st = q_run(req, &q_login_user, &res, username)) != DB_OK) {
+		q_fail(req, resp, st, res);
+		return;
+	}
 	kaddr = arena_printf(req->arena, "login-addr:%s", auth_client_addr(req));
-	/* Accounts are looked up in lower case: so are their counters. */
-	{
+	/*
+	 * One counter per account, however it was named (any case, or its
+	 * e-mail address); per name, in lower case, when there is none.
+	 */
+	if (PQntuples(res) == 1)
+		kacct = arena_printf(req->arena, "login-acct:%s:%s",
+		    PQgetvalue(res, 0, 0), auth_client_addr(req));
+	else {
 		char *lower = arena_strdup(req->arena, username), *p;
 		for (p = lower; *p; p++)
 			if (*p >= 'A' && *p <= 'Z')
@@ -138,10 +149,6 @@ h_login(struct request *req, struct response *resp)
 		    "rate limited")) != DB_OK)
 			log_warnx("could not audit a throttled sign-in");
 		too_many(req, resp, retry);
-		return;
-	}
-	if ((st = q_run(req, &q_login_user, &res, username)) != DB_OK) {
-		q_fail(req, resp, st, res);
 		return;
 	}
 	if (password_verify(req, PQntuples(res) ? q_get(res, 0, 2) : NULL,
@@ -237,7 +244,7 @@ h_refresh(struct request *req, struct response *resp)
 		    json_object_new_string(sid));
 		if ((st = q_run(req, &q_session_revoke, &res, sid,
 		    "refresh token reuse")) != DB_OK ||
-		    (st = audit_as(req, uid, NULL, "auth.refresh_reuse",
+		    (st = audit_as(req, NULL, NULL, "auth.refresh_reuse",
 		    "session", sid, AUDIT_DENIED, d)) != DB_OK ||
 		    (st = q_commit(req)) != DB_OK) {
 			q_fail(req, resp, st, NULL);

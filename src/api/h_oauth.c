@@ -507,6 +507,12 @@ finish(struct request *req, struct response *resp, const struct provider *p,
 		return;
 	}
 	if (PQntuples(res) == 1) {
+		/* OpenID Connect providers vouch for the address every time. */
+		if (p->kind == KIND_OIDC && !id->email_verified) {
+			signin_failed(req, resp, p, PROBLEM_SIGNIN_FAILED,
+			    "the provider has not verified this e-mail address");
+			return;
+		}
 		if (q_bool(res, 0, 2)) {
 			signin_failed(req, resp, p, PROBLEM_SIGNIN_FAILED,
 			    "this account is disabled");

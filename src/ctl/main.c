@@ -101,7 +101,8 @@ cmd_routes(int argc, char **argv)
 				printf("%-7s %-40s %-20s %s\n",
 				    http_method_name(m), routes[i].pattern,
 				    routes[i].name,
-				    policy_name(routes[i].policy));
+				    policy_name(routes[i].policy) ?
+				    policy_name(routes[i].policy) : "UNSET");
 	return 0;
 }
 

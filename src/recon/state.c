@@ -119,7 +119,7 @@ static const struct db_stmt q_schedule = {
 	"  target_id, result, details) SELECT 'warren-reconciler',"
 	"  'workspace.' || $2, 'workspace', $1, 'success',"
 	"  jsonb_build_object('reason', $3, 'build_id', b.id) FROM b)"
-	" SELECT pg_notify('warren_reconcile', $1) FROM b", 3
+	" SELECT pg_notify('warren_reconcile', $1::text) FROM b", 3
 };
 
 static const struct db_stmt q_dormant = {
