@@ -69,7 +69,9 @@ static const struct db_stmt q_flow_take = {
 
 static const struct db_stmt q_code_used = {
 	"oauth_code_used",
-	"INSERT INTO oauth_codes_used (provider, code_hash) VALUES ($1, $2)"
+	"WITH old AS (DELETE FROM oauth_codes_used WHERE used_at <"
+	" now() - interval '1 day')"
+	" INSERT INTO oauth_codes_used (provider, code_hash) VALUES ($1, $2)"
 	" ON CONFLICT DO NOTHING RETURNING 1", 2
 };
 
@@ -222,7 +224,7 @@ h_oauth_start(struct request *req, struct response *resp)
 	binding = auth_random_token(req->arena, 32);
 	if ((st = q_run(req, &q_flow_new, &res, auth_hash_hex(req->arena,
 	    state), p->name, verifier, nonce, auth_hash_hex(req->arena,
-	    binding), invite, ret, arena_printf(req->arena, "%d", FLOW_TTL)))
+	    binding), invite ? auth_hash_hex(req->arena, invite) : NULL, ret, arena_printf(req->arena, "%d", FLOW_TTL)))
 	    != DB_OK) {
 		q_fail(req, resp, st, res);
 		return;
@@ -446,8 +448,9 @@ sign_up(struct request *req, struct response *resp, const struct provider *p,
 			    "an invitation is needed to sign up");
 			return NULL;
 		}
-		if ((st = q_run(req, &q_invite_use, &res, auth_hash_hex(
-		    req->arena, invite), id->email)) != DB_OK) {
+		/* The flow keeps only the code's hash. */
+		if ((st = q_run(req, &q_invite_use, &res, invite, id->email))
+		    != DB_OK) {
 			q_fail(req, resp, st, res);
 			return NULL;
 		}

@@ -63,6 +63,13 @@ static const struct db_stmt q_user_lock = {
 	" FROM users WHERE id = $1 FOR UPDATE", 1
 };
 
+/* Taken before changing an admin: two demotions cannot both pass. */
+static const struct db_stmt q_lock_admins = {
+	"user_lock_admins",
+	"SELECT id FROM users WHERE role = 'admin' AND NOT disabled"
+	" ORDER BY id FOR UPDATE", 0
+};
+
 static const struct db_stmt q_user_delete = {
 	"user_delete", "DELETE FROM users WHERE id = $1", 1
 };
@@ -328,6 +335,7 @@ h_user_patch(struct request *req, struct response *resp)
 	if (has_dis)
 		dis = disabled ? "true" : "false";
 	if ((st = q_begin(req)) != DB_OK ||
+	    (st = q_run(req, &q_lock_admins, &res)) != DB_OK ||
 	    (st = q_run(req, &q_user_lock, &lock, id)) != DB_OK) {
 		q_fail(req, resp, st, NULL);
 		return;
@@ -406,6 +414,7 @@ h_user_delete(struct request *req, struct response *resp)
 		return;
 	}
 	if ((st = q_begin(req)) != DB_OK ||
+	    (st = q_run(req, &q_lock_admins, &res)) != DB_OK ||
 	    (st = q_run(req, &q_user_lock, &lock, id)) != DB_OK) {
 		q_fail(req, resp, st, NULL);
 		return;
