@@ -11,6 +11,9 @@
 #   bench_nginx [LOCATIONS]    nginx in front; sets $base
 #   bench_wrk NAME CONNS URL [WRK ARGS...]
 #                              one wrk run; figures in rps[NAME] ...
+#   bench_run NAME CONNS URL [WRK ARGS...]
+#                              bench_wrk, and the CPU time per request of
+#                              nginx, the FastCGI programs and PostgreSQL
 
 pgbin=/usr/lib/postgresql/15/bin
 threads=$(nproc)
@@ -210,6 +213,49 @@ bench_wrk() {
 		END { print e + 0 }' <<<"$out")
 	labels[$name]="$url"
 	cons[$name]=$c
+}
+
+# CPU time per request of each side, from /proc/PID/stat (utime + stime),
+# so that other load on the machine does not blur where the time goes.
+# "app" is warren-api's workers and those of the programs in bench_pids.
+hz=$(getconf CLK_TCK)
+group_pids() {
+	local p
+	case $1 in
+	nginx)	pgrep -P "$nginx_pid" ;;
+	app)	pgrep -P "$api_pid"
+		for p in "${bench_pids[@]}"; do pgrep -P "$p"; done ;;
+	pg)	echo "$pg_pid"; pgrep -P "$pg_pid" ;;
+	esac
+}
+ticks() {
+	local p t=0
+	for p in $(group_pids "$1"); do
+		[ -r "/proc/$p/stat" ] || continue
+		t=$((t + $(sed 's/.*) //' "/proc/$p/stat" |
+		    awk '{ print $12 + $13 }')))
+	done
+	echo "$t"
+}
+cpu_stat() { awk '/^cpu / { print $5 + $6, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat; }
+per_req() {	# ticks requests -> microseconds per request
+	awk -v t="$1" -v n="$2" -v hz="$hz" \
+	    'BEGIN { printf "%.0f", n ? t * 1e6 / hz / n : 0 }'
+}
+declare -A cpu_nginx cpu_app cpu_pg idle
+
+bench_run() {
+	local name=$1 n0 a0 p0 s0 s1
+	n0=$(ticks nginx) a0=$(ticks app) p0=$(ticks pg) s0=$(cpu_stat)
+	bench_wrk "$@"
+	s1=$(cpu_stat)
+	# Idle share of all CPUs: high idle means too few workers, not CPU.
+	idle[$name]=$(awk -v a="$s0" -v b="$s1" 'BEGIN {
+		split(a, x, " "); split(b, y, " ")
+		printf "%.0f", 100 * (y[1] - x[1]) / (y[2] - x[2]) }')
+	cpu_nginx[$name]=$(per_req $(($(ticks nginx) - n0)) "${reqs[$name]}")
+	cpu_app[$name]=$(per_req $(($(ticks app) - a0)) "${reqs[$name]}")
+	cpu_pg[$name]=$(per_req $(($(ticks pg) - p0)) "${reqs[$name]}")
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b ? a / b : 0 }'; }

@@ -439,12 +439,13 @@ password_hash(struct request *req, const char *pw, char **out)
 	char *h = arena_alloc(req->arena, crypto_pwhash_STRBYTES);
 	int rc;
 
-	if (!ratelimit_acquire_slot(req->srv->conf.max_concurrent_hashes))
+	if (!ratelimit_acquire_slot(SLOT_HASHING,
+	    req->srv->conf.max_concurrent_hashes))
 		return -1;
 	rc = crypto_pwhash_str(h, pw, strlen(pw),
 	    crypto_pwhash_OPSLIMIT_INTERACTIVE,
 	    crypto_pwhash_MEMLIMIT_INTERACTIVE);
-	ratelimit_release_slot();
+	ratelimit_release_slot(SLOT_HASHING);
 	if (rc != 0)
 		fatalx("password hashing: out of memory");
 	*out = h;
@@ -461,7 +462,8 @@ password_verify(struct request *req, const char *hash, const char *pw,
 {
 	static char dummy[crypto_pwhash_STRBYTES];
 
-	if (!ratelimit_acquire_slot(req->srv->conf.max_concurrent_hashes))
+	if (!ratelimit_acquire_slot(SLOT_HASHING,
+	    req->srv->conf.max_concurrent_hashes))
 		return -1;
 	if (dummy[0] == '\0' && crypto_pwhash_str(dummy, "warren-dummy", 12,
 	    crypto_pwhash_OPSLIMIT_INTERACTIVE,
@@ -469,6 +471,6 @@ password_verify(struct request *req, const char *hash, const char *pw,
 		fatalx("password hashing: out of memory");
 	*ok = crypto_pwhash_str_verify(hash ? hash : dummy, pw, strlen(pw))
 	    == 0 && hash != NULL;
-	ratelimit_release_slot();
+	ratelimit_release_slot(SLOT_HASHING);
 	return 0;
 }

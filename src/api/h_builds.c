@@ -13,6 +13,7 @@
 #include "json.h"
 #include "problem.h"
 #include "query.h"
+#include "ratelimit.h"
 #include "server.h"
 #include "spec.h"
 #include "workspace.h"
@@ -297,7 +298,7 @@ h_build_logs(struct request *req, struct response *resp)
 	enum db_status st;
 	PGresult *res = NULL, *done = NULL;
 	long limit = 500, timeout = 20, waited = 0;
-	bool finished;
+	bool finished, waiting;
 	const char *next;
 	int n;
 
@@ -322,23 +323,34 @@ h_build_logs(struct request *req, struct response *resp)
 		limit = 1000;
 	if (build_visible(req, resp) == NULL)
 		return;
+	/*
+	 * A follower holds a worker while it waits: at most half of them may
+	 * wait at once, so the API always has workers for everyone else.
+	 * The others get what there is now, without waiting.
+	 */
+	waiting = follow != NULL && strcmp(follow, "true") == 0 &&
+	    ratelimit_acquire_slot(SLOT_FOLLOWING,
+	    (req->srv->conf.workers + 1) / 2);
 	next = after ? after : "0";
 	for (;;) {
 		/* Done first: lines written before the end are then all read. */
 		if ((st = q_run(req, &q_build_done, &done, req->params[0]))
 		    != DB_OK || (st = q_run(req, &q_logs, &res, req->params[0],
 		    next, num(req, limit))) != DB_OK) {
+			if (waiting)
+				ratelimit_release_slot(SLOT_FOLLOWING);
 			q_fail(req, resp, st, res);
 			return;
 		}
 		n = PQntuples(res);
 		finished = q_bool(done, 0, 0);
-		if (n > 0 || finished || follow == NULL ||
-		    strcmp(follow, "true") != 0 || waited >= timeout * 1000)
+		if (n > 0 || finished || !waiting || waited >= timeout * 1000)
 			break;
 		nap(250);
 		waited += 250;
 	}
+	if (waiting)
+		ratelimit_release_slot(SLOT_FOLLOWING);
 	o = json_own(req->arena, json_object_new_object());
 	json_object_object_add(o, "items",
 	    json_object_get(q_rows_json(req, res)));

@@ -46,9 +46,15 @@ static const struct db_stmt q_tpl_create = {
 
 static const struct db_stmt q_tpl_lock = {
 	"tpl_lock",
-	"SELECT coalesce((SELECT max(number) FROM template_versions"
-	" WHERE template_id = t.id), 0) + 1, t.archived_at IS NOT NULL"
+	"SELECT 0, t.archived_at IS NOT NULL"
 	" FROM templates t WHERE t.id = $1 FOR UPDATE", 1
+};
+
+/* A statement of its own: its snapshot is taken after the lock is held. */
+static const struct db_stmt q_tpl_next = {
+	"tpl_next",
+	"SELECT coalesce(max(number), 0) + 1 FROM template_versions"
+	" WHERE template_id = $1", 1
 };
 
 static const struct db_stmt q_version_create = {
@@ -124,6 +130,10 @@ store_version(struct request *req, struct response *resp,
 		problem(req, resp, PQntuples(res) ? PROBLEM_CONFLICT :
 		    PROBLEM_NOT_FOUND, PQntuples(res) ? "the template is "
 		    "archived" : NULL);
+		return NULL;
+	}
+	if ((st = q_run(req, &q_tpl_next, &res, tpl_id)) != DB_OK) {
+		q_fail(req, resp, st, res);
 		return NULL;
 	}
 	*number = strtol(PQgetvalue(res, 0, 0), NULL, 10);

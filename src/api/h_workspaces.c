@@ -15,6 +15,17 @@
 #include "spec.h"
 #include "workspace.h"
 
+/* With an owner, a statement of its own: its plan uses the owner index. */
+static const struct db_stmt q_ws_list_owner = {
+	"ws_list_owner",
+	"SELECT " WS_COLUMNS " FROM workspace_states w"
+	" WHERE w.deleted_at IS NULL AND w.owner_id = $1"
+	" AND ($2::text IS NULL OR w.status = $2)"
+	" AND ($3::uuid IS NULL OR w.template_id = $3)"
+	" AND ($4::text IS NULL OR (w.name, w.id) > ($4, $5::uuid))"
+	" ORDER BY w.name, w.id LIMIT $6", 6
+};
+
 static const struct db_stmt q_ws_list = {
 	"ws_list",
 	"SELECT " WS_COLUMNS " FROM workspace_states w"
@@ -122,16 +133,22 @@ static struct json_object *
 ws_answer(struct request *req, struct response *resp, PGresult *row)
 {
 	struct json_object *o = json_own(req->arena, ws_json(req, row, 0));
+	struct json_object *shares;
 	enum db_status st;
 	PGresult *res = NULL;
+	int i;
 
 	if ((st = q_run(req, &q_ws_shares, &res, PQgetvalue(row, 0, 0)))
 	    != DB_OK) {
 		q_fail(req, resp, st, res);
 		return NULL;
 	}
-	json_object_object_add(o, "shared_ports",
-	    json_object_get(q_rows_json(req, res)));
+	shares = q_rows_json(req, res);
+	for (i = 0; i < PQntuples(res); i++)
+		json_object_object_add(json_object_array_get_idx(shares, i),
+		    "url", json_object_new_string(ws_port_url(req,
+		    PQgetvalue(row, 0, 1), PQgetvalue(res, i, 0))));
+	json_object_object_add(o, "shared_ports", json_object_get(shares));
 	return o;
 }
 
@@ -150,10 +167,18 @@ h_workspaces_list(struct request *req, struct response *resp)
 
 	if (!in_page(req, resp, &limit, &cursor))
 		return;
+	static const char *const statuses[] = { "starting", "running",
+	    "stopping", "stopped", "restarting", "updating", "deleting",
+	    "failed", "canceled", "dormant", NULL };
+	size_t k;
+
+	for (k = 0; status != NULL && statuses[k] != NULL &&
+	    strcmp(statuses[k], status) != 0; k++)
+		;
 	if ((owner && !in_uuid(owner)) || (tpl && !in_uuid(tpl)) ||
-	    (status && strlen(status) > 20)) {
+	    (status && statuses[k] == NULL)) {
 		problem(req, resp, PROBLEM_INVALID_INPUT, "owner and template "
-		    "must be ids");
+		    "must be ids, status one of the workspace statuses");
 		return;
 	}
 	if (cursor != NULL) {
@@ -170,7 +195,8 @@ h_workspaces_list(struct request *req, struct response *resp)
 	/* Others see their own workspaces only. */
 	if (!privileged(req))
 		owner = req->caller.user_id;
-	if ((st = q_run(req, &q_ws_list, &res, owner, status, tpl, cname, cid,
+	if ((st = q_run(req, owner ? &q_ws_list_owner : &q_ws_list, &res,
+	    owner, status, tpl, cname, cid,
 	    num(req, limit))) != DB_OK) {
 		q_fail(req, resp, st, res);
 		return;

@@ -31,7 +31,7 @@ struct bucket {
 
 struct table {
 	pthread_mutex_t	mu;
-	pid_t		hashing[64];	/* holders of a hashing place */
+	pid_t		holders[SLOT_KINDS][64];	/* pids holding a place */
 	unsigned char	key[crypto_shorthash_KEYBYTES];
 	struct bucket	b[NBUCKETS];
 };
@@ -169,7 +169,7 @@ ratelimit_clear(const char *key)
 
 /* Places held by workers that died are taken back. */
 bool
-ratelimit_acquire_slot(long max)
+ratelimit_acquire_slot(enum slot_kind kind, long max)
 {
 	pid_t me = getpid();
 	long i;
@@ -181,9 +181,9 @@ ratelimit_acquire_slot(long max)
 		max = 64;
 	lock();
 	for (i = 0; i < max && !ok; i++)
-		if (t->hashing[i] == 0 ||
-		    (kill(t->hashing[i], 0) == -1 && errno == ESRCH)) {
-			t->hashing[i] = me;
+		if (t->holders[kind][i] == 0 ||
+		    (kill(t->holders[kind][i], 0) == -1 && errno == ESRCH)) {
+			t->holders[kind][i] = me;
 			ok = true;
 		}
 	unlock();
@@ -191,7 +191,7 @@ ratelimit_acquire_slot(long max)
 }
 
 void
-ratelimit_release_slot(void)
+ratelimit_release_slot(enum slot_kind kind)
 {
 	pid_t me = getpid();
 	size_t i;
@@ -200,8 +200,8 @@ ratelimit_release_slot(void)
 		return;
 	lock();
 	for (i = 0; i < 64; i++)
-		if (t->hashing[i] == me) {
-			t->hashing[i] = 0;
+		if (t->holders[kind][i] == me) {
+			t->holders[kind][i] = 0;
 			break;
 		}
 	unlock();

@@ -13,8 +13,13 @@ bool	ratelimit_hit(const char *key, long limit, long window, int64_t now,
 bool	ratelimit_check(const char *key, long limit, long window, int64_t now,
 	    long *retry_after);
 void	ratelimit_clear(const char *key);
-/* A host-wide counting semaphore; false when all places are taken. */
-bool	ratelimit_acquire_slot(long max);
-void	ratelimit_release_slot(void);
+/* Host-wide counting semaphores; false when all places are taken. */
+enum slot_kind {
+	SLOT_HASHING,		/* argon2id password hashes */
+	SLOT_FOLLOWING,		/* requests waiting for build log lines */
+	SLOT_KINDS
+};
+bool	ratelimit_acquire_slot(enum slot_kind, long max);
+void	ratelimit_release_slot(enum slot_kind);
 
 #endif

@@ -427,12 +427,27 @@ spec_version_parse(struct arena *a, const struct conf *c,
     struct json_object *body, struct spec_version *s, const char **err)
 {
 	static const char *const policies[] = { "restart", "fail", NULL };
+	static const char *const fields[] = { "image", "command", "args",
+	    "env", "ports", "cpu_millis", "memory_mb", "pids", "home_path",
+	    "uid", "gid", "probe", "idle_timeout", "max_lifetime",
+	    "max_share_level", "parameters", "secrets", "capabilities",
+	    "restart_policy", NULL };
 	struct ctx x = { a, c, body, NULL };
 	struct json_object *ports;
 	const char *v;
 	int i;
 
 	memset(s, 0, sizeof(*s));
+	json_object_object_foreach(body, key, val) {
+		(void)val;
+		for (i = 0; fields[i] != NULL && strcmp(fields[i], key) != 0;
+		    i++)
+			;
+		if (fields[i] == NULL) {
+			fail(&x, "field '%.64s' is not known", key);
+			goto out;
+		}
+	}
 	if (!get_str(&x, "image", true, NULL, 255, &s->image))
 		goto out;
 	if (!spec_image_valid(s->image)) {

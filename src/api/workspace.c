@@ -263,6 +263,20 @@ ws_build(struct request *req, struct response *resp, const char *ws_id,
 	return id;
 }
 
+/* The URL of a workspace's port: <short_id>-<port>.<base_domain>. */
+const char *
+ws_port_url(struct request *req, const char *short_id, const char *port)
+{
+	const char *pub = req->srv->conf.public_url;
+	const char *host = strstr(pub, "://") + 3;
+	const char *colon = strchr(host, ':');
+	char *p = arena_strdup(req->arena, colon ? colon : "");
+
+	p[strcspn(p, "/")] = '\0';
+	return arena_printf(req->arena, "%.*s%s-%s.%s%s", (int)(host - pub),
+	    pub, short_id, port, req->srv->conf.base_domain, p);
+}
+
 /* The URLs of a workspace follow public_url's scheme and port. */
 static void
 add_urls(struct request *req, struct json_object *o, const char *short_id)

@@ -45,6 +45,8 @@ const char *ws_build(struct request *, struct response *, const char *ws_id,
 /* The JSON answer for a workspace row of WS_COLUMNS. */
 struct json_object *ws_json(struct request *, PGresult *, int row);
 const char *ws_short_id(struct request *);
+const char *ws_port_url(struct request *, const char *short_id,
+	    const char *port);
 
 /* Idempotency-Key: a replayed request gets the first answer again. */
 enum idem { IDEM_NONE, IDEM_NEW, IDEM_REPLAYED, IDEM_FAILED };

@@ -392,7 +392,10 @@ class Listener:
     def poll(self):
         """Notifications received since the last poll: [payload]."""
         marker = f"marker-{next(self.counter)}-{uuid.uuid4().hex[:8]}"
-        self._send(f"SELECT 'x';")
+        # psql prints what it has received after each result: after the
+        # first query's, what came before this poll; whatever comes later
+        # is printed after the marker and read by the next poll.
+        self._send("SELECT 'x';")
         self._send(f"SELECT '{marker}';")
         got = []
         pat = re.compile(r'^Asynchronous notification "([^"]+)" with payload "([^"]*)" received')

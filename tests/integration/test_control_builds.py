@@ -479,6 +479,26 @@ def test_follow_on_a_finished_build_returns_at_once(w, world, tpl):
     assert time.monotonic() - t0 < 3
 
 
+def test_log_followers_do_not_starve_the_api(w, world, tpl):
+    """As many clients as warren-api has workers follow a build's log: the
+    rest of the API must still answer promptly (a long poll must not be
+    able to take every worker; excess followers may be told to retry)."""
+    tok = world.tokens["alice"]
+    ws = make_ws(w, tok, tpl["id"])
+    followers = [follow_in_thread(w, tok, ws["build_id"], timeout=6)
+                 for _ in range(int(w.conf["workers"]))]
+    time.sleep(0.7)
+    t0 = time.monotonic()
+    r = w.get("/api/v1/health", timeout=30)
+    elapsed = time.monotonic() - t0
+    for t, _ in followers:
+        t.join(timeout=30)
+    assert r.status_code == 200, r.text
+    for _, out in followers:
+        assert out["resp"].status_code in (200, 429, 503), out["resp"].text
+    assert elapsed < 2.0, f"/api/v1/health took {elapsed:.1f} s while logs were followed"
+
+
 # ------------------------------------------------------------------- access
 
 

@@ -1,12 +1,17 @@
 """Issue 4, templates: immutable versions, one active version, archiving,
 who may change templates, and a clear 400 for every invalid version."""
 
+import subprocess
+import time
+
 import pytest
+
+from conftest import LIB
 
 from control_util import (
     MAX_CPU, MAX_MEMORY, MAX_PIDS, UUID_RE, World, add_version, assert_audit, call,
     close_stack, invalid, make_template, make_ws, new_request_id, not_found, ok,
-    open_stack, problem, psql, psql_fails, q, req, ts, unique, version_spec,
+    open_stack, problem, psql, psql_fails, q, req, together, ts, unique, version_spec,
 )
 
 
@@ -202,14 +207,34 @@ def test_new_versions_count_up_and_activation_is_explicit(w, world):
 
 
 def test_versions_numbered_without_gaps_under_concurrency(w, world):
-    """Eight template admins' requests at once: numbers 2..9, each once."""
-    from control_util import together
+    """Template admins add versions at once while another transaction holds
+    the template's row (as a slow version write would): every request gets
+    the next number, none fails."""
     tok = world.tokens["tadmin"]
     t = make_template(w, tok)
+    holder = subprocess.Popen(
+        ["bash", "-c", '. "$0"; "$@"', str(LIB), "warren_pg_psql", w.pg.root, str(w.pg.port),
+         w.db, "-At", "-c",
+         f"BEGIN; SELECT 1 FROM templates WHERE id = {q(t['id'])} FOR UPDATE;"
+         f" SELECT pg_sleep(1.5); COMMIT;"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 10
+        while psql(w, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE"
+                      " '%pg_sleep(1.5)%' AND pid <> pg_backend_pid()") != "1":
+            assert time.monotonic() < deadline, "the lock holder did not start"
+            time.sleep(0.02)
+        res = together(6, lambda i: call(w, "POST", f"/templates/{t['id']}/versions", tok,
+                                         json=version_spec(image=f"img{i}")))
+    finally:
+        assert holder.wait(timeout=30) == 0, holder.stderr.read()
+    assert [r.status_code for r in res] == [201] * 6, [(r.status_code, r.text[-120:]) for r in res]
+    assert sorted(r.json()["number"] for r in res) == list(range(2, 8))
+    # And without the held lock, a plain race.
     res = together(8, lambda i: call(w, "POST", f"/templates/{t['id']}/versions", tok,
                                      json=version_spec(image=f"img{i}")))
-    assert all(r.status_code == 201 for r in res), [(r.status_code, r.text) for r in res]
-    assert sorted(r.json()["number"] for r in res) == list(range(2, 10))
+    assert [r.status_code for r in res] == [201] * 8, [(r.status_code, r.text[-120:]) for r in res]
+    assert sorted(r.json()["number"] for r in res) == list(range(8, 16))
 
 
 def test_unknown_template_404(w, world):
