@@ -323,6 +323,27 @@ state_secrets(struct db *db, struct arena *a, const struct desired *d,
 		return NULL;
 	}
 	o = json_own(a, json_object_new_object());
+	{
+		/* Every selected name must exist, or the start fails. */
+		struct json_object *names;
+		size_t k;
+		int j;
+
+		if (json_parse(a, d->secret_names, strlen(d->secret_names),
+		    &names) == JSON_OK)
+			for (k = 0; k < json_object_array_length(names); k++) {
+				const char *want = json_object_get_string(
+				    json_object_array_get_idx(names, k));
+				for (j = 0; j < PQntuples(r) &&
+				    strcmp(PQgetvalue(r, j, 0), want) != 0; j++)
+					;
+				if (j == PQntuples(r)) {
+					*why = arena_printf(a, "the secret %s "
+					    "does not exist", want);
+					return NULL;
+				}
+			}
+	}
 	for (i = 0; i < PQntuples(r); i++) {
 		if ((plain = secretbox_open(a, key, PQgetvalue(r, i, 1),
 		    PQgetvalue(r, i, 2), &len)) == NULL) {
