@@ -40,6 +40,19 @@ server_route_index(const struct request *req)
 	return req->route ? (size_t)(req->route - routes) : nroutes;
 }
 
+/* A ChaCha20 stream seeded once per worker: no system call per id. */
+static unsigned char	id_seed[randombytes_SEEDBYTES];
+static uint64_t		id_counter;
+static bool		id_seeded;
+
+void
+request_id_seed(void)
+{
+	randombytes_buf(id_seed, sizeof(id_seed));
+	id_counter = 0;
+	id_seeded = true;
+}
+
 void
 request_id_new(char *out)
 {
@@ -47,7 +60,11 @@ request_id_new(char *out)
 	unsigned char raw[16];
 	size_t i;
 
-	randombytes_buf(raw, sizeof(raw));
+	if (!id_seeded)
+		request_id_seed();
+	memcpy(id_seed, &id_counter, sizeof(id_counter));
+	id_counter++;
+	randombytes_buf_deterministic(raw, sizeof(raw), id_seed);
 	for (i = 0; i < sizeof(raw); i++) {
 		out[2 * i] = hex[raw[i] >> 4];
 		out[2 * i + 1] = hex[raw[i] & 15];

@@ -25,6 +25,7 @@ int	server_prepare(struct server *) __attribute__((warn_unused_result));
 /* Runs one request through routing, policy, body checks and a handler. */
 void	server_handle(struct server *, struct request *, struct response *);
 void	request_id_new(char *out);	/* 33 bytes */
+void	request_id_seed(void);		/* in each worker, after fork */
 size_t	server_route_index(const struct request *);
 const char *const *server_route_labels(void);
 

@@ -240,6 +240,8 @@ worker_main(struct server *srv, int listen_fd, int slot)
 	long served = 0;
 	int ep, fd;
 
+	log_forked();
+	request_id_seed();
 	worker_signals(&waitmask);
 	metrics_use_slot(slot);
 	srv->db = db_new(srv->conf.db_conninfo, "warren-api",

@@ -2,11 +2,18 @@
  * The key file holds "kid key" lines, newest first: the first signs, all
  * verify.  Rotation puts a new key in front and keeps two older ones, so
  * tokens signed before a rotation stay valid until they expire.
+ *
+ * warren-api and warren-reconciler run as their own users and share the
+ * keys through group KEYS_GROUP: root creates the files as root:warren
+ * 0640 when that group exists (0600 otherwise), and a rewritten file keeps
+ * the owner, group and mode of the one it replaces, so that a rotation by
+ * root does not lock the services out.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -37,18 +44,58 @@ new_line(char *out, size_t outlen)
 	sodium_memzero(key, sizeof(key));
 }
 
+/* Owner, group and mode for a key file: the old file's, else new ones. */
+static void
+key_owner(const char *path, uid_t *uid, gid_t *gid, mode_t *mode)
+{
+	struct group *gr;
+	struct stat st;
+
+	*uid = geteuid();
+	*gid = getegid();
+	*mode = 0600;
+	if (stat(path, &st) == 0) {
+		*uid = st.st_uid;
+		*gid = st.st_gid;
+		*mode = st.st_mode & 0640;
+		if ((*mode & 0600) != 0600)
+			*mode = 0600;
+	} else if (geteuid() == 0 && (gr = getgrnam(KEYS_GROUP)) != NULL) {
+		*gid = gr->gr_gid;
+		*mode = 0640;
+	}
+}
+
+/* Gives an open key file its owner and mode; -1 with errno set. */
+static int
+share(int fd, uid_t uid, gid_t gid, mode_t mode)
+{
+	if (geteuid() == 0 && fchown(fd, uid, gid) == -1)
+		return -1;
+	return fchmod(fd, mode);
+}
+
 /* Writes the whole file next to the old one, then renames it in place. */
 static int
 write_file(const char *path, const char *text)
 {
 	char tmp[4096];
 	size_t n = strlen(text);
+	uid_t uid;
+	gid_t gid;
+	mode_t mode;
 	int fd;
 
+	key_owner(path, &uid, &gid, &mode);
 	snprintf(tmp, sizeof(tmp), "%s.new", path);
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600))
-	    == -1 || fchmod(fd, 0600) == -1 ||
-	    write(fd, text, n) != (ssize_t)n || fsync(fd) == -1 ||
+	    == -1) {
+		fprintf(stderr, "warrenctl: could not write %s: %s\n", path,
+		    strerror(errno));
+		return -1;
+	}
+	if (fchmod(fd, 0600) == -1 || write(fd, text, n) != (ssize_t)n ||
+	    share(fd, uid, gid, mode) == -1 || fsync(fd) == -1 ||
 	    close(fd) == -1 || rename(tmp, path) == -1) {
 		fprintf(stderr, "warrenctl: could not write %s: %s\n", path,
 		    strerror(errno));
@@ -56,6 +103,27 @@ write_file(const char *path, const char *text)
 		return -1;
 	}
 	return 0;
+}
+
+/* The secrets key is made by secretbox_create() (0600): share it after. */
+static int
+share_path(const char *path)
+{
+	struct group *gr;
+	int fd, rc;
+
+	if (geteuid() != 0 || (gr = getgrnam(KEYS_GROUP)) == NULL)
+		return 0;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 ||
+	    (rc = share(fd, 0, gr->gr_gid, 0640)) == -1) {
+		fprintf(stderr, "warrenctl: could not give %s to group %s: %s\n",
+		    path, KEYS_GROUP, strerror(errno));
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	return rc;
 }
 
 /* Creates what is missing of the signing keys and the secrets key. */
@@ -80,6 +148,8 @@ keys_init(const struct conf *c)
 			fprintf(stderr, "warrenctl: %s\n", err);
 			return -1;
 		}
+		if (share_path(c->secret_key_file) == -1)
+			return -1;
 		printf("created %s\n", c->secret_key_file);
 	}
 	return 0;

@@ -4,6 +4,9 @@
 
 #include "conf.h"
 
+/* The group that warren-api and warren-reconciler share the keys through. */
+#define KEYS_GROUP	"warren"
+
 int	keys_init(const struct conf *);
 int	keys_rotate(const struct conf *);
 

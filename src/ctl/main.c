@@ -12,6 +12,7 @@
 #include "log.h"
 #include "keys.h"
 #include "migrate.h"
+#include "setup.h"
 #include "user.h"
 #include "router.h"
 
@@ -22,6 +23,7 @@ static int	cmd_check_config(int, char **);
 static int	cmd_routes(int, char **);
 static int	cmd_keys(int, char **);
 static int	cmd_user(int, char **);
+static int	cmd_setup(int, char **);
 static int	cmd_version(int, char **);
 
 static const struct command {
@@ -35,6 +37,7 @@ static const struct command {
 	{ "keys", cmd_keys, "keys init | keys rotate" },
 	{ "user", cmd_user, "user add NAME [--admin | --role ROLE] "
 	    "[--email ADDR] [--password-stdin]" },
+	{ "setup", cmd_setup, "setup [--admin NAME] [--email ADDR]" },
 	{ "version", cmd_version, "version" },
 };
 
@@ -45,7 +48,7 @@ usage(void)
 {
 	size_t i;
 
-	fprintf(stderr, "usage: warrenctl [-c file] command [args]\n"
+	fprintf(stderr, "usage: warrenctl [-V] [-c file] command [args]\n"
 	    "commands:\n");
 	for (i = 0; i < NCOMMANDS; i++)
 		fprintf(stderr, "  %s\n", commands[i].usage);
@@ -158,6 +161,23 @@ cmd_user(int argc, char **argv)
 }
 
 static int
+cmd_setup(int argc, char **argv)
+{
+	const char *admin = "admin", *email = NULL;
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--admin") == 0 && i + 1 < argc)
+			admin = argv[++i];
+		else if (strcmp(argv[i], "--email") == 0 && i + 1 < argc)
+			email = argv[++i];
+		else
+			usage();
+	}
+	return setup_run(conf_path, admin, email) == 0 ? 0 : 1;
+}
+
+static int
 cmd_version(int argc, char **argv)
 {
 	(void)argc;
@@ -177,7 +197,9 @@ main(int argc, char *argv[])
 		fprintf(stderr, "warrenctl: could not initialise libsodium\n");
 		return 1;
 	}
-	while ((ch = getopt(argc, argv, "+c:")) != -1) {
+	while ((ch = getopt(argc, argv, "+c:V")) != -1) {
+		if (ch == 'V')
+			return cmd_version(0, NULL);
 		if (ch != 'c')
 			usage();
 		conf_path = optarg;

@@ -30,6 +30,7 @@ struct db {
 	int			 query_ms;
 	PGconn			*conn;
 	int64_t			 retry_at;
+	int64_t			 last_used;
 	const struct db_stmt	*prepared[DB_MAX_PREPARED];
 	size_t			 nprepared;
 	void			(*on_error)(enum db_error_kind);
@@ -268,6 +269,7 @@ wait_result(struct db *db, struct arena *a, PGresult **out)
 		return DB_UNAVAILABLE;
 	}
 	arena_defer(a, clear_result, last);
+	db->last_used = now_ms();
 	*out = last;
 	switch (PQresultStatus(last)) {
 	case PGRES_COMMAND_OK:
@@ -328,7 +330,9 @@ prepare(struct db *db, struct arena *a, const struct db_stmt *s)
 static enum db_status
 db_ready(struct db *db)
 {
-	check_idle(db);
+	/* A connection used within the last second is trusted as is. */
+	if (now_ms() - db->last_used > 1000)
+		check_idle(db);
 	if (db_connect(db) == -1)
 		return DB_UNAVAILABLE;
 	return DB_OK;

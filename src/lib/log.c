@@ -16,6 +16,14 @@
 static const char	*log_prog = "warren";
 static enum log_level	 log_min = LOG_LEVEL_INFO;
 static char		 log_rid[80];
+static pid_t		 log_pid;
+
+/* After fork, the child calls this so its lines carry its own pid. */
+void
+log_forked(void)
+{
+	log_pid = getpid();
+}
 
 void
 log_init(const char *progname, enum log_level level)
@@ -52,7 +60,8 @@ log_emit(const char *level, const char *errstr, const char *fmt, va_list ap)
 	gmtime_r(&now.tv_sec, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
 	r = snprintf(buf, sizeof(buf), "%s.%03ldZ %s[%ld]: %s%s", ts,
-	    now.tv_nsec / 1000000, log_prog, (long)getpid(),
+	    now.tv_nsec / 1000000, log_prog,
+	    (long)(log_pid ? log_pid : (log_pid = getpid())),
 	    level ? level : "", level ? ": " : "");
 	n = r < 0 ? 0 : (size_t)r;
 	if (n < sizeof(buf)) {

@@ -13,6 +13,7 @@ enum log_level {
 
 void	log_init(const char *progname, enum log_level);
 void	log_set_level(enum log_level);
+void	log_forked(void);
 void	log_set_request_id(const char *);	/* NULL outside a request */
 void	log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
