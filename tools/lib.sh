@@ -18,6 +18,11 @@ WARREN_PACKAGES=(
 	python3 python3-pytest python3-pytest-timeout python3-requests
 	clang libclang-rt-14-dev wrk
 	docker.io busybox-static python3-yaml python3-jsonschema
+	# the Debian packages (tests/package), the Apache site, man pages
+	debhelper apache2-dev lintian apache2 mandoc
+	iproute2 python3-psycopg2
+	# the browser tests (tests/e2e)
+	chromium chromium-driver python3-selenium
 )
 
 warren_log() { printf '%s\n' "$*" >&2; }

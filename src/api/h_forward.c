@@ -129,6 +129,11 @@ parse_host(struct request *req, const char *host, char *short_id,
 	if (host == NULL || (dot = strchr(host, '.')) == NULL)
 		return false;
 	hlen = strcspn(host, ":");
+	/* Nothing after the name but an optional ":" and 1 to 5 digits. */
+	if (host[hlen] == ':' && (strlen(host + hlen + 1) < 1 ||
+	    strlen(host + hlen + 1) > 5 || strspn(host + hlen + 1,
+	    "0123456789") != strlen(host + hlen + 1)))
+		return false;
 	if (hlen != (size_t)(dot - host) + 1 + blen ||
 	    strncasecmp(dot + 1, base, blen) != 0)
 		return false;
@@ -180,6 +185,10 @@ split_cookies(struct request *req, const char **rest)
 			    (size_t)(end - p) - n - 1);
 			continue;
 		}
+		/* No Warren cookie of any kind goes on to a workspace. */
+		if (strncmp(p, "warren_", 7) == 0 ||
+		    strncmp(p, "__Host-warren_", 14) == 0)
+			continue;
 		if (o > 0) {
 			out[o++] = ';';
 			out[o++] = ' ';
@@ -207,12 +216,14 @@ deny(struct request *req, struct response *resp, int status,
 /* Who asks: a workspace cookie, or a Bearer token from a script. */
 static bool
 identify(struct request *req, const char *label, const char *cookie,
-    char *uid, char *sid, bool *bearer)
+    char *uid, char *sid, bool *bearer, int64_t *iat)
 {
+	const char *h = req->header(req, "HTTP_AUTHORIZATION");
 	struct webtoken_claims c;
 	long retry;
 
 	*bearer = false;
+	*iat = 0;
 	uid[0] = sid[0] = '\0';
 	if (cookie != NULL) {
 		if (webtoken_verify(req->arena, &req->srv->keys, cookie,
@@ -222,10 +233,25 @@ identify(struct request *req, const char *label, const char *cookie,
 			return false;
 		snprintf(uid, 64, "%s", c.sub);
 		snprintf(sid, 64, "%s", c.sid);
+		*iat = c.iat;
 		return true;
 	}
-	if (req->header(req, "HTTP_AUTHORIZATION") != NULL &&
-	    auth_resolve(req, &retry) == AUTH_OK) {
+	/* An access token is checked here; its session and user by the
+	 * one lookup statement, like a cookie's. */
+	if (h != NULL && strncasecmp(h, "Bearer ", 7) == 0 &&
+	    strncmp(h + 7, API_TOKEN_PREFIX, strlen(API_TOKEN_PREFIX)) != 0) {
+		if (webtoken_verify(req->arena, &req->srv->keys, h + 7,
+		    req->srv->conf.public_url, "warren", "access", auth_now(),
+		    &c) != WEBTOKEN_OK || !in_uuid(c.sub) || !in_uuid(c.sid))
+			return false;
+		snprintf(uid, 64, "%s", c.sub);
+		snprintf(sid, 64, "%s", c.sid);
+		*iat = c.iat;
+		*bearer = true;
+		return true;
+	}
+	/* API tokens need their own lookup. */
+	if (h != NULL && auth_resolve(req, &retry) == AUTH_OK) {
 		*bearer = true;
 		snprintf(uid, 64, "%s", req->caller.user_id);
 		snprintf(sid, 64, "%s", req->caller.session_id);
@@ -260,19 +286,33 @@ answer(struct request *req, struct response *resp, const struct cached *c,
 			/* Where a browser goes to sign in and come back. */
 			const char *uri = req->header(req,
 			    "HTTP_X_ORIGINAL_URI");
-			resp_header(resp, "X-Warren-Signin", arena_printf(
-			    req->arena, "%s/api/v1/auth/handoff?host=%s&path=%s",
+			const char *accept = req->header(req, "HTTP_ACCEPT");
+
+			if (uri == NULL)
+				uri = req->header(req, "HTTP_X_FORWARDED_URI");
+			const char *signin = arena_printf(req->arena,
+			    "%s/api/v1/auth/handoff?host=%s&path=%s",
 			    req->srv->conf.public_url, httpc_escape(req->arena,
 			    forwarded_host(req)), httpc_escape(req->arena,
-			    safe_path(req, uri))));
+			    safe_path(req, uri)));
+
+			resp_header(resp, "X-Warren-Signin", signin);
 			resp_header(resp, "WWW-Authenticate",
 			    "Bearer realm=\"warren\"");
+			/* Traefik hands answers back as they are: a browser
+			 * (nginx passes no Accept) is sent to sign in here. */
+			if (accept != NULL && strstr(accept, "text/html")) {
+				resp_header(resp, "Location", signin);
+				resp->status = 302;
+			}
 		}
 		return;
 	}
 	resp_header(resp, "X-Warren-Upstream", arena_strdup(req->arena,
 	    c->upstream));
 	resp_header(resp, "X-Warren-Cookie", rest);
+	/* Traefik copies this one onto the request (authResponseHeaders). */
+	resp_header(resp, "Cookie", rest[0] ? rest : "warren_none=1");
 	resp_text(resp, 200, "text/plain; charset=utf-8", "ok", 2);
 }
 
@@ -285,6 +325,7 @@ h_forward(struct request *req, struct response *resp)
 	enum db_status st;
 	PGresult *res = NULL;
 	bool bearer, known, owner, ok;
+	int64_t iat;
 	long port;
 
 	cookie = split_cookies(req, &rest);
@@ -292,7 +333,7 @@ h_forward(struct request *req, struct response *resp)
 		deny(req, resp, 403, "notfound");
 		return;
 	}
-	known = identify(req, label, cookie, uid, sid, &bearer);
+	known = identify(req, label, cookie, uid, sid, &bearer, &iat);
 	key = arena_printf(req->arena, "%s|%s|%s", label, known ? uid : "-",
 	    known ? sid : "-");
 	c = &cache[slot(key)];
@@ -316,7 +357,8 @@ h_forward(struct request *req, struct response *resp)
 	}
 	/* A user who is disabled, signed out or logged out everywhere is
 	 * nobody; the valid-after time is checked against the cookie. */
-	if (known && (q_bool(res, 0, 8) || (!bearer && !q_bool(res, 0, 10))))
+	if (known && (q_bool(res, 0, 8) || (sid[0] && !q_bool(res, 0, 10)) ||
+	    (iat > 0 && iat < strtoll(PQgetvalue(res, 0, 9), NULL, 10))))
 		known = false;
 	owner = known && strcmp(PQgetvalue(res, 0, 1), uid) == 0;
 	level = PQgetvalue(res, 0, 5);
@@ -370,6 +412,21 @@ safe_path(struct request *req, const char *raw)
 	return arena_strdup(req->arena, raw);
 }
 
+/* ":8080" when public_url names a port, else "". */
+static const char *
+public_port(struct request *req)
+{
+	const char *host = strstr(req->srv->conf.public_url, "://") + 3;
+	const char *colon = strchr(host, ':');
+	char *p;
+
+	if (colon == NULL)
+		return "";
+	p = arena_strdup(req->arena, colon);
+	p[strcspn(p, "/")] = '\0';
+	return p;
+}
+
 /*
  * On the API host: a signed-in browser gets a one-time code bound to the
  * workspace host, and goes there with it.  Not signed in: to the sign-in
@@ -407,8 +464,10 @@ h_handoff(struct request *req, struct response *resp)
 		q_fail(req, resp, st, res);
 		return;
 	}
+	/* Never the host as given: the label, our domain, our port. */
 	resp_header(resp, "Location", arena_printf(req->arena,
-	    "%s://%s/_warren/handoff?code=%s&path=%s", scheme, host, code,
+	    "%s://%s.%s%s/_warren/handoff?code=%s&path=%s", scheme, label,
+	    req->srv->conf.base_domain, public_port(req), code,
 	    httpc_escape_path(req, path)));
 	resp_text(resp, 302, NULL, "", 0);
 }

@@ -35,24 +35,43 @@ traefik_render(struct arena *a, const struct traefik_route *r, int n,
 	char *out;
 	int i;
 
+	/* The API's origin: the forward URL without its path. */
+	const char *host = strstr(forward_url, "://");
+	char *api = arena_strndup(a, forward_url, host ? (size_t)(host + 3 -
+	    forward_url) + strcspn(host + 3, "/") : strlen(forward_url));
+
 	out = arena_printf(a, "# Written by warren-reconciler for Traefik v%d;"
 	    " do not edit.\nhttp:\n  middlewares:\n    warren-auth:\n"
 	    "      forwardAuth:\n        address: \"%s\"\n"
 	    "        authResponseHeaders:\n          - \"Cookie\"\n"
 	    "    warren-strip:\n      headers:\n        customRequestHeaders:\n"
-	    "          Authorization: \"\"\n", version, forward_url);
+	    "          Authorization: \"\"\n"
+	    "    warren-handoff:\n      replacePath:\n"
+	    "        path: \"/api/v1/auth/handoff/redeem\"\n",
+	    version, forward_url);
 	if (n == 0)
 		return out;
 	out = arena_printf(a, "%s  routers:\n", out);
-	for (i = 0; i < n; i++)
-		out = arena_printf(a, "%s    %s:\n      rule: \"Host(`%s%s%s.%s`)\"\n"
+	for (i = 0; i < n; i++) {
+		const char *h = arena_printf(a, "%s%s%s.%s", r[i].short_id,
+		    r[i].port ? "-" : "", r[i].port ? arena_printf(a, "%d",
+		    r[i].port) : "", base_domain);
+		out = arena_printf(a, "%s    %s:\n      rule: \"Host(`%s`)\"\n"
 		    "      priority: %d\n      service: %s\n"
 		    "      middlewares:\n        - warren-auth\n"
-		    "        - warren-strip\n", out, name(a, &r[i]),
-		    r[i].short_id, r[i].port ? "-" : "", r[i].port ?
-		    arena_printf(a, "%d", r[i].port) : "", base_domain,
+		    "        - warren-strip\n", out, name(a, &r[i]), h,
 		    r[i].port ? 200 : 100, name(a, &r[i]));
-	out = arena_printf(a, "%s  services:\n", out);
+		/* The end of the cookie hand-off is Warren's, not the
+		 * workspace's: above the host's own router. */
+		out = arena_printf(a, "%s    %s-handoff:\n      rule: \"Host(`%s`)"
+		    " && Path(`/_warren/handoff`)\"\n      priority: %d\n"
+		    "      service: warren-api\n      middlewares:\n"
+		    "        - warren-handoff\n", out, name(a, &r[i]), h,
+		    r[i].port ? 400 : 300);
+	}
+	out = arena_printf(a, "%s  services:\n    warren-api:\n"
+	    "      loadBalancer:\n        servers:\n          - url: \"%s\"\n",
+	    out, api);
 	for (i = 0; i < n; i++)
 		out = arena_printf(a, "%s    %s:\n      loadBalancer:\n"
 		    "        servers:\n          - url: \"http://%s\"\n", out,
@@ -116,13 +135,16 @@ traefik_clean(const char *path)
 	struct dirent *e;
 	DIR *d;
 
+	const char *where;
+
 	snprintf(dir, sizeof(dir), "%s", path);
-	if ((d = opendir(dirname(dir))) == NULL)
+	where = dirname(dir);	/* may return a static "." */
+	if ((d = opendir(where)) == NULL)
 		return;
 	while ((e = readdir(d)) != NULL)
 		if (strncmp(e->d_name, TMP_PREFIX, strlen(TMP_PREFIX)) == 0 &&
 		    strstr(e->d_name, ".tmp") != NULL) {
-			snprintf(file, sizeof(file), "%s/%s", dir, e->d_name);
+			snprintf(file, sizeof(file), "%s/%s", where, e->d_name);
 			if (unlink(file) == 0)
 				log_info("removed stale %s", file);
 		}

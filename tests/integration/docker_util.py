@@ -14,6 +14,7 @@ is reached only through its unix socket; containers only through ports
 published on 127.0.0.1.
 """
 
+import fcntl
 import http.client
 import io
 import json
@@ -187,16 +188,29 @@ class DockerClient:
             raise DockerError(f"import {ref}: {text[:300]}")
         return self.image(ref)
 
-    def cleanup_warren(self):
-        """Removes every Warren-labelled container and volume."""
-        for c in self.warren_containers():
-            self.rm(c["Id"])
-        for v in self.volumes(["warren.managed=true"]):
-            self.remove_volume(v["Name"])
-        # Volumes of containers created by hand in tests carry no label.
-        for v in self.call("GET", "/volumes")["Volumes"] or []:
-            if v["Name"].startswith("warren-"):
-                self.remove_volume(v["Name"])
+    def cleanup_warren(self, timeout=60):
+        """Removes every Warren-labelled container and volume (a removal
+        that a killed reconciler left in progress is waited for)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = []
+            for c in self.warren_containers():
+                status, _ = self.request("DELETE", f"/containers/{c['Id']}?force=1")
+                if status not in (204, 404):
+                    left.append(c["Id"])
+            vols = {v["Name"] for v in self.volumes(["warren.managed=true"])}
+            # Volumes made by hand in tests may carry no label.
+            vols |= {v["Name"] for v in self.call("GET", "/volumes")["Volumes"] or []
+                     if v["Name"].startswith("warren-")}
+            for name in vols:
+                status, _ = self.request("DELETE", f"/volumes/{name}?force=1")
+                if status not in (204, 404):
+                    left.append(name)
+            if not left:
+                return
+            if time.monotonic() > deadline:
+                raise DockerError(f"could not remove {left}")
+            time.sleep(0.1)
 
 
 def rootfs_tar(index_text):
@@ -277,20 +291,23 @@ class Dockerd:
         return f"unix://{self.sock}"
 
     def _make_bridge(self):
-        used = _ip("-o", "-4", "addr").stdout
-        for n in range(40, 250):
-            net = f"10.231.{n}."
-            if net not in used:
-                break
-        else:
-            pytest.fail("no free 10.231.N.0/24 subnet for the test bridge")
-        _ip("link", "del", self.bridge)
-        for args in (("link", "add", self.bridge, "type", "bridge"),
-                     ("addr", "add", f"{net}1/24", "dev", self.bridge),
-                     ("link", "set", self.bridge, "up")):
-            r = _ip(*args)
-            if r.returncode != 0:
-                pytest.fail(f"ip {' '.join(args)}: {r.stderr}")
+        # Test runs side by side must not pick the same subnet.
+        with open("/tmp/warren-test-bridges.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            used = _ip("-o", "-4", "addr").stdout
+            for n in range(40, 250):
+                net = f"10.231.{n}."
+                if net not in used:
+                    break
+            else:
+                pytest.fail("no free 10.231.N.0/24 subnet for the test bridge")
+            _ip("link", "del", self.bridge)
+            for args in (("link", "add", self.bridge, "type", "bridge"),
+                         ("addr", "add", f"{net}1/24", "dev", self.bridge),
+                         ("link", "set", self.bridge, "up")):
+                r = _ip(*args)
+                if r.returncode != 0:
+                    pytest.fail(f"ip {' '.join(args)}: {r.stderr}")
 
     def start(self):
         assert self.started, "an external Docker Engine is not ours to start"
@@ -454,6 +471,10 @@ class Reconciler:
         )
         if wait_active:
             self.wait_log("active reconciler", START_TIMEOUT)
+            # The metrics file is written at the end of each full pass:
+            # once it is there, the first pass is over.
+            wait_for(lambda: self.metrics_path.exists() or not self.running(), START_TIMEOUT,
+                     interval=0.01, what="the reconciler's first full pass")
         return self
 
     def run_once(self, timeout=120):
@@ -540,8 +561,8 @@ class DockerRelay:
     """A unix socket in front of the Docker socket that relays bytes both
     ways and can stop a chosen Docker call in its tracks.
 
-    Every request is recorded as (method, path).  A trap (method, path
-    prefix, occurrence, phase) fires on that request: phase "request" holds
+    Every request is recorded as (method, path).  A trap (method, path,
+    occurrence, phase) fires on that request: phase "request" holds
     it before Docker sees it; phase "answer" lets Docker act and holds the
     answer, so that Docker has done the step and the caller has not heard.
     `fired` is set when the trap fires; held connections stay silent until
@@ -569,11 +590,13 @@ class DockerRelay:
     def host(self):
         return f"unix://{self.path}"
 
-    def arm(self, method, prefix, occurrence=1, phase="request"):
+    def arm(self, method, path, occurrence=1, phase="request"):
+        """Traps the occurrence-th request `method path` (path without the
+        API version prefix)."""
         with self.lock:
             self.fired.clear()
             self.fired_call = None
-            self.trap = {"method": method, "prefix": prefix, "left": occurrence, "phase": phase}
+            self.trap = {"method": method, "path": path, "left": occurrence, "phase": phase}
 
     def disarm(self):
         with self.lock:
@@ -604,7 +627,7 @@ class DockerRelay:
     def _match(self, method, path):
         """Called with the lock held for each request."""
         t = self.trap
-        if t is None or t["method"] != method or not path.startswith(t["prefix"]):
+        if t is None or t["method"] != method or path != t["path"]:
             return None
         t["left"] -= 1
         if t["left"] > 0:

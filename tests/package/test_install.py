@@ -1,0 +1,31 @@
+"""The packages installed and used as an operator would, on a throw-away
+copy of this machine (install-test.sh: an overlay of / in private mount,
+network and PID namespaces, so nothing is left behind): install, warrenctl
+setup against the machine's PostgreSQL cluster with peer authentication,
+warren-api behind nginx and behind Apache, the reconciler's privileges and
+one pass, upgrades with the database down and up, remove, purge."""
+
+import os
+import shutil
+import subprocess
+
+from debs import TOP
+
+SCRIPT = TOP / "tests" / "package" / "install-test.sh"
+
+
+def test_install_setup_serve_upgrade_remove_purge(built):
+    d, _ = built
+    assert os.geteuid() == 0, "the install test runs as root (namespaces, dpkg)"
+    for tool in ("unshare", "chroot", "spawn-fcgi", "nginx", "apache2ctl", "pg_ctlcluster", "curl"):
+        assert shutil.which(tool), f"{tool} is missing (tools/lib.sh installs it)"
+    r = subprocess.run(
+        ["unshare", "--mount", "--net", "--pid", "--fork", "--mount-proc", "bash", str(SCRIPT), str(d)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=900,
+    )
+    out = r.stdout
+    (d / "install-test.log").write_text(out)
+    assert r.returncode == 0 and out.rstrip().endswith("install test: passed"), out[-6000:]
