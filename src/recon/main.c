@@ -454,25 +454,38 @@ worker_new(const char *endpoint, const struct docker_tls *tls)
 }
 
 /* Waits for the advisory lock of this Docker host; false when stopping. */
+static bool	once;
+
 static bool
 lead(struct worker *w)
 {
 	const char *p[] = { conf.reconciler_host_name };
-	bool said = false;
+	bool said_lock = false, said_db = false;
+	enum db_status st;
+	int tries = 0;
 	PGresult *r;
 
 	while (!stopping) {
 		arena_reset(w->a);
-		if (db_query(w->db, w->a, &q_lock, p, &r) == DB_OK &&
+		if ((st = db_query(w->db, w->a, &q_lock, p, &r)) == DB_OK &&
 		    q_true(r)) {
 			log_info("active reconciler for Docker host %s",
 			    conf.reconciler_host_name);
 			return true;
 		}
-		if (!said)
+		if (st == DB_OK && !said_lock) {
 			log_info("another reconciler is active for %s: waiting",
 			    conf.reconciler_host_name);
-		said = true;
+			said_lock = true;
+		} else if (st != DB_OK && !said_db) {
+			log_warnx("the database does not answer: waiting");
+			said_db = true;
+		}
+		/* One-shot runs from cron or a timer do not wait forever. */
+		if (once && ++tries >= 30) {
+			log_warnx("giving up: not the active reconciler");
+			return false;
+		}
 		(void)poll(NULL, 0, 1000);
 	}
 	return false;
@@ -628,7 +641,7 @@ main(int argc, char *argv[])
 	struct sigaction sa;
 	struct worker *w, **pool;
 	pthread_t *threads;
-	bool once = false, check = false;
+	bool check = false;
 	char ep[CONF_STR_MAX], err[256];
 	int i;
 
@@ -673,7 +686,7 @@ main(int argc, char *argv[])
 		traefik_clean(conf.traefik_file);
 	w = worker_new(conf.docker_host, NULL);
 	if (!lead(w))
-		return 0;
+		return once && !stopping ? 1 : 0;
 	endpoint(w, ep, sizeof(ep), &tls);
 	docker_free(w->docker);
 	if ((w->docker = docker_new(ep, &tls, conf.docker_timeout)) == NULL)
