@@ -132,7 +132,7 @@ export async function detail(ctx) {
 		if (focused) {
 			const again = fk && (el.querySelector(`[data-key="${CSS.escape(fk)}"]`)
 				|| el.querySelector(`[name="${CSS.escape(fk)}"]`));
-			(again || title).focus();
+			(again && !again.disabled ? again : title).focus();
 		}
 	}
 
@@ -329,6 +329,7 @@ export async function detail(ctx) {
 		let errors = 0;
 		while (run === logRun && !signal.aborted) {
 			let r;
+			const asked = Date.now();
 			try {
 				r = await api.get(`/builds/${api.id(b.id)}/logs?after=${after}&follow=true&timeout=10`, { signal });
 				errors = 0;
@@ -358,6 +359,11 @@ export async function detail(ctx) {
 				return;
 			}
 			state.textContent = "following…";
+			// Nothing new at once: the API had no worker to spare for
+			// waiting (it keeps half of them for everyone else), so wait
+			// here instead of asking again straight away.
+			if (r.items.length === 0 && Date.now() - asked < 1000)
+				await new Promise((res) => setTimeout(res, 1500));
 		}
 	}
 
