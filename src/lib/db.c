@@ -215,11 +215,8 @@ check_idle(struct db *db)
 		    conn_lost(db)) {
 			log_info("database connection was closed, reconnecting");
 			db_disconnect(db);
-		} else {
-			PGnotify *n;
-			while ((n = PQnotifies(db->conn)) != NULL)
-				PQfreemem(n);
 		}
+		/* Notifications stay queued for a LISTENing caller. */
 	}
 }
 

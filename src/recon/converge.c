@@ -155,6 +155,12 @@ step_remove(struct run *r)
 		return fail(r, "could not remove the container: %s",
 		    docker_error(r->w->docker));
 	r->a.exists = r->a.running = false;
+	r->a.id[0] = '\0';
+	/* Observed state: no container any more (a delete forgets the row). */
+	if (strcmp(r->d->state, "stopped") == 0 && state_deployment(r->w->db,
+	    r->w->a, r->d, r->w->shared->host, NULL, "{}", NULL, "absent", 0)
+	    != 0)
+		return fail(r, "could not record the deployment");
 	return true;
 }
 
@@ -248,7 +254,10 @@ record(struct run *r, const char *state, int exit_code)
 	out = json_own(r->w->a, json_object_new_object());
 	if (call(r, "GET", arena_printf(r->w->a, "/containers/%s/json",
 	    plan_container_name(r->w->a, r->d)), NULL, 0, &o) == DOCKER_OK &&
-	    o != NULL && json_object_object_get_ex(o, "NetworkSettings", &ns) &&
+	    o != NULL && r->digest == NULL &&
+	    json_object_object_get_ex(o, "Image", &b))
+		r->digest = arena_strdup(r->w->a, json_object_get_string(b));
+	if (o != NULL && json_object_object_get_ex(o, "NetworkSettings", &ns) &&
 	    json_object_object_get_ex(ns, "Ports", &ports) && ports != NULL &&
 	    json_object_is_type(ports, json_type_object)) {
 		json_object_object_foreach(ports, k, v) {
@@ -298,7 +307,14 @@ probe_once(int port, bool http, const char *path)
 	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1)
 		goto out;
 	if (!http) {
-		ok = 1;
+		/*
+		 * docker-proxy accepts on the host port whether or not the
+		 * container listens, then closes when its own connect fails:
+		 * ready when the connection stays open (or brings a banner).
+		 */
+		pfd.fd = fd;
+		pfd.events = POLLIN;
+		ok = poll(&pfd, 1, 50) == 0 || read(fd, buf, 1) > 0;
 		goto out;
 	}
 	n = snprintf(buf, sizeof(buf), "GET %.32s HTTP/1.0\r\n\r\n", path);
@@ -345,10 +361,17 @@ step_probe(struct run *r)
 	    json_object_array_length(b) > 0)
 		port = atoi(json_object_get_string(json_object_object_get(
 		    json_object_array_get_idx(b, 0), "HostPort")));
-	if (port == 0)
-		return fail(r, "the probe port %d is not published",
-		    json_object_get_int(v));
-	deadline = start + r->d->probe_timeout;
+	if (port == 0) {
+		struct actual now;
+		if (converge_observe(r->w, r->d, &now) == 0 && now.exists &&
+		    !now.running)
+			deadline = 0;	/* exited: straight to its logs */
+		else
+			return fail(r, "the probe port %d is not published",
+			    json_object_get_int(v));
+	} else
+		deadline = start + r->d->probe_timeout;
+	if (deadline != 0)
 	state_log(r->w->db, r->w->a, r->d->build_id, "system",
 	    "waiting for the workspace to answer on port %d",
 	    json_object_get_int(v));
@@ -356,7 +379,8 @@ step_probe(struct run *r)
 		if (probe_once(port, http, path)) {
 			state_log(r->w->db, r->w->a, r->d->build_id, "system",
 			    "ready after %.3f s", since(&r->t0));
-			return true;
+			return record(r, "running", 0) ||
+			    fail(r, "could not record the deployment");
 		}
 		(void)poll(NULL, 0, interval);
 		since_check += interval;

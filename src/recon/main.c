@@ -220,6 +220,8 @@ status_of(const struct desired *d)
 		return strcmp(d->transition, "stop") == 0 ? "stopping" :
 		    strcmp(d->transition, "delete") == 0 ? "deleting" :
 		    "starting";
+	if (strcmp(d->last_status, "failed") == 0)
+		return "failed";
 	if (strcmp(d->state, "running") == 0)
 		return "running";
 	return d->dormant_at ? "dormant" : "stopped";
@@ -579,6 +581,16 @@ daemon_loop(struct worker *w)
 	int timeout;
 
 	while (!stopping) {
+		if (db_conn(w->db) == NULL ||
+		    PQstatus(db_conn(w->db)) != CONNECTION_OK) {
+			/* Back as soon as the database is: LISTEN is gone. */
+			PGresult *r;
+			arena_reset(w->a);
+			if (db_exec(w->db, w->a, "SELECT 1", &r) != DB_OK) {
+				(void)poll(NULL, 0, 1000);
+				continue;
+			}
+		}
 		if (db_generation(w->db) != gen) {
 			/* A new session: the lock and LISTEN are gone. */
 			if (gen != 0 && !lead(w))
@@ -596,6 +608,11 @@ daemon_loop(struct worker *w)
 			else
 				next_full = t + conf.reconciler_resync * 1000;
 		}
+		/*
+		 * A notification that came in with a query's answer waits in
+		 * libpq, not on the socket: poll() would not wake for it.
+		 */
+		drain_notifications(w);
 		timeout = (int)(next_full - now_ms());
 		if (timeout < 0)
 			timeout = 0;

@@ -29,7 +29,9 @@
 	" " EPOCH("w.deadline") ", " EPOCH("w.max_deadline") ","              \
 	" " EPOCH("coalesce(w.last_activity_at, w.started_at)") ","          \
 	" " EPOCH("w.stopped_at") ", " EPOCH("w.dormant_at") ","              \
-	" coalesce(w.idle_timeout, v.idle_timeout, 0)"                        \
+	" coalesce(w.idle_timeout, v.idle_timeout, 0),"                       \
+	" coalesce((SELECT status FROM workspace_builds WHERE workspace_id ="  \
+	"  w.id ORDER BY number DESC LIMIT 1), '')"                           \
 	" FROM workspaces w"                                                  \
 	" JOIN template_versions v ON v.id = w.template_version_id"           \
 	" LEFT JOIN workspace_builds ab ON ab.workspace_id = w.id"            \
@@ -54,12 +56,12 @@ static const struct db_stmt q_begin = {
 /* A failed start leaves the workspace stopped: no retry loop. */
 static const struct db_stmt q_finish = {
 	"recon_build_finish",
-	"WITH b AS (UPDATE workspace_builds SET status = $2, error = $3,"
+	"WITH b AS (UPDATE workspace_builds SET status = $2::text, error = $3,"
 	"  image_digest = coalesce($4, image_digest), completed_at = now(),"
 	"  started_at = coalesce(started_at, now())"
 	"  WHERE id = $1 AND status IN ('pending', 'running')"
-	"  RETURNING workspace_id, transition)"
-	" UPDATE workspaces w SET"
+	"  RETURNING workspace_id, transition),"
+	" u AS (UPDATE workspaces w SET"
 	" started_at = CASE WHEN $2 = 'succeeded' AND b.transition IN"
 	"  ('start', 'restart', 'update') THEN now() ELSE w.started_at END,"
 	" last_activity_at = CASE WHEN $2 = 'succeeded' AND b.transition IN"
@@ -71,7 +73,9 @@ static const struct db_stmt q_finish = {
 	"  THEN now() ELSE w.stopped_at END,"
 	" desired_state = CASE WHEN $2 = 'failed' AND b.transition <> 'delete'"
 	"  THEN 'stopped' ELSE w.desired_state END"
-	" FROM b WHERE w.id = b.workspace_id", 4
+	" FROM b WHERE w.id = b.workspace_id RETURNING w.id)"
+	" SELECT pg_notify('warren_reconcile', u.id::text) FROM u"
+	" WHERE $2 = 'failed'", 4
 };
 
 static const struct db_stmt q_log = {
@@ -91,13 +95,17 @@ static const struct db_stmt q_deploy = {
 	" build_number = EXCLUDED.build_number, ports = EXCLUDED.ports,"
 	" image_digest = coalesce(EXCLUDED.image_digest,"
 	"  deployments.image_digest),"
-	" state = EXCLUDED.state, exit_code = EXCLUDED.exit_code,"
+	" state = EXCLUDED.state, exit_code = CASE EXCLUDED.state WHEN"
+	"  'absent' THEN deployments.exit_code ELSE EXCLUDED.exit_code END,"
 	" updated_at = now()", 10
 };
 
 static const struct db_stmt q_forget = {
 	"recon_forget",
-	"WITH d AS (DELETE FROM deployments WHERE workspace_id = $1)"
+	"WITH d AS (DELETE FROM deployments WHERE workspace_id = $1),"
+	" b AS (UPDATE workspace_builds SET status = 'succeeded',"
+	"  completed_at = now(), started_at = coalesce(started_at, now())"
+	"  WHERE workspace_id = $1 AND status IN ('pending', 'running'))"
 	" UPDATE workspaces SET deleted_at = now() WHERE id = $1"
 	" AND deleted_at IS NULL", 1
 };
@@ -189,6 +197,7 @@ fill(struct arena *a, PGresult *r, int i, struct desired *d)
 	d->stopped_at = atoll(PQgetvalue(r, i, 31));
 	d->dormant_at = atoll(PQgetvalue(r, i, 32));
 	d->idle_timeout = atol(PQgetvalue(r, i, 33));
+	COPY(d->last_status, r, i, 34);
 }
 
 int
