@@ -94,8 +94,10 @@ def test_dynamic_example_is_what_the_reconciler_writes(render):
 def test_rendered_files_match_traefik_schema(render, version, n):
     doc = yaml.safe_load(render(version, n))
     jsonschema.validate(doc, schema(version))
-    assert set(doc["http"]["middlewares"]) == {"warren-auth", "warren-strip"}
-    assert len(doc["http"].get("routers", {})) == n
+    assert set(doc["http"]["middlewares"]) == {"warren-auth", "warren-strip",
+                                               "warren-handoff"}
+    # A router per route, and one per route for the end of the hand-off.
+    assert len(doc["http"].get("routers", {})) == 2 * n
 
 
 def test_static_example_watches_the_reconcilers_directory():
