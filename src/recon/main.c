@@ -455,6 +455,17 @@ worker_new(const char *endpoint, const struct docker_tls *tls)
 	return w;
 }
 
+static void
+worker_free(struct worker *w)
+{
+	if (w == NULL)
+		return;
+	db_free(w->db);
+	docker_free(w->docker);
+	arena_free(w->a);
+	free(w);
+}
+
 /* Waits for the advisory lock of this Docker host; false when stopping. */
 static bool	once;
 
@@ -702,8 +713,11 @@ main(int argc, char *argv[])
 	if (conf.traefik_file[0] != '\0')
 		traefik_clean(conf.traefik_file);
 	w = worker_new(conf.docker_host, NULL);
-	if (!lead(w))
+	if (!lead(w)) {
+		worker_free(w);
+		curl_global_cleanup();
 		return once && !stopping ? 1 : 0;
+	}
 	endpoint(w, ep, sizeof(ep), &tls);
 	docker_free(w->docker);
 	if ((w->docker = docker_new(ep, &tls, conf.docker_timeout)) == NULL)
@@ -741,8 +755,17 @@ main(int argc, char *argv[])
 	qtail = NULL;
 	pthread_cond_broadcast(&qcv);
 	pthread_mutex_unlock(&qmu);
-	for (i = 0; i < conf.reconciler_threads; i++)
+	for (i = 0; i < conf.reconciler_threads; i++) {
 		pthread_join(threads[i], NULL);
+		worker_free(pool[i]);
+	}
+	free(pool);
+	free(threads);
+	worker_free(w);
+	free((char *)tls.ca);
+	free((char *)tls.cert);
+	free((char *)tls.key);
+	curl_global_cleanup();
 	log_info("stopped");
 	return rc;
 }
