@@ -130,12 +130,10 @@ org_for(struct request *req, struct response *resp, bool *manage,
 void
 h_orgs_list(struct request *req, struct response *resp)
 {
-	struct json_object *o;
 	const char *cursor;
 	enum db_status st;
 	PGresult *res = NULL;
 	long limit;
-	int n;
 
 	if (!in_page(req, resp, &limit, &cursor))
 		return;
@@ -145,13 +143,7 @@ h_orgs_list(struct request *req, struct response *resp)
 		q_fail(req, resp, st, res);
 		return;
 	}
-	o = json_own(req->arena, json_object_new_object());
-	json_object_object_add(o, "items",
-	    json_object_get(q_rows_json(req, res)));
-	n = PQntuples(res);
-	json_object_object_add(o, "next_cursor", n == limit ?
-	    json_object_new_string(PQgetvalue(res, n - 1, 1)) : NULL);
-	resp_json(req, resp, 200, o);
+	q_page_answer(req, resp, res, limit, 1);
 }
 
 void

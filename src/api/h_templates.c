@@ -185,11 +185,9 @@ void
 h_templates_list(struct request *req, struct response *resp)
 {
 	const char *cursor, *arch = query_param(req, "archived");
-	struct json_object *o;
 	enum db_status st;
 	PGresult *res = NULL;
 	long limit;
-	int n;
 
 	if (!in_page(req, resp, &limit, &cursor))
 		return;
@@ -198,13 +196,7 @@ h_templates_list(struct request *req, struct response *resp)
 		q_fail(req, resp, st, res);
 		return;
 	}
-	o = json_own(req->arena, json_object_new_object());
-	json_object_object_add(o, "items",
-	    json_object_get(q_rows_json(req, res)));
-	n = PQntuples(res);
-	json_object_object_add(o, "next_cursor", n == limit ?
-	    json_object_new_string(PQgetvalue(res, n - 1, 1)) : NULL);
-	resp_json(req, resp, 200, o);
+	q_page_answer(req, resp, res, limit, 1);
 }
 
 void

@@ -178,3 +178,17 @@ q_rows_json(struct request *req, PGresult *res)
 		json_object_array_add(a, q_row_json(req, res, r));
 	return a;
 }
+
+void
+q_page_answer(struct request *req, struct response *resp, PGresult *res,
+    long limit, int col)
+{
+	struct json_object *o = json_own(req->arena, json_object_new_object());
+	int n = PQntuples(res);
+
+	json_object_object_add(o, "items",
+	    json_object_get(q_rows_json(req, res)));
+	json_object_object_add(o, "next_cursor", n == limit ?
+	    json_object_new_string(PQgetvalue(res, n - 1, col)) : NULL);
+	resp_json(req, resp, 200, o);
+}

@@ -21,5 +21,9 @@ bool		 q_bool(PGresult *, int row, int col);
 /* A row as a JSON object: column names as keys, typed by the column. */
 struct json_object *q_row_json(struct request *, PGresult *, int row);
 struct json_object *q_rows_json(struct request *, PGresult *);
+/* 200 with {"items": rows, "next_cursor": column col of the last row when
+ * the page is full, else null}. */
+void		 q_page_answer(struct request *, struct response *, PGresult *,
+		    long limit, int col);
 
 #endif
