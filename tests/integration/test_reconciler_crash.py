@@ -62,6 +62,7 @@ class Harness:
         self.relay = DockerRelay(st.dockerd.sock, st.w.dir / "relay.sock")
         st.db.exec(TRAP_SQL)
         self.results = []   # (transition, point, problems)
+        self.skipped = []   # points this run's timing never reached
 
     # --- kill points
 
@@ -130,7 +131,15 @@ class Harness:
                 st.db.value("SELECT pg_terminate_backend(%s)", pid)
             else:
                 if not self.relay.fired.wait(15):
-                    pytest.fail(f"the reconciler never reached {point}; calls: {self.relay.calls}")
+                    # A read-only call repeated by the readiness loop's
+                    # liveness checks depends on timing (a sanitizer build
+                    # is slower): a later occurrence may not come at all.
+                    done = st.db.value("SELECT status FROM workspace_builds WHERE id = %s",
+                                       bid) == "succeeded"
+                    if not (done and what[0] == "GET" and occ > 1):
+                        pytest.fail(f"the reconciler never reached {point}; "
+                                    f"calls: {self.relay.calls}")
+                    self.skipped.append(point)
                 r.kill(signal.SIGKILL)
         finally:
             self.relay.disarm()
@@ -309,6 +318,7 @@ def test_kill_at_every_step(st, h, images):
             st.wait_build(b["id"], 1, "succeeded")
     print(f"{len(h.results)} kill points in {time.monotonic() - t0:.1f} s")
 
+    assert len(h.skipped) <= 3, f"too many kill points never reached: {h.skipped}"
     failed = [r for r in h.results if r[2]]
     assert not failed, (f"{len(failed)} of {len(h.results)} kill points left the job undone "
                         f"or wrong after the next pass:\n{h.report()}")
