@@ -1,17 +1,22 @@
 #!/usr/bin/env bash
 # Installs the Warren packages on a throw-away copy of this machine and uses
 # them as an operator would: install, warrenctl setup, warren-api behind
-# nginx and behind Apache, the reconciler's privileges, an upgrade with the
-# database down and up, remove, purge.
+# nginx and behind Apache, a Docker Engine and warren-reconciler as its
+# unit runs it, a workspace created through Apache and reached by its host
+# name through nginx, an upgrade with the database down and up, remove,
+# purge.
 #
 #   unshare --mount --net --pid --fork --mount-proc bash install-test.sh DEBDIR
 #
 # The copy is an overlay of / whose changes live in a tmpfs of a private
 # mount namespace; the network namespace has only its own loopback and the
 # PID namespace ends every process started here when the script exits.
-# Nothing of it is left on the machine.  Without systemd as PID 1 the
-# services are started with the commands their units run.  Prints
-# "install test: passed" at the end; any failed check exits non-zero.
+# Nothing of it is left on the machine: the Docker Engine started here
+# has its socket, data, state and bridge in the copy and the namespaces,
+# and its containers' cgroups are removed when it has stopped.  Without
+# systemd as PID 1 the services are started with the commands their units
+# run.  Prints "install test: passed" at the end; any failed check exits
+# non-zero.
 set -euo pipefail
 
 if [ "${1:-}" != --inside ]; then
@@ -60,6 +65,42 @@ lacks() { ! grep -q -- "$2" "$1" || { cat "$1"; fail "$1 has: $2"; }; }
 mode() { [ "$(stat -c '%U %G %a' "$1")" = "$2" ] ||
     fail "$1 is $(stat -c '%U %G %a' "$1"), not $2"; echo "ok: $1 $2"; }
 json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
+# A process started here is alive (not only a zombie not yet waited for).
+alive() {
+	local state
+	state=$(sed -n 's/^State:[[:space:]]*\(.\).*/\1/p' "/proc/$1/status" 2>/dev/null) ||
+	    return 1
+	[ -n "$state" ] && [ "$state" != Z ]
+}
+stop_pid() { # stop_pid PID NAME: SIGTERM, then up to 60 s for the exit
+	kill -TERM "$1" 2>/dev/null || return 0
+	for _ in $(seq 600); do
+		alive "$1" || { wait "$1" 2>/dev/null || true; return 0; }
+		sleep 0.1
+	done
+	echo "$2 (pid $1) did not stop within 60 s"
+	return 1
+}
+
+# The Docker Engine of this copy.  Its socket is where warren.conf's
+# docker_host points (/run is this copy's own tmpfs); its data and state
+# are in this copy's /tmp, not in the machine's /var/lib/docker (the
+# overlay's lower layer); its bridge is in this network namespace and it
+# adds no iptables rules.  Its containers' cgroups are the only thing
+# outside the namespaces, under a parent of their own, removed at the end.
+DOCKER_SOCK=/var/run/docker.sock
+DOCKER_DIR=/tmp/docker
+DOCKER_BRIDGE=wbr-install
+DOCKER_CGROUP=warren-install-test
+export DOCKER_HOST=unix://$DOCKER_SOCK
+DOCKERD='' RECON=''
+cleanup() {
+	if [ -n "$RECON" ]; then stop_pid "$RECON" warren-reconciler || true; fi
+	if [ -n "$DOCKERD" ]; then stop_pid "$DOCKERD" dockerd || true; fi
+	rmdir /sys/fs/cgroup/*/$DOCKER_CGROUP /sys/fs/cgroup/$DOCKER_CGROUP \
+	    2>/dev/null || true
+}
+trap cleanup EXIT
 
 # Services are never started by maintainer scripts here.
 printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
@@ -145,43 +186,178 @@ for i in $(seq 50); do $A http://127.0.0.1/api/v1/health >/dev/null 2>&1 && brea
 expect "ready through Apache" sh -c "$A http://127.0.0.1/api/v1/ready | grep -q '\"status\":\"ready\"'"
 $A -D /tmp/apache-page.h -o /dev/null http://127.0.0.1/
 has /tmp/apache-page.h "Content-Security-Policy: default-src 'self'"
-TOKEN=$($A -H 'Content-Type: application/json' \
+ATOKEN=$($A -H 'Content-Type: application/json' \
     -d "{\"username\":\"admin\",\"password\":\"$PW\"}" \
     http://127.0.0.1/api/v1/auth/login | json '["access_token"]')
-expect "the admin signs in through Apache" sh -c "$A -H 'Authorization: Bearer $TOKEN' \
+expect "the admin signs in through Apache" sh -c "$A -H 'Authorization: Bearer $ATOKEN' \
     http://127.0.0.1/api/v1/me | grep -q '\"role\":\"admin\"'"
 expect "metrics for loopback" sh -c "$A http://127.0.0.1/metrics | grep '^# TYPE' >/dev/null"
 
+step "Docker: a dockerd of this copy, on the socket warren.conf names"
+install -d -m 0700 $DOCKER_DIR
+echo '{}' >$DOCKER_DIR/daemon.json
+ip link add $DOCKER_BRIDGE type bridge
+ip addr add 10.231.251.1/24 dev $DOCKER_BRIDGE
+ip link set $DOCKER_BRIDGE up
+dockerd --host "$DOCKER_HOST" --group docker --data-root $DOCKER_DIR/data \
+    --exec-root $DOCKER_DIR/x --pidfile $DOCKER_DIR/docker.pid \
+    --config-file $DOCKER_DIR/daemon.json --bridge $DOCKER_BRIDGE \
+    --iptables=false --ip-masq=false --cgroup-parent /$DOCKER_CGROUP \
+    --shutdown-timeout 5 </dev/null >/tmp/dockerd.log 2>&1 &
+DOCKERD=$!
+for _ in $(seq 600); do
+	docker version >/dev/null 2>&1 && break
+	alive $DOCKERD || break
+	sleep 0.1
+done
+docker version >/dev/null 2>&1 ||
+    { tail -n 40 /tmp/dockerd.log; fail "dockerd does not answer on $DOCKER_SOCK"; }
+echo "ok: dockerd answers on $DOCKER_SOCK"
+mode $DOCKER_SOCK "root docker 660"
+
+step "a workspace image made here from busybox-static (no registry)"
+IMAGE=warren/install-test:1
+MARK=$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
+r=/tmp/image-root
+mkdir -p $r/bin $r/etc $r/www $r/tmp $r/home/dev
+chmod 1777 $r/tmp
+cp /bin/busybox $r/bin/busybox
+for a in sh httpd; do ln -s busybox $r/bin/$a; done
+printf 'root:x:0:0:root:/root:/bin/sh\ndev:x:1000:1000:dev:/home/dev:/bin/sh\n' >$r/etc/passwd
+printf 'root:x:0:\ndev:x:1000:\n' >$r/etc/group
+chown 1000:1000 $r/home/dev
+echo "workspace page $MARK" >$r/www/index.html
+tar -C $r -c . | docker import -c 'CMD ["httpd", "-f", "-p", "8080", "-h", "/www"]' \
+    -c 'ENV PATH=/bin' - $IMAGE >/dev/null || fail "docker import of $IMAGE"
+expect "image $IMAGE in this Docker Engine" sh -c "docker image inspect $IMAGE >/dev/null"
+
 step "warren-reconciler's privileges"
-# A stand-in for dockerd's socket (root:docker 0660) that hangs up at once.
-python3 - <<'EOF' &
-import grp, os, socket
-s = socket.socket(socket.AF_UNIX)
-s.bind("/run/docker.sock")
-os.chown("/run/docker.sock", 0, grp.getgrnam("docker").gr_gid)
-os.chmod("/run/docker.sock", 0o660)
-s.listen(64)
-while True:
-    s.accept()[0].close()
-EOF
-for i in $(seq 50); do [ -S /run/docker.sock ] && break; sleep 0.1; done
-connect='import socket; socket.socket(socket.AF_UNIX).connect("/run/docker.sock")'
+ping="curl -fsS --unix-socket $DOCKER_SOCK http://docker/_ping"
 expect "warren-reconciler reaches the Docker socket" \
-    runuser -u warren-reconciler -- python3 -c "$connect"
+    runuser -u warren-reconciler -- sh -c "$ping | grep -qx OK"
 expect "warren (the API) does not" \
-    sh -c "! runuser -u warren -- python3 -c '$connect' 2>/dev/null"
+    sh -c "! runuser -u warren -- $ping >/dev/null 2>&1"
 expect "warren-reconciler reads the configuration and the secrets key" \
     runuser -u warren-reconciler -- sh -c "warren-reconciler -n -c $CONF && test -r /etc/warren/secret.key"
 # One pass as the timer runs it: its own role (peer authentication), the
-# Traefik file in its directory.  The stand-in Docker hangs up, so the
-# pass itself fails; the database part must not.
-runuser -u warren-reconciler -- env WARREN_DOCKER_HOST=unix:///run/docker.sock \
-    WARREN_DOCKER_TIMEOUT=1000 WARREN_TRAEFIK_FILE=/var/lib/warren/traefik/warren.yml \
-    timeout 60 warren-reconciler --once -c $CONF >/tmp/once.log 2>&1 || true
+# Docker host of warren.conf, the Traefik file in its directory.
+runuser -u warren-reconciler -- env WARREN_TRAEFIK_FILE=/var/lib/warren/traefik/warren.yml \
+    timeout 120 warren-reconciler --once -c $CONF >/tmp/once.log 2>&1 ||
+    { cat /tmp/once.log; fail "one pass of warren-reconciler --once"; }
 cat /tmp/once.log
 has /tmp/once.log "active reconciler for Docker host"
 mode /var/lib/warren/traefik/warren.yml "warren-reconciler warren-reconciler 644"
 has /var/lib/warren/traefik/warren.yml "forwardAuth"
+
+step "warren-reconciler, as warren-reconciler.service runs it"
+# User=, Group=, SupplementaryGroups= (its groups in /etc/group),
+# NoNewPrivileges= and UMask= of the unit.
+(umask 0022 && exec setpriv --reuid=warren-reconciler --regid=warren-reconciler \
+    --init-groups --no-new-privs -- /usr/sbin/warren-reconciler -c $CONF) \
+    </dev/null >/tmp/reconciler.log 2>&1 &
+RECON=$!
+for _ in $(seq 600); do
+	grep -q "active reconciler for Docker host" /tmp/reconciler.log && break
+	alive $RECON || break
+	sleep 0.1
+done
+alive $RECON || { cat /tmp/reconciler.log; fail "warren-reconciler exited"; }
+has /tmp/reconciler.log "active reconciler for Docker host"
+who=$(ps -o euser:32=,egroup:32= -p $RECON | tr -s ' ')
+groups=$(ps -o supgrp:200= -p $RECON | tr -d ' ' | tr , '\n' | sort | tr '\n' ' ')
+[ "$who" = "warren-reconciler warren-reconciler" ] ||
+    fail "warren-reconciler runs as $who, not warren-reconciler warren-reconciler"
+[ "$groups" = "docker warren warren-reconciler " ] ||
+    fail "warren-reconciler has the groups $groups, not docker warren warren-reconciler"
+echo "ok: warren-reconciler runs as warren-reconciler, in groups docker and warren"
+
+step "a workspace, created through Apache, reached by its host name through nginx"
+$A -H "Authorization: Bearer $ATOKEN" -H 'Content-Type: application/json' \
+    -d "{\"name\":\"install-test\",\"version\":{\"image\":\"$IMAGE\",
+    \"ports\":[{\"port\":8080,\"name\":\"web\",\"protocol\":\"http\"}],
+    \"cpu_millis\":500,\"memory_mb\":64,\"home_path\":\"/home/dev\",
+    \"probe\":{\"type\":\"http\",\"port\":8080,\"path\":\"/\",\"timeout\":120}}}" \
+    http://127.0.0.1/api/v1/templates >/tmp/template.json ||
+    { cat /tmp/template.json; fail "create the template through Apache"; }
+echo "ok: template install-test ($IMAGE) created through Apache"
+$A -H "Authorization: Bearer $ATOKEN" -H 'Content-Type: application/json' \
+    -d '{"name":"first","template":"install-test"}' \
+    http://127.0.0.1/api/v1/workspaces >/tmp/workspace.json ||
+    { cat /tmp/workspace.json; fail "create the workspace through Apache"; }
+WS=$(json '["id"]' </tmp/workspace.json)
+WS_URL=$(json '["url"]' </tmp/workspace.json)
+WS_HOST=$(printf '%s\n' "$WS_URL" | sed -n 's|^http://\([a-z2-7]\{10\}\.warren\.localhost\):8080/\{0,1\}$|\1|p')
+[ -n "$WS_HOST" ] || fail "workspace URL $WS_URL is not http://<id>.warren.localhost:8080/"
+echo "ok: workspace $WS created through Apache, at $WS_URL"
+# nginx in front of it asks warren-api about every request.
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "Host: $WS_HOST:8080" $N/)
+[ "$code" = 401 ] || fail "without credentials $WS_HOST answers $code, not 401"
+echo "ok: without credentials $WS_HOST answers 401"
+# A browser: signed in on the API host (public_url), it opens the
+# workspace URL and follows the hand-off to the host's own cookie.
+J=/tmp/browser.jar
+curl -fsS -c $J -b $J -o /dev/null -H "Origin: $N" -H 'Content-Type: application/json' \
+    -d "{\"username\":\"admin\",\"password\":\"$PW\"}" $N/api/v1/auth/login ||
+    fail "the browser signs in through nginx"
+browse() {
+	curl -sS -L --max-redirs 5 -c $J -b $J -H 'Accept: text/html' \
+	    --resolve "$WS_HOST:8080:127.0.0.1" -o /tmp/ws-page -w '%{http_code}' \
+	    "http://$WS_HOST:8080/" 2>/tmp/ws-curl.err || true
+}
+# The workspace answers 503 while it starts; the probe allows 120 s.
+for _ in $(seq 1500); do
+	code=$(browse)
+	[ "$code" = 200 ] && break
+	alive $RECON || break
+	sleep 0.1
+done
+if [ "$code" != 200 ] || ! grep -qx "workspace page $MARK" /tmp/ws-page; then
+	cat /tmp/ws-page /tmp/ws-curl.err /tmp/reconciler.log
+	docker ps -a
+	fail "$WS_URL answers $code through nginx, not the workspace's page"
+fi
+echo "ok: $WS_URL serves the workspace's page through nginx"
+has $J "warren_ws"
+expect "its container runs in this Docker Engine, labelled with the workspace" \
+    sh -c "docker ps -q --filter label=warren.workspace=$WS | grep -q ."
+
+step "the workspace stops"
+$A -H "Authorization: Bearer $ATOKEN" -H 'Content-Type: application/json' \
+    -d '{"transition":"stop"}' "http://127.0.0.1/api/v1/workspaces/$WS/builds" \
+    >/tmp/stop.json || { cat /tmp/stop.json; fail "stop the workspace through Apache"; }
+for _ in $(seq 1200); do
+	st=$($A -H "Authorization: Bearer $ATOKEN" "http://127.0.0.1/api/v1/workspaces/$WS" |
+	    json '["status"]') || st=unknown
+	[ "$st" = stopped ] && break
+	alive $RECON || break
+	sleep 0.1
+done
+[ "$st" = stopped ] || { cat /tmp/reconciler.log; fail "workspace $WS is $st, not stopped"; }
+echo "ok: workspace $WS stopped"
+# warren-api may answer from its one-second cache of forward decisions.
+for _ in $(seq 300); do
+	code=$(browse)
+	[ "$code" = 503 ] && break
+	sleep 0.1
+done
+if [ "$code" != 503 ] || ! grep -q "This workspace is stopped" /tmp/ws-page; then
+	cat /tmp/ws-page
+	fail "the stopped workspace answers $code through nginx, not 503"
+fi
+echo "ok: through nginx the stopped workspace answers 503"
+expect "no container of it runs" \
+    sh -c "! docker ps -q --filter label=warren.workspace=$WS | grep -q ."
+
+step "warren-reconciler and dockerd stop"
+stop_pid $RECON warren-reconciler || fail "warren-reconciler does not stop"
+RECON=''
+cat /tmp/reconciler.log
+has /tmp/reconciler.log "info: stopped"
+stop_pid $DOCKERD dockerd || fail "dockerd does not stop"
+DOCKERD=''
+rmdir /sys/fs/cgroup/*/$DOCKER_CGROUP /sys/fs/cgroup/$DOCKER_CGROUP 2>/dev/null || true
+expect "no cgroup of its containers left" \
+    sh -c "! ls -d /sys/fs/cgroup/$DOCKER_CGROUP /sys/fs/cgroup/*/$DOCKER_CGROUP 2>/dev/null | grep -q ."
 
 step "upgrade with the database down: nothing migrated, the command printed"
 pg_ctlcluster 15 main stop
