@@ -33,6 +33,7 @@ struct run {
 	const char		*digest;
 	const char		*error;
 	bool			 transient;	/* Docker did not answer */
+	bool			 stopped;	/* cut short by a shutdown */
 	struct timespec		 t0;
 };
 
@@ -73,7 +74,7 @@ label(struct json_object *labels, const char *k)
 int
 converge_observe(struct worker *w, const struct desired *d, struct actual *a)
 {
-	struct run r = { w, d, { 0 }, NULL, NULL, false, { 0, 0 } };
+	struct run r = { w, d, { 0 }, NULL, NULL, false, false, { 0, 0 } };
 	struct json_object *o, *st, *cfg, *v;
 	enum docker_result res;
 
@@ -289,12 +290,34 @@ step_start(struct run *r)
 	return true;
 }
 
+/*
+ * Waits ms milliseconds, or less when the reconciler is stopping; false
+ * then.  Its stop pipe stays readable from the first signal on.
+ */
+static bool
+nap(const struct run *r, int ms)
+{
+	struct pollfd pfd;
+
+	pfd.fd = r->w->shared->stop_fd;
+	pfd.events = POLLIN;
+	return poll(&pfd, 1, ms) != 1;
+}
+
+/* A readiness wait is not a step to finish: the next run resumes it. */
+static bool
+interrupted(struct run *r)
+{
+	r->stopped = r->transient = true;
+	return fail(r, "the reconciler is stopping");
+}
+
 /* One try: true when the probe answers. */
 static bool
-probe_once(int port, bool http, const char *path)
+probe_once(int port, bool http, const char *path, int stop_fd)
 {
 	struct sockaddr_in sin;
-	struct pollfd pfd;
+	struct pollfd pfd, ans[2];
 	char buf[64];
 	int fd, ok = 0, n;
 
@@ -320,10 +343,12 @@ probe_once(int port, bool http, const char *path)
 	n = snprintf(buf, sizeof(buf), "GET %.32s HTTP/1.0\r\n\r\n", path);
 	if (write(fd, buf, (size_t)n) != n)
 		goto out;
-	pfd.fd = fd;
-	pfd.events = POLLIN;
-	if (poll(&pfd, 1, 1000) == 1 && (n = (int)read(fd, buf, sizeof(buf) -
-	    1)) >= 12) {
+	/* The answer, or the reconciler stopping, whichever comes first. */
+	ans[0].fd = fd;
+	ans[1].fd = stop_fd;
+	ans[0].events = ans[1].events = POLLIN;
+	if (poll(ans, 2, 1000) > 0 && (ans[0].revents & POLLIN) &&
+	    (n = (int)read(fd, buf, sizeof(buf) - 1)) >= 12) {
 		buf[n] = '\0';
 		/* Any answer below 500 means the server is up. */
 		ok = strncmp(buf, "HTTP/1.", 7) == 0 && buf[9] < '5';
@@ -376,13 +401,14 @@ step_probe(struct run *r)
 	    "waiting for the workspace to answer on port %d",
 	    json_object_get_int(v));
 	while ((int64_t)time(NULL) < deadline) {
-		if (probe_once(port, http, path)) {
+		if (probe_once(port, http, path, r->w->shared->stop_fd)) {
 			state_log(r->w->db, r->w->a, r->d->build_id, "system",
 			    "ready after %.3f s", since(&r->t0));
 			return record(r, "running", 0) ||
 			    fail(r, "could not record the deployment");
 		}
-		(void)poll(NULL, 0, interval);
+		if (!nap(r, interval))
+			return interrupted(r);
 		since_check += interval;
 		if (interval < 200)
 			interval += 10;
@@ -472,7 +498,7 @@ int
 converge_run(struct worker *w, const struct desired *d,
     const struct actual *a, const struct plan *p)
 {
-	struct run r = { w, d, *a, NULL, NULL, false, { 0, 0 } };
+	struct run r = { w, d, *a, NULL, NULL, false, false, { 0, 0 } };
 	int i;
 
 	clock_gettime(CLOCK_MONOTONIC, &r.t0);
@@ -480,6 +506,11 @@ converge_run(struct worker *w, const struct desired *d,
 		if (execute(&r, p->steps[i])) {
 			metrics_step(p->steps[i], true);
 			continue;
+		}
+		if (r.stopped) {
+			log_info("workspace %s: %s interrupted: %s",
+			    d->short_id, step_names[p->steps[i]], r.error);
+			return 1;
 		}
 		metrics_step(p->steps[i], false);
 		log_warnx("workspace %s: %s failed: %s", d->short_id,

@@ -15,6 +15,7 @@ struct recon_shared {
 	const char		*host;		/* docker host name */
 	bool			 have_key;
 	unsigned char		 key[32];
+	int			 stop_fd;	/* readable once stopping */
 };
 
 struct worker {

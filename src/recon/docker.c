@@ -23,9 +23,13 @@ struct docker {
 	CURL		*curl;
 	char		*socket;	/* unix socket path, or NULL */
 	char		*base;		/* http://localhost or https://host:p */
+	char		*ca, *cert, *key;	/* TLS files, or NULL */
+	bool		 tls;
+	bool		 fresh;		/* after a failure: a new connection */
 	char		 version[16];
 	long		 timeout_ms;
 	char		 err[512];
+	char		 curl_err[CURL_ERROR_SIZE];
 	double		 last_seconds;
 };
 
@@ -61,6 +65,18 @@ collect(char *data, size_t size, size_t n, void *arg)
 	return add;
 }
 
+static char *
+tls_path(const char *path)
+{
+	char *s;
+
+	if (path == NULL)
+		return NULL;
+	if ((s = strdup(path)) == NULL)
+		fatalx("docker: out of memory");
+	return s;
+}
+
 struct docker *
 docker_new(const char *endpoint, const struct docker_tls *tls,
     long timeout_ms)
@@ -76,16 +92,16 @@ docker_new(const char *endpoint, const struct docker_tls *tls,
 		d->socket = strdup(endpoint + 7);
 		d->base = strdup("http://localhost");
 	} else if (strncmp(endpoint, "tcp://", 6) == 0) {
-		if (asprintf(&d->base, "%s://%s", tls && tls->cert ? "https" :
-		    "http", endpoint + 6) == -1)
-			fatalx("docker: out of memory");
-		if (tls != NULL && tls->cert != NULL) {
-			curl_easy_setopt(d->curl, CURLOPT_SSLCERT, tls->cert);
-			curl_easy_setopt(d->curl, CURLOPT_SSLKEY, tls->key);
-			if (tls->ca)
-				curl_easy_setopt(d->curl, CURLOPT_CAINFO,
-				    tls->ca);
+		/* A CA alone still means TLS: the server is verified. */
+		if (tls != NULL && (tls->ca != NULL || tls->cert != NULL)) {
+			d->ca = tls_path(tls->ca);
+			d->cert = tls_path(tls->cert);
+			d->key = d->cert != NULL ? tls_path(tls->key) : NULL;
 		}
+		d->tls = d->ca != NULL || d->cert != NULL;
+		if (asprintf(&d->base, "%s://%s", d->tls ? "https" : "http",
+		    endpoint + 6) == -1)
+			fatalx("docker: out of memory");
 	} else {
 		docker_free(d);
 		return NULL;
@@ -101,6 +117,9 @@ docker_free(struct docker *d)
 	curl_easy_cleanup(d->curl);
 	free(d->socket);
 	free(d->base);
+	free(d->ca);
+	free(d->cert);
+	free(d->key);
 	free(d);
 }
 
@@ -137,6 +156,25 @@ docker_escape(struct arena *a, const char *s)
 	return out;
 }
 
+/*
+ * With TLS 1.3 the client sends its certificate after the handshake is
+ * done on its side: an engine that refuses it just closes, and libcurl
+ * reports a failed write or read, not a certificate problem.
+ */
+static const char *
+tls_hint(struct docker *d, CURLcode rc)
+{
+	long n = 0;
+
+	if (!d->tls || (rc != CURLE_SEND_ERROR && rc != CURLE_RECV_ERROR))
+		return "";
+	if (curl_easy_getinfo(d->curl, CURLINFO_NUM_CONNECTS, &n) != CURLE_OK ||
+	    n == 0)
+		return "";
+	return " (the engine closed the new TLS connection: it may not trust "
+	    "the client certificate)";
+}
+
 /* Raw request; *status 0 when nothing came back. */
 static int
 request(struct docker *d, struct arena *a, const char *method,
@@ -155,6 +193,21 @@ request(struct docker *d, struct arena *a, const char *method,
 	curl_easy_reset(d->curl);
 	if (d->socket != NULL)
 		curl_easy_setopt(d->curl, CURLOPT_UNIX_SOCKET_PATH, d->socket);
+	/* The reset forgets the TLS files too: they are set every time. */
+	if (d->cert != NULL) {
+		curl_easy_setopt(d->curl, CURLOPT_SSLCERT, d->cert);
+		curl_easy_setopt(d->curl, CURLOPT_SSLKEY, d->key);
+	}
+	if (d->ca != NULL) {
+		/* The host's CA only, not the system's trust store too. */
+		curl_easy_setopt(d->curl, CURLOPT_CAINFO, d->ca);
+		curl_easy_setopt(d->curl, CURLOPT_CAPATH, NULL);
+	}
+	/* A connection that just failed is not one to use again. */
+	if (d->fresh)
+		curl_easy_setopt(d->curl, CURLOPT_FRESH_CONNECT, 1L);
+	d->curl_err[0] = '\0';
+	curl_easy_setopt(d->curl, CURLOPT_ERRORBUFFER, d->curl_err);
 	curl_easy_setopt(d->curl, CURLOPT_URL, url);
 	curl_easy_setopt(d->curl, CURLOPT_CUSTOMREQUEST, method);
 	curl_easy_setopt(d->curl, CURLOPT_TIMEOUT_MS, timeout_ms > 0 ?
@@ -176,10 +229,13 @@ request(struct docker *d, struct arena *a, const char *method,
 	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	curl_slist_free_all(hdrs);
 	*status = 0;
+	d->fresh = rc != CURLE_OK;
 	if (rc != CURLE_OK) {
+		/* libcurl's own text says which certificate, and why. */
 		snprintf(d->err, sizeof(d->err), "Docker did not answer %s %s:"
-		    " %s", method, path, s->overflow ? "answer too large" :
-		    curl_easy_strerror(rc));
+		    " %s%s", method, path, s->overflow ? "answer too large" :
+		    d->curl_err[0] != '\0' ? d->curl_err :
+		    curl_easy_strerror(rc), tls_hint(d, rc));
 		return -1;
 	}
 	curl_easy_getinfo(d->curl, CURLINFO_RESPONSE_CODE, status);
@@ -214,8 +270,12 @@ docker_negotiate(struct docker *d, struct arena *a)
 	long status;
 
 	if (request(d, a, "GET", "/version", NULL, 5000, &status, &s, false)
-	    == -1 || status != 200)
+	    == -1)
 		return -1;
+	if (status != 200) {
+		set_error(d, a, "GET", "/version", status, &s);
+		return -1;
+	}
 	if (json_parse(a, s.buf, s.len, &o) != JSON_OK ||
 	    !json_object_object_get_ex(o, "ApiVersion", &v) ||
 	    !json_object_is_type(v, json_type_string))

@@ -43,6 +43,8 @@ static const char		*conf_path = CONF_DEFAULT_FILE;
 static struct recon_shared	 shared;
 static volatile sig_atomic_t	 stopping;
 static int			 wake[2] = { -1, -1 };
+/* Written at the first signal and never read: readable from then on. */
+static int			 stop_pipe[2] = { -1, -1 };
 
 static pthread_mutex_t	 qmu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t	 qcv = PTHREAD_COND_INITIALIZER;
@@ -79,6 +81,8 @@ on_signal(int sig)
 	stopping = 1;
 	if (wake[1] != -1)
 		(void)!write(wake[1], "x", 1);
+	if (stop_pipe[1] != -1)
+		(void)!write(stop_pipe[1], "x", 1);
 	errno = saved;
 }
 
@@ -702,8 +706,10 @@ main(int argc, char *argv[])
 	if (!shared.have_key)
 		log_warnx("secret_key_file: %s: workspaces that select secrets "
 		    "will fail to start", err);
-	if (pipe2(wake, O_CLOEXEC | O_NONBLOCK) == -1)
+	if (pipe2(wake, O_CLOEXEC | O_NONBLOCK) == -1 ||
+	    pipe2(stop_pipe, O_CLOEXEC | O_NONBLOCK) == -1)
 		fatal("pipe");
+	shared.stop_fd = stop_pipe[0];
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigaction(SIGTERM, &sa, NULL);
@@ -723,7 +729,8 @@ main(int argc, char *argv[])
 	if ((w->docker = docker_new(ep, &tls, conf.docker_timeout)) == NULL)
 		fatalx("cannot use Docker endpoint %s", ep);
 	if (docker_negotiate(w->docker, w->a) == -1)
-		log_warnx("Docker at %s does not answer yet", ep);
+		log_warnx("Docker at %s does not answer yet: %s", ep,
+		    docker_error(w->docker));
 	pool = calloc((size_t)conf.reconciler_threads, sizeof(*pool));
 	threads = calloc((size_t)conf.reconciler_threads, sizeof(*threads));
 	if (pool == NULL || threads == NULL)
@@ -743,7 +750,10 @@ main(int argc, char *argv[])
 		write_metrics(w->a);
 	} else
 		daemon_loop(w);
-	/* Stop: the steps in progress finish, the queue is dropped. */
+	/*
+	 * Stop: the steps in progress finish (readiness waits are cut short
+	 * and left for the next run), the queue is dropped.
+	 */
 	pthread_mutex_lock(&qmu);
 	quitting = true;
 	while (qhead != NULL) {

@@ -9,9 +9,11 @@ own and stop it at the end.  A private engine is what the reconciler tests
 need: a reconciler removes every container labelled warren.managed=true
 that its own database does not want, so on a shared engine two test runs
 (or a test run and a developer's stack) would remove each other's
-workspaces.  It also lets the tests restart dockerd mid-run.  The engine
-is reached only through its unix socket; containers only through ports
-published on 127.0.0.1.
+workspaces.  It also lets the tests restart dockerd mid-run.  The tests
+reach the engine through its unix socket; it also listens on
+tcp://127.0.0.1:<port> with --tlsverify (a throwaway CA made with openssl)
+for the reconciler's tcp+TLS tests.  Containers are reached only through
+ports published on 127.0.0.1.
 """
 
 import fcntl
@@ -35,7 +37,7 @@ import psycopg2
 import psycopg2.extras
 import pytest
 
-from conftest import BUILD, START_TIMEOUT, parse_metrics, sanitizer_reports, wait_for
+from conftest import BUILD, START_TIMEOUT, free_port, parse_metrics, sanitizer_reports, wait_for
 
 RECON_BIN = BUILD / "warren-reconciler"
 DOCKERD = shutil.which("dockerd") or "/usr/sbin/dockerd"
@@ -251,6 +253,51 @@ def build_image(client, ref, index_text):
     return img
 
 
+# ------------------------------------------------------------------ TLS
+
+
+def _openssl(*args):
+    r = subprocess.run(["openssl", *map(str, args)], capture_output=True, text=True,
+                       timeout=60)
+    if r.returncode != 0:
+        pytest.fail(f"openssl {' '.join(map(str, args))}: {r.stderr}")
+
+
+class CertAuthority:
+    """A throwaway certificate authority in a directory of its own (EC
+    P-256 keys, two days), and the certificates it issues."""
+
+    def __init__(self, d, name="Warren test CA"):
+        self.dir = pathlib.Path(d)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.cert = self.dir / "ca.pem"
+        self.key = self.dir / "ca-key.pem"
+        _openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                 "-nodes", "-keyout", self.key, "-out", self.cert, "-days", "2",
+                 "-subj", f"/CN={name}",
+                 "-addext", "basicConstraints=critical,CA:TRUE",
+                 "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+        os.chmod(self.key, 0o600)
+
+    def issue(self, name, usage, san=None):
+        """A certificate for usage (serverAuth, clientAuth) and its key:
+        (cert path, key path)."""
+        cert, key, csr = (self.dir / f"{name}.pem", self.dir / f"{name}-key.pem",
+                          self.dir / f"{name}.csr")
+        ext = self.dir / f"{name}.ext"
+        lines = ["keyUsage=critical,digitalSignature", f"extendedKeyUsage={usage}"]
+        if san:
+            lines.append(f"subjectAltName={san}")
+        ext.write_text("\n".join(lines) + "\n")
+        _openssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                 "-nodes", "-keyout", key, "-out", csr, "-subj", f"/CN={name}")
+        os.chmod(key, 0o600)
+        _openssl("x509", "-req", "-in", csr, "-CA", self.cert, "-CAkey", self.key,
+                 "-set_serial", str(int.from_bytes(os.urandom(8), "big")), "-days", "2",
+                 "-extfile", ext, "-out", cert)
+        return cert, key
+
+
 # --------------------------------------------------------------- dockerd
 
 
@@ -261,12 +308,18 @@ def _ip(*args):
 class Dockerd:
     """A Docker Engine for the tests: a private dockerd (own socket, data
     root, exec root and bridge, no iptables rules so as not to touch the
-    host's), or the one named by WARREN_TEST_DOCKER_HOST."""
+    host's), or the one named by WARREN_TEST_DOCKER_HOST.
+
+    The private one also listens on tls_host (tcp://127.0.0.1:<port>,
+    --tlsverify): its server certificate and the client certificate it
+    accepts come from the CA `ca`; `tls_client` is (cert, key).  An external
+    engine has none of these (tls_host None)."""
 
     def __init__(self):
         ext = os.environ.get("WARREN_TEST_DOCKER_HOST")
         self.proc = None
         self.log_file = None
+        self.tls_host = self.ca = self.server = self.tls_client = None
         if ext:
             assert ext.startswith("unix://"), "WARREN_TEST_DOCKER_HOST must be unix:///path"
             self.started = False
@@ -281,10 +334,19 @@ class Dockerd:
         self.sock = str(self.dir / "docker.sock")
         self.client = DockerClient(self.sock)
         self.bridge = f"wbr{os.getpid() % 1000000}"
-        self._make_bridge()
-        (self.dir / "daemon.json").write_text("{}\n")
         self.log_path = self.dir / "dockerd.log"
-        self.start()
+        try:
+            self._make_bridge()
+            self.ca = CertAuthority(self.dir / "tls")
+            self.server = self.ca.issue("server", "serverAuth", "IP:127.0.0.1,DNS:localhost")
+            self.tls_client = self.ca.issue("client", "clientAuth")
+            self.tls_port = free_port()
+            self.tls_host = f"tcp://127.0.0.1:{self.tls_port}"
+            (self.dir / "daemon.json").write_text("{}\n")
+            self.start()
+        except BaseException:
+            self.close()   # no fixture will: the daemon and bridge go now
+            raise
 
     @property
     def host(self):
@@ -313,7 +375,9 @@ class Dockerd:
         assert self.started, "an external Docker Engine is not ours to start"
         self.log_file = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [DOCKERD, "--host", self.host, "--data-root", str(self.dir / "data"),
+            [DOCKERD, "--host", self.host, "--host", self.tls_host, "--tlsverify",
+             "--tlscacert", str(self.ca.cert), "--tlscert", str(self.server[0]),
+             "--tlskey", str(self.server[1]), "--data-root", str(self.dir / "data"),
              "--exec-root", str(self.dir / "x"), "--pidfile", str(self.dir / "docker.pid"),
              "--config-file", str(self.dir / "daemon.json"), "--bridge", self.bridge,
              "--iptables=false", "--ip-masq=false", "--cgroup-parent", "/warren-test",
@@ -325,7 +389,7 @@ class Dockerd:
         def up():
             if self.proc.poll() is not None:
                 pytest.fail(f"dockerd exited with {self.proc.returncode}:\n{self.log()[-3000:]}")
-            return self.client.ping(timeout=1)
+            return self.client.ping(timeout=1) and port_answers(self.tls_port)
 
         wait_for(up, 60, interval=0.05, what="dockerd to answer")
 

@@ -462,9 +462,9 @@ def test_sigterm_exits_cleanly(st):
     assert time.monotonic() - t0 < 3
     assert "stopped" in r.log().splitlines()[-1], r.log()[-500:]
 
-    # In the middle of a start (waiting for the probe): the step finishes,
-    # the process exits 0, and what it left is finished by the next one
-    # with one container and no failed build.
+    # In the middle of a start (waiting for the probe): the wait is cut
+    # short, the process exits 0, and what it left is finished by the next
+    # one with one container and no failed build.
     r = st.reconciler().start()
     ws = st.workspace(st.template(command=SLOW_HTTPD))
     wait_for(lambda: any(l.startswith("waiting for the workspace")
@@ -475,3 +475,53 @@ def test_sigterm_exits_cleanly(st):
     st.wait_build(ws["build_id"], 30, "succeeded")
     assert len(st.containers_of(ws)) == 1
     assert st.serves(ws, "warren v1")
+
+
+# The server listens only once the test says so: until then no probe passes.
+GATED_HTTPD = ["sh", "-c", "echo waiting for /tmp/go; while [ ! -e /tmp/go ]; do sleep 0.1;"
+               " done; exec httpd -f -p 8080 -h /www"]
+
+
+def test_sigterm_interrupts_a_readiness_wait(st):
+    """SIGTERM while a start waits for a probe that does not pass: the
+    reconciler exits at once, not after the probe's timeout, and leaves
+    the build running for the next one, which finishes it."""
+    r = st.reconciler().start()
+    tpl = st.template(command=GATED_HTTPD,
+                      probe={"type": "http", "port": 8080, "path": "/", "timeout": 120})
+    ws = st.workspace(tpl)
+    bid = ws["build_id"]
+
+    def waits():
+        return sum(l.startswith("waiting for the workspace") for l in st.log_lines(bid))
+
+    wait_for(lambda: waits() == 1, 20, interval=0.05, what="the probe")
+    cid = st.docker.inspect(st.cname(ws))["Id"]
+    t0 = time.monotonic()
+    assert r.terminate(timeout=60) == 0, r.log()[-2000:]
+    took = time.monotonic() - t0
+    print(f"exited {took:.2f} s after SIGTERM")
+    # Generous: the probe had two minutes left.
+    assert took < 5, f"exited {took:.1f} s after SIGTERM: it waited for the probe"
+    log = r.log()
+    assert f"workspace {ws['short_id']}: probe interrupted: the reconciler is stopping" in log, \
+        log[-2000:]
+    assert "stopped" in log.splitlines()[-1], log[-500:]
+
+    # Nothing lost or failed: the build still runs, its container is there.
+    b = st.latest_build(ws)
+    assert b["id"] == bid and b["status"] == "running" and b["error"] is None, b
+    assert not any(l.startswith("error: ") for l in st.log_lines(bid)), st.log_lines(bid)
+    assert st.docker.inspect(st.cname(ws))["Id"] == cid
+
+    # The next reconciler waits for the same probe again, and finishes the
+    # build once the server listens: same container, one build.
+    st.reconciler().start()
+    wait_for(lambda: waits() == 2, 20, interval=0.05, what="the next reconciler's probe")
+    code, out = st.docker.exec(st.cname(ws), ["touch", "/tmp/go"])
+    assert code == 0, out
+    st.wait_build(bid, 30, "succeeded")
+    assert st.serves(ws, "warren v1")
+    assert [c["Id"] for c in st.containers_of(ws)] == [cid]
+    assert st.db.value("SELECT count(*) FROM workspace_builds WHERE workspace_id = %s",
+                       ws["id"]) == 1
