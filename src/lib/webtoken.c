@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -205,6 +206,16 @@ part_json(struct arena *a, const char *s, size_t len)
 }
 
 static enum webtoken_result
+check_times(const struct webtoken_claims *c, int64_t now)
+{
+	if (now >= c->exp + WEBTOKEN_LEEWAY)
+		return WEBTOKEN_EXPIRED;
+	if (now + WEBTOKEN_LEEWAY < c->nbf || now + WEBTOKEN_LEEWAY < c->iat)
+		return WEBTOKEN_NOT_YET_VALID;
+	return WEBTOKEN_OK;
+}
+
+static enum webtoken_result
 check_claims(struct json_object *p, const char *iss, const char *aud,
     const char *typ, int64_t now, struct webtoken_claims *c)
 {
@@ -226,11 +237,49 @@ check_claims(struct json_object *p, const char *iss, const char *aud,
 		return WEBTOKEN_BAD_AUDIENCE;
 	if (strcmp(c->typ, typ) != 0)
 		return WEBTOKEN_BAD_TYPE;
-	if (now >= c->exp + WEBTOKEN_LEEWAY)
-		return WEBTOKEN_EXPIRED;
-	if (now + WEBTOKEN_LEEWAY < c->nbf || now + WEBTOKEN_LEEWAY < c->iat)
-		return WEBTOKEN_NOT_YET_VALID;
-	return WEBTOKEN_OK;
+	return check_times(c, now);
+}
+
+/*
+ * Tokens that verified in this process, by a digest of the token, the
+ * claims expected of it and every key of the set: a client sends the same
+ * access token with each request for its lifetime, so the MAC and both
+ * JSON parts are checked once, not per request.  The times are checked on
+ * every use; a key removed from the set changes the digest.
+ */
+#define SEEN_SLOTS	256
+
+struct seen {
+	unsigned char		digest[crypto_generichash_BYTES];
+	struct webtoken_claims	claims;
+	bool			used;
+};
+
+static _Thread_local struct seen seen[SEEN_SLOTS];
+
+static void
+seen_digest(const struct webtoken_keys *keys, const char *token,
+    const char *iss, const char *aud, const char *typ, unsigned char *out)
+{
+	crypto_generichash_state st;
+	size_t i;
+
+	crypto_generichash_init(&st, NULL, 0, crypto_generichash_BYTES);
+	crypto_generichash_update(&st, (const unsigned char *)token,
+	    strlen(token) + 1);
+	crypto_generichash_update(&st, (const unsigned char *)iss,
+	    strlen(iss) + 1);
+	crypto_generichash_update(&st, (const unsigned char *)aud,
+	    strlen(aud) + 1);
+	crypto_generichash_update(&st, (const unsigned char *)typ,
+	    strlen(typ) + 1);
+	for (i = 0; i < keys->n; i++) {
+		crypto_generichash_update(&st,
+		    (const unsigned char *)keys->k[i].kid,
+		    strlen(keys->k[i].kid) + 1);
+		crypto_generichash_update(&st, keys->k[i].key, keys->k[i].len);
+	}
+	crypto_generichash_final(&st, out, crypto_generichash_BYTES);
 }
 
 enum webtoken_result
@@ -242,12 +291,21 @@ webtoken_verify(struct arena *a, const struct webtoken_keys *keys,
 	struct json_object *h, *p;
 	const char *d1, *d2;
 	char alg[16], kid[33], htyp[16];
+	unsigned char digest[crypto_generichash_BYTES];
+	enum webtoken_result r;
+	struct seen *slot;
 	size_t len;
 	jwt_t *jwt;
 
 	memset(c, 0, sizeof(*c));
 	if ((len = strlen(token)) > WEBTOKEN_MAX_LEN)
 		return WEBTOKEN_TOO_LONG;
+	seen_digest(keys, token, iss, aud, typ, digest);
+	slot = &seen[digest[0] % SEEN_SLOTS];
+	if (slot->used && memcmp(slot->digest, digest, sizeof(digest)) == 0) {
+		*c = slot->claims;
+		return check_times(c, now);
+	}
 	if (strspn(token, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 	    "0123456789-_.") != len ||
 	    (d1 = strchr(token, '.')) == NULL ||
@@ -275,7 +333,12 @@ webtoken_verify(struct arena *a, const struct webtoken_keys *keys,
 	arena_defer(a, free_jwt, jwt);
 	if (jwt_get_alg(jwt) != JWT_ALG_HS256)
 		return WEBTOKEN_BAD_ALG;
-	return check_claims(p, iss, aud, typ, now, c);
+	if ((r = check_claims(p, iss, aud, typ, now, c)) == WEBTOKEN_OK) {
+		memcpy(slot->digest, digest, sizeof(digest));
+		slot->claims = *c;
+		slot->used = true;
+	}
+	return r;
 }
 
 enum webtoken_result

@@ -3,6 +3,9 @@
  * Debian's libjwt 1.10 skips verification for an empty key, never checks
  * claims and follows the algorithm the token names, so this wrapper does
  * the checking itself and uses libjwt only to sign and verify the MAC.
+ * A token that verified is remembered by the thread (by a digest of the
+ * token, the claims expected and the key set), so a client's repeated
+ * token costs a digest and the time checks.
  */
 #ifndef WARREN_WEBTOKEN_H
 #define WARREN_WEBTOKEN_H

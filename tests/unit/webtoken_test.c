@@ -198,6 +198,37 @@ main(void)
 		is_int(verify(tok), WEBTOKEN_OK, "the new key signs");
 		ok(strstr(arena_printf(a, "%s", tok), ".") != NULL,
 		    "token has parts");
+
+		/* A token verified once is remembered, never beyond what a
+		 * full check would allow. */
+		is_int(verify(tok), WEBTOKEN_OK, "a token verifies again");
+		is_int(webtoken_verify(a, &keys, tok, ISS, AUD, "access",
+		    NOW + 3600, &got), WEBTOKEN_EXPIRED,
+		    "a remembered token still expires");
+		is_int(webtoken_verify(a, &keys, tok, ISS, AUD, "access",
+		    NOW - 3600, &got), WEBTOKEN_NOT_YET_VALID,
+		    "a remembered token is still not valid before its time");
+		is_int(webtoken_verify(a, &keys, tok, ISS, "other", "access",
+		    NOW, &got), WEBTOKEN_BAD_AUDIENCE,
+		    "a remembered token is refused for another audience");
+		is_int(webtoken_verify(a, &keys, tok, ISS, AUD, "refresh",
+		    NOW, &got), WEBTOKEN_BAD_TYPE,
+		    "a remembered token is refused as another type");
+		ok(webtoken_verify(a, &keys, tok, ISS, AUD, "access", NOW,
+		    &got) == WEBTOKEN_OK && strcmp(got.sub, "u1") == 0 &&
+		    strcmp(got.sid, "s1") == 0 && got.exp == NOW + 600,
+		    "a remembered token gives its claims");
+		/* The signing key retired: its tokens stop verifying at once. */
+		ok(webtoken_keys_parse(&keys, keyline, strlen(keyline), err,
+		    sizeof(err)) == 0, "the set without k2 loads");
+		is_int(verify(tok), WEBTOKEN_UNKNOWN_KEY,
+		    "a remembered token of a removed key is refused");
+		/* Same kid, other key material: the MAC decides again. */
+		ok(webtoken_keys_parse(&keys, "k2 "
+		    "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY\n", 47, err,
+		    sizeof(err)) == 0, "k2 with other material loads");
+		is_int(verify(tok), WEBTOKEN_BAD_SIGNATURE,
+		    "a remembered token fails against a replaced key");
 	}
 	arena_free(a);
 	return done_testing();
