@@ -158,9 +158,10 @@ h_workspaces_list(struct request *req, struct response *resp)
 	const char *owner = query_param(req, "owner");
 	const char *status = query_param(req, "status");
 	const char *tpl = query_param(req, "template");
-	const char *cursor, *cname = NULL, *cid = NULL;
-	struct json_object *o, *items;
+	const char *cursor, *cname = NULL, *cid = NULL, *text;
 	enum db_status st;
+	struct jw w;
+	size_t len;
 	PGresult *res = NULL;
 	long limit;
 	int i, n;
@@ -201,16 +202,20 @@ h_workspaces_list(struct request *req, struct response *resp)
 		q_fail(req, resp, st, res);
 		return;
 	}
-	o = json_own(req->arena, json_object_new_object());
-	items = json_object_new_array();
 	n = PQntuples(res);
+	jw_init(&w, req->arena, 1024 * (size_t)(n + 1));
+	jw_open(&w, '{');
+	jw_key(&w, "items");
+	jw_open(&w, '[');
 	for (i = 0; i < n; i++)
-		json_object_array_add(items, ws_json(req, res, i));
-	json_object_object_add(o, "items", items);
-	json_object_object_add(o, "next_cursor", n == limit ?
-	    json_object_new_string(arena_printf(req->arena, "%s:%s",
-	    PQgetvalue(res, n - 1, 2), PQgetvalue(res, n - 1, 0))) : NULL);
-	resp_json(req, resp, 200, o);
+		ws_write(req, &w, res, i);
+	jw_close(&w, ']');
+	jw_key(&w, "next_cursor");
+	jw_string(&w, n == limit ? arena_printf(req->arena, "%s:%s",
+	    PQgetvalue(res, n - 1, 2), PQgetvalue(res, n - 1, 0)) : NULL);
+	jw_close(&w, '}');
+	text = jw_text(&w, &len);
+	resp_text(resp, 200, "application/json", text, len);
 }
 
 static bool

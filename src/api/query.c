@@ -112,60 +112,75 @@ q_bool(PGresult *res, int row, int col)
 #define JSONOID		114
 #define TIMESTAMPTZOID	1184
 
-/* "2026-01-02 03:04:05.6+00" (UTC session) to "2026-01-02T03:04:05.6Z" */
-static struct json_object *
-rfc3339(struct request *req, const char *s)
+/*
+ * The members of a row as JSON, by column type: booleans and integers as
+ * they are, timestamps in RFC 3339 ("2026-01-02 03:04:05.6+00" from a UTC
+ * session becomes "2026-01-02T03:04:05.6Z"), json and jsonb as the text
+ * PostgreSQL checked, the rest as strings; NULL as null.
+ */
+void
+q_row_members(struct jw *w, PGresult *res, int row)
 {
-	size_t n = strlen(s);
-	char *t;
+	const char *s;
+	size_t n;
+	int c;
 
-	if (n < 20 || s[10] != ' ' || strcmp(s + n - 3, "+00") != 0)
-		return json_object_new_string(s);
-	t = arena_strdup(req->arena, s);
-	t[10] = 'T';
-	strcpy(t + n - 3, "Z");
-	return json_object_new_string(t);
+	for (c = 0; c < PQnfields(res); c++) {
+		jw_key(w, PQfname(res, c));
+		if ((s = q_get(res, row, c)) == NULL) {
+			jw_value(w, "null", 4);
+			continue;
+		}
+		switch (PQftype(res, c)) {
+		case BOOLOID:
+			if (s[0] == 't')
+				jw_value(w, "true", 4);
+			else
+				jw_value(w, "false", 5);
+			break;
+		case INT2OID:
+		case INT4OID:
+		case INT8OID:
+		case JSONOID:
+		case JSONBOID:
+			jw_value(w, s, (size_t)PQgetlength(res, row, c));
+			break;
+		case TIMESTAMPTZOID:
+			n = (size_t)PQgetlength(res, row, c);
+			if (n < 20 || s[10] != ' ' ||
+			    strcmp(s + n - 3, "+00") != 0) {
+				jw_string(w, s);
+				break;
+			}
+			jw_value(w, "\"", 1);
+			jw_raw(w, s, 10);
+			jw_raw(w, "T", 1);
+			jw_raw(w, s + 11, n - 14);
+			jw_raw(w, "Z\"", 2);
+			break;
+		default:
+			jw_string(w, s);
+		}
+	}
 }
 
 /* The object returned is the caller's: add it to a parent or json_own it. */
 struct json_object *
 q_row_json(struct request *req, PGresult *res, int row)
 {
-	struct json_object *o = json_object_new_object();
-	struct json_object *v, *parsed;
-	const char *s;
-	int c;
+	struct json_object *o;
+	struct jw w;
+	const char *text;
+	size_t len;
 
-	for (c = 0; c < PQnfields(res); c++) {
-		s = q_get(res, row, c);
-		if (s == NULL)
-			v = NULL;
-		else switch (PQftype(res, c)) {
-		case BOOLOID:
-			v = json_object_new_boolean(s[0] == 't');
-			break;
-		case INT2OID:
-		case INT4OID:
-		case INT8OID:
-			v = json_object_new_int64(strtoll(s, NULL, 10));
-			break;
-		case TIMESTAMPTZOID:
-			v = rfc3339(req, s);
-			break;
-		case JSONOID:
-		case JSONBOID:
-			if (json_parse(req->arena, s, strlen(s), &parsed) ==
-			    JSON_OK)
-				v = json_object_get(parsed);
-			else
-				v = NULL;
-			break;
-		default:
-			v = json_object_new_string(s);
-		}
-		json_object_object_add(o, PQfname(res, c), v);
-	}
-	return o;
+	jw_init(&w, req->arena, 1024);
+	jw_open(&w, '{');
+	q_row_members(&w, res, row);
+	jw_close(&w, '}');
+	text = jw_text(&w, &len);
+	if (json_parse(req->arena, text, len, &o) != JSON_OK)
+		fatalx("query: a row does not make JSON: %s", text);
+	return json_object_get(o);
 }
 
 struct json_object *
@@ -183,12 +198,24 @@ void
 q_page_answer(struct request *req, struct response *resp, PGresult *res,
     long limit, int col)
 {
-	struct json_object *o = json_own(req->arena, json_object_new_object());
-	int n = PQntuples(res);
+	int r, n = PQntuples(res);
+	const char *text;
+	struct jw w;
+	size_t len;
 
-	json_object_object_add(o, "items",
-	    json_object_get(q_rows_json(req, res)));
-	json_object_object_add(o, "next_cursor", n == limit ?
-	    json_object_new_string(PQgetvalue(res, n - 1, col)) : NULL);
-	resp_json(req, resp, 200, o);
+	jw_init(&w, req->arena, 512 * (size_t)(n + 1));
+	jw_open(&w, '{');
+	jw_key(&w, "items");
+	jw_open(&w, '[');
+	for (r = 0; r < n; r++) {
+		jw_open(&w, '{');
+		q_row_members(&w, res, r);
+		jw_close(&w, '}');
+	}
+	jw_close(&w, ']');
+	jw_key(&w, "next_cursor");
+	jw_string(&w, n == limit ? PQgetvalue(res, n - 1, col) : NULL);
+	jw_close(&w, '}');
+	text = jw_text(&w, &len);
+	resp_text(resp, 200, "application/json", text, len);
 }

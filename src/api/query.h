@@ -5,6 +5,7 @@
 #include <stdbool.h>
 
 #include "db.h"
+#include "json.h"
 #include "http.h"
 
 /* Runs s with s->nparams string parameters (NULL is SQL NULL). */
@@ -19,6 +20,8 @@ void		 q_fail(struct request *, struct response *, enum db_status,
 const char	*q_get(PGresult *, int row, int col);	/* NULL for SQL NULL */
 bool		 q_bool(PGresult *, int row, int col);
 /* A row as a JSON object: column names as keys, typed by the column. */
+/* The members of a row, written into an open object. */
+void		 q_row_members(struct jw *, PGresult *, int row);
 struct json_object *q_row_json(struct request *, PGresult *, int row);
 struct json_object *q_rows_json(struct request *, PGresult *);
 /* 200 with {"items": rows, "next_cursor": column col of the last row when

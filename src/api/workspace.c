@@ -14,6 +14,7 @@
 #include "auth.h"
 #include "input.h"
 #include "json.h"
+#include "log.h"
 #include "problem.h"
 #include "server.h"
 #include "workspace.h"
@@ -279,58 +280,77 @@ ws_port_url(struct request *req, const char *short_id, const char *port)
 
 /* The URLs of a workspace follow public_url's scheme and port. */
 static void
-add_urls(struct request *req, struct json_object *o, const char *short_id)
+write_urls(struct request *req, struct jw *w, const char *short_id)
 {
 	const char *pub = req->srv->conf.public_url;
 	const char *host = strstr(pub, "://") + 3;
 	const char *colon = strchr(host, ':');
-	size_t scheme = (size_t)(host - pub);
-	const char *port = colon ? colon : "";
-	char *p = arena_strdup(req->arena, port);
+	int scheme = (int)(host - pub);
+	int port = colon ? (int)strcspn(colon, "/") : 0;
 
-	p[strcspn(p, "/")] = '\0';
-	json_object_object_add(o, "url", json_object_new_string(arena_printf(
-	    req->arena, "%.*s%s.%s%s", (int)scheme, pub, short_id,
-	    req->srv->conf.base_domain, p)));
-	json_object_object_add(o, "url_pattern", json_object_new_string(
-	    arena_printf(req->arena, "%.*s%s-{port}.%s%s", (int)scheme, pub,
-	    short_id, req->srv->conf.base_domain, p)));
+	jw_key(w, "url");
+	jw_string(w, arena_printf(req->arena, "%.*s%s.%s%.*s", scheme, pub,
+	    short_id, req->srv->conf.base_domain, port, colon ? colon : ""));
+	jw_key(w, "url_pattern");
+	jw_string(w, arena_printf(req->arena, "%.*s%s-{port}.%s%.*s", scheme,
+	    pub, short_id, req->srv->conf.base_domain, port,
+	    colon ? colon : ""));
 }
 
 /* "2026-01-02 03:04:05.678+00" (a UTC session) plus days, RFC 3339. */
-static struct json_object *
-plus_days(struct request *req, const char *ts, long days)
+static void
+write_plus_days(struct jw *w, const char *key, const char *ts, long days)
 {
 	struct tm tm;
 	time_t t;
 	char buf[32];
 
+	jw_key(w, key);
 	memset(&tm, 0, sizeof(tm));
-	if (strptime(ts, "%Y-%m-%d %H:%M:%S", &tm) == NULL)
-		return NULL;
+	if (strptime(ts, "%Y-%m-%d %H:%M:%S", &tm) == NULL) {
+		jw_string(w, NULL);
+		return;
+	}
 	t = timegm(&tm) + days * 86400;
 	gmtime_r(&t, &tm);
 	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	return json_object_new_string(arena_strdup(req->arena, buf));
+	jw_string(w, buf);
+}
+
+void
+ws_write(struct request *req, struct jw *w, PGresult *res, int row)
+{
+	const struct conf *c = &req->srv->conf;
+
+	jw_open(w, '{');
+	q_row_members(w, res, row);
+	write_urls(req, w, PQgetvalue(res, row, 1));
+	/* Dormancy dates follow from the deployment's policy. */
+	if (c->dormancy_after_days > 0 && q_get(res, row, 17) != NULL &&
+	    strcmp(PQgetvalue(res, row, 10), "stopped") == 0 &&
+	    q_get(res, row, 20) == NULL)
+		write_plus_days(w, "dormant_at_after",
+		    PQgetvalue(res, row, 17), c->dormancy_after_days);
+	if (c->dormancy_delete_after_days > 0 && q_get(res, row, 20) != NULL)
+		write_plus_days(w, "delete_at_after",
+		    PQgetvalue(res, row, 20), c->dormancy_delete_after_days);
+	jw_close(w, '}');
 }
 
 struct json_object *
 ws_json(struct request *req, PGresult *res, int row)
 {
-	struct json_object *o = q_row_json(req, res, row);
-	const struct conf *c = &req->srv->conf;
+	struct json_object *o;
+	const char *text;
+	struct jw w;
+	size_t len;
 
-	add_urls(req, o, PQgetvalue(res, row, 1));
-	/* Dormancy dates follow from the deployment's policy. */
-	if (c->dormancy_after_days > 0 && q_get(res, row, 17) != NULL &&
-	    strcmp(PQgetvalue(res, row, 10), "stopped") == 0 &&
-	    q_get(res, row, 20) == NULL)
-		json_object_object_add(o, "dormant_at_after", plus_days(req,
-		    PQgetvalue(res, row, 17), c->dormancy_after_days));
-	if (c->dormancy_delete_after_days > 0 && q_get(res, row, 20) != NULL)
-		json_object_object_add(o, "delete_at_after", plus_days(req,
-		    PQgetvalue(res, row, 20), c->dormancy_delete_after_days));
-	return o;
+	jw_init(&w, req->arena, 1024);
+	ws_write(req, &w, res, row);
+	text = jw_text(&w, &len);
+	if (json_parse(req->arena, text, len, &o) != JSON_OK)
+		fatalx("workspace: a row does not make JSON: %s", text);
+	return json_object_get(o);
 }
 
 /* Ten characters of lower-case base32: 50 random bits, a DNS label. */

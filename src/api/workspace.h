@@ -42,7 +42,8 @@ bool	ws_quota_ok(struct request *, struct response *, const char *owner,
 const char *ws_build(struct request *, struct response *, const char *ws_id,
 	    const char *transition, const char *reason,
 	    const char *version_id);
-/* The JSON answer for a workspace row of WS_COLUMNS. */
+/* The JSON answer for a workspace row of WS_COLUMNS, as text or object. */
+void	ws_write(struct request *, struct jw *, PGresult *, int row);
 struct json_object *ws_json(struct request *, PGresult *, int row);
 const char *ws_short_id(struct request *);
 const char *ws_port_url(struct request *, const char *short_id,

@@ -341,3 +341,137 @@ utf8_valid(const char *str, size_t len)
 	}
 	return 1;
 }
+
+/*
+ * JSON text written straight into an arena buffer, for answers built from
+ * many rows: no json-c objects to build and free.  Strings are escaped as
+ * json_text escapes them.
+ */
+void
+jw_init(struct jw *w, struct arena *a, size_t hint)
+{
+	w->a = a;
+	w->cap = hint < 64 ? 64 : hint;
+	w->buf = arena_alloc(a, w->cap);
+	w->len = 0;
+	w->comma = false;
+}
+
+static void
+jw_room(struct jw *w, size_t n)
+{
+	char *nb;
+
+	if (w->len + n + 1 <= w->cap)
+		return;
+	while (w->len + n + 1 > w->cap)
+		w->cap *= 2;
+	nb = arena_alloc(w->a, w->cap);
+	memcpy(nb, w->buf, w->len);
+	w->buf = nb;
+}
+
+void
+jw_raw(struct jw *w, const char *s, size_t n)
+{
+	jw_room(w, n);
+	memcpy(w->buf + w->len, s, n);
+	w->len += n;
+}
+
+void
+jw_str(struct jw *w, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = (const unsigned char *)s;
+	size_t run;
+	char *o;
+
+	jw_room(w, 1);
+	w->buf[w->len++] = '"';
+	for (;;) {
+		for (run = 0; p[run] >= 0x20 && p[run] != '"' &&
+		    p[run] != '\\'; run++)
+			;
+		jw_raw(w, (const char *)p, run);
+		p += run;
+		if (*p == '\0')
+			break;
+		jw_room(w, 6);
+		o = w->buf + w->len;
+		o[0] = '\\';
+		switch (*p) {
+		case '"':  o[1] = '"';  w->len += 2; break;
+		case '\\': o[1] = '\\'; w->len += 2; break;
+		case '\b': o[1] = 'b';  w->len += 2; break;
+		case '\f': o[1] = 'f';  w->len += 2; break;
+		case '\n': o[1] = 'n';  w->len += 2; break;
+		case '\r': o[1] = 'r';  w->len += 2; break;
+		case '\t': o[1] = 't';  w->len += 2; break;
+		default:
+			memcpy(o + 1, "u00", 3);
+			o[4] = hex[*p >> 4];
+			o[5] = hex[*p & 15];
+			w->len += 6;
+		}
+		p++;
+	}
+	jw_room(w, 1);
+	w->buf[w->len++] = '"';
+}
+
+void
+jw_open(struct jw *w, char c)
+{
+	if (w->comma)
+		jw_raw(w, ",", 1);
+	jw_raw(w, &c, 1);
+	w->comma = false;
+}
+
+void
+jw_close(struct jw *w, char c)
+{
+	jw_raw(w, &c, 1);
+	w->comma = true;
+}
+
+void
+jw_key(struct jw *w, const char *k)
+{
+	if (w->comma)
+		jw_raw(w, ",", 1);
+	jw_str(w, k);
+	jw_raw(w, ":", 1);
+	w->comma = false;
+}
+
+/* A value: raw JSON text (a number, true, null, or a whole document). */
+void
+jw_value(struct jw *w, const char *s, size_t n)
+{
+	if (w->comma)
+		jw_raw(w, ",", 1);
+	jw_raw(w, s, n);
+	w->comma = true;
+}
+
+void
+jw_string(struct jw *w, const char *s)
+{
+	if (w->comma)
+		jw_raw(w, ",", 1);
+	if (s == NULL)
+		jw_raw(w, "null", 4);
+	else
+		jw_str(w, s);
+	w->comma = true;
+}
+
+const char *
+jw_text(struct jw *w, size_t *len)
+{
+	w->buf[w->len] = '\0';
+	*len = w->len;
+	return w->buf;
+}
