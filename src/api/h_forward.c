@@ -1,6 +1,7 @@
 /*
  * Routing to workspaces.  The data plane (nginx auth_request, Traefik
- * forwardAuth) asks GET /api/v1/auth/forward about every proxied request;
+ * forwardAuth, Apache mod_authnz_fcgi as a FastCGI Authorizer) asks
+ * GET /api/v1/auth/forward about every proxied request;
  * a browser gets its own short-lived, host-only cookie for a workspace host
  * through a one-time code handed over from the API host, so the platform's
  * session cookie never reaches a workspace.
@@ -81,6 +82,23 @@ static const struct db_stmt q_handoff_take = {
 	" RETURNING user_id, session_id, host, expires_at > now()", 1
 };
 
+/*
+ * The pages a FastCGI Authorizer answers itself: the web server sends a
+ * refusal to the client as it is, so it says what nginx's site says.
+ */
+static const struct {
+	const char	*state;
+	int		 status;
+	const char	*retry_after;
+	const char	*text;
+} pages[] = {
+	{ "signin",	401, NULL, "Sign in to reach this workspace.\n" },
+	{ "denied",	403, NULL, "You may not open this workspace.\n" },
+	{ "notfound",	404, NULL, "No such workspace.\n" },
+	{ "stopped",	503, NULL, "This workspace is stopped.\n" },
+	{ "starting",	503, "2", "This workspace is starting.\n" },
+};
+
 /* A short per-worker memory of recent answers (and activity writes). */
 struct cached {
 	char		 key[200];
@@ -155,12 +173,34 @@ parse_host(struct request *req, const char *host, char *short_id,
 	    strspn(short_id, "abcdefghijklmnopqrstuvwxyz234567") == 10;
 }
 
+/* Asked in the FastCGI Authorizer role, about the client's own request. */
+static bool
+authorizer(struct request *req)
+{
+	const char *role = req->header(req, "FCGI_ROLE");
+
+	return role != NULL && strcmp(role, "AUTHORIZER") == 0;
+}
+
 static const char *
 forwarded_host(struct request *req)
 {
-	const char *h = req->header(req, "HTTP_X_FORWARDED_HOST");
+	const char *h = authorizer(req) ? NULL :
+	    req->header(req, "HTTP_X_FORWARDED_HOST");
 
 	return h ? h : req->header(req, "HTTP_HOST");
+}
+
+/* The request target the data plane was asked for. */
+static const char *
+original_uri(struct request *req)
+{
+	const char *uri;
+
+	if (authorizer(req))
+		return req->header(req, "REQUEST_URI");
+	uri = req->header(req, "HTTP_X_ORIGINAL_URI");
+	return uri ? uri : req->header(req, "HTTP_X_FORWARDED_URI");
 }
 
 /* The workspace cookie from the Cookie header, and the header without it. */
@@ -227,10 +267,21 @@ static void
 deny(struct request *req, struct response *resp, int status,
     const char *state)
 {
+	const char *text = state;
+	size_t i;
+
 	resp_header(resp, "X-Warren-State", state);
-	resp_text(resp, status, "text/plain; charset=utf-8", state,
-	    strlen(state));
-	(void)req;
+	for (i = 0; authorizer(req) && i < sizeof(pages) / sizeof(pages[0]);
+	    i++)
+		if (strcmp(pages[i].state, state) == 0) {
+			status = pages[i].status;
+			text = pages[i].text;
+			if (pages[i].retry_after != NULL)
+				resp_header(resp, "Retry-After",
+				    pages[i].retry_after);
+		}
+	resp_text(resp, status, "text/plain; charset=utf-8", text,
+	    strlen(text));
 }
 
 /* Who asks: a workspace cookie, or a Bearer token from a script. */
@@ -304,12 +355,8 @@ answer(struct request *req, struct response *resp, const struct cached *c,
 		deny(req, resp, c->status, c->state);
 		if (c->status == 401) {
 			/* Where a browser goes to sign in and come back. */
-			const char *uri = req->header(req,
-			    "HTTP_X_ORIGINAL_URI");
+			const char *uri = original_uri(req);
 			const char *accept = req->header(req, "HTTP_ACCEPT");
-
-			if (uri == NULL)
-				uri = req->header(req, "HTTP_X_FORWARDED_URI");
 			const char *signin = arena_printf(req->arena,
 			    "%s/api/v1/auth/handoff?host=%s&path=%s",
 			    req->srv->conf.public_url, httpc_escape(req->arena,
@@ -319,13 +366,22 @@ answer(struct request *req, struct response *resp, const struct cached *c,
 			resp_header(resp, "X-Warren-Signin", signin);
 			resp_header(resp, "WWW-Authenticate",
 			    "Bearer realm=\"warren\"");
-			/* Traefik hands answers back as they are: a browser
-			 * (nginx passes no Accept) is sent to sign in here. */
+			/* Traefik and Apache hand answers back as they are: a
+			 * browser (nginx passes no Accept) is sent to sign in
+			 * here. */
 			if (accept != NULL && strstr(accept, "text/html")) {
 				resp_header(resp, "Location", signin);
 				resp->status = 302;
 			}
 		}
+		return;
+	}
+	/* For an Authorizer, variables of the request it lets through. */
+	if (authorizer(req)) {
+		resp_header(resp, "Variable-WARREN_UPSTREAM",
+		    arena_strdup(req->arena, c->upstream));
+		resp_header(resp, "Variable-WARREN_COOKIE", rest);
+		resp_text(resp, 200, NULL, "", 0);
 		return;
 	}
 	resp_header(resp, "X-Warren-Upstream", arena_strdup(req->arena,

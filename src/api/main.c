@@ -23,8 +23,9 @@ int
 main(int argc, char *argv[])
 {
 	static struct server srv;
+	struct listeners l;
 	bool check_only = false;
-	int ch, fd;
+	int ch;
 
 	srv.conf_path = CONF_DEFAULT_FILE;
 	while ((ch = getopt(argc, argv, "c:nV")) != -1) {
@@ -56,7 +57,7 @@ main(int argc, char *argv[])
 		return 0;
 	}
 	srv.route_labels = server_route_labels();
-	if ((fd = prefork_listen(&srv.conf)) == -1)
+	if (prefork_listen(&srv.conf, &l) == -1)
 		return 1;
-	return prefork_run(&srv, fd);
+	return prefork_run(&srv, &l);
 }

@@ -1,7 +1,8 @@
 /*
- * The master never serves a request.  It owns the listening socket, keeps
- * `workers` children alive, and on SIGHUP starts a new generation on the
- * same socket before asking the old one to finish, so no request is lost.
+ * The master never serves a request.  It owns the listening sockets (the
+ * main one and, with authorizer_listen, the Authorizer's), keeps `workers`
+ * children alive, and on SIGHUP starts a new generation on the same
+ * sockets before asking the old one to finish, so no request is lost.
  */
 #include "config.h"
 
@@ -86,13 +87,13 @@ listen_unix(const struct conf *c)
 }
 
 static int
-listen_tcp(const struct conf *c)
+listen_tcp(const char *key, const char *addr)
 {
 	struct addrinfo hints, *res;
 	char host[CONF_STR_MAX], *port;
 	int fd, one = 1, r;
 
-	snprintf(host, sizeof(host), "%s", c->listen);
+	snprintf(host, sizeof(host), "%s", addr);
 	port = strrchr(host, ':');
 	*port++ = '\0';
 	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
@@ -104,7 +105,7 @@ listen_tcp(const struct conf *c)
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
 	if ((r = getaddrinfo(host[0] ? host : NULL, port, &hints, &res)) != 0) {
-		log_warnx("listen: bad address %s: %s", c->listen,
+		log_warnx("%s: bad address %s: %s", key, addr,
 		    gai_strerror(r));
 		return -1;
 	}
@@ -112,7 +113,7 @@ listen_tcp(const struct conf *c)
 	if (fd == -1 ||
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1 ||
 	    bind(fd, res->ai_addr, res->ai_addrlen) == -1) {
-		log_warn("could not listen on %s", c->listen);
+		log_warn("could not listen on %s", addr);
 		if (fd != -1)
 			close(fd);
 		freeaddrinfo(res);
@@ -122,11 +123,31 @@ listen_tcp(const struct conf *c)
 	return fd;
 }
 
-int
-prefork_listen(const struct conf *c)
+/* Workers accept only after epoll says so; another may win. */
+static int
+listen_ready(int fd)
+{
+	int fl;
+
+	if (listen(fd, 1024) == -1) {
+		log_warn("listen");
+		close(fd);
+		return -1;
+	}
+	fl = fcntl(fd, F_GETFL);
+	if (fl == -1 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1) {
+		log_warn("fcntl");
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int
+listen_api(const struct conf *c)
 {
 	struct stat st;
-	int fd, fl;
+	int fd;
 
 	if (strcmp(c->listen, "inherit") == 0) {
 		/* spawn-fcgi and mod_fcgid pass a listening socket as fd 0. */
@@ -143,26 +164,30 @@ prefork_listen(const struct conf *c)
 	} else if (c->listen[0] == '/')
 		fd = listen_unix(c);
 	else
-		fd = listen_tcp(c);
-	if (fd == -1)
+		fd = listen_tcp("listen", c->listen);
+	return fd == -1 ? -1 : listen_ready(fd);
+}
+
+int
+prefork_listen(const struct conf *c, struct listeners *l)
+{
+	int fd;
+
+	l->authorizer = -1;
+	if ((l->api = listen_api(c)) == -1)
 		return -1;
-	if (listen(fd, 1024) == -1) {
-		log_warn("listen");
-		close(fd);
+	if (c->authorizer_listen[0] == '\0')
+		return 0;
+	if ((fd = listen_tcp("authorizer_listen", c->authorizer_listen)) ==
+	    -1 || (l->authorizer = listen_ready(fd)) == -1) {
+		close(l->api);
 		return -1;
 	}
-	/* Workers accept only after epoll says so; another may win. */
-	fl = fcntl(fd, F_GETFL);
-	if (fl == -1 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1) {
-		log_warn("fcntl");
-		close(fd);
-		return -1;
-	}
-	return fd;
+	return 0;
 }
 
 static int
-spawn(struct server *srv, int listen_fd, int slot)
+spawn(struct server *srv, const struct listeners *l, int slot)
 {
 	pid_t pid;
 
@@ -171,7 +196,7 @@ spawn(struct server *srv, int listen_fd, int slot)
 		return -1;
 	}
 	if (pid == 0)
-		worker_main(srv, listen_fd, slot);
+		worker_main(srv, l, slot);
 	children[slot].pid = pid;
 	children[slot].gen = generation;
 	children[slot].exiting = false;
@@ -213,13 +238,13 @@ live_total(void)
 
 /* Brings the current generation up to the configured count. */
 static void
-fill(struct server *srv, int listen_fd)
+fill(struct server *srv, const struct listeners *l)
 {
 	int slot;
 
 	while (live_current() < srv->conf.workers &&
 	    (slot = free_slot()) != -1)
-		if (spawn(srv, listen_fd, slot) == -1)
+		if (spawn(srv, l, slot) == -1)
 			break;
 	metrics_set_workers((int)srv->conf.workers);
 }
@@ -276,11 +301,10 @@ reap(bool stopping)
 }
 
 static int
-reload(struct server *srv, int listen_fd)
+reload(struct server *srv, const struct listeners *l)
 {
 	static struct server old;
 	struct conf nc;
-	char old_listen[CONF_STR_MAX];
 
 	log_info("reloading %s", srv->conf_path);
 	if (conf_load(&nc, srv->conf_path, conf_print_error, NULL) == -1) {
@@ -291,9 +315,13 @@ reload(struct server *srv, int listen_fd)
 	if (strcmp(nc.listen, srv->conf.listen) != 0) {
 		log_warnx("listen changed: restart warren-api to apply it; "
 		    "other settings are reloaded");
-		snprintf(old_listen, sizeof(old_listen), "%s",
-		    srv->conf.listen);
-		snprintf(nc.listen, sizeof(nc.listen), "%s", old_listen);
+		memcpy(nc.listen, srv->conf.listen, sizeof(nc.listen));
+	}
+	if (strcmp(nc.authorizer_listen, srv->conf.authorizer_listen) != 0) {
+		log_warnx("authorizer_listen changed: restart warren-api to "
+		    "apply it; other settings are reloaded");
+		memcpy(nc.authorizer_listen, srv->conf.authorizer_listen,
+		    sizeof(nc.authorizer_listen));
 	}
 	old = *srv;
 	srv->conf = nc;
@@ -305,7 +333,7 @@ reload(struct server *srv, int listen_fd)
 	}
 	log_set_level((enum log_level)srv->conf.log_level);
 	generation++;
-	fill(srv, listen_fd);
+	fill(srv, l);
 	signal_all(SIGTERM, true);
 	return 0;
 }
@@ -336,7 +364,7 @@ shutdown_all(struct server *srv, int sfd)
 }
 
 int
-prefork_run(struct server *srv, int listen_fd)
+prefork_run(struct server *srv, const struct listeners *l)
 {
 	struct signalfd_siginfo si;
 	int64_t window = now_ms(), delay_until = 0;
@@ -355,9 +383,14 @@ prefork_run(struct server *srv, int listen_fd)
 		fatal("signalfd");
 	metrics_init(nroutes);
 	ratelimit_init();
-	fill(srv, listen_fd);
-	log_info("warren-api %s: %ld workers on %s", PACKAGE_VERSION,
-	    srv->conf.workers, srv->conf.listen);
+	fill(srv, l);
+	if (l->authorizer != -1)
+		log_info("warren-api %s: %ld workers on %s, Authorizer only on "
+		    "%s", PACKAGE_VERSION, srv->conf.workers, srv->conf.listen,
+		    srv->conf.authorizer_listen);
+	else
+		log_info("warren-api %s: %ld workers on %s", PACKAGE_VERSION,
+		    srv->conf.workers, srv->conf.listen);
 
 	for (;;) {
 		timeout = delay_until ? (int)(delay_until - now_ms()) : -1;
@@ -370,7 +403,7 @@ prefork_run(struct server *srv, int listen_fd)
 			if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
 				break;
 			if (si.ssi_signo == SIGHUP)
-				(void)reload(srv, listen_fd);
+				(void)reload(srv, l);
 		}
 		if (now_ms() - window > CRASH_WINDOW_MS) {
 			window = now_ms();
@@ -385,10 +418,12 @@ prefork_run(struct server *srv, int listen_fd)
 		if (delay_until != 0 && now_ms() < delay_until)
 			continue;
 		delay_until = 0;
-		fill(srv, listen_fd);
+		fill(srv, l);
 	}
 	shutdown_all(srv, sfd);
-	close(listen_fd);
+	close(l->api);
+	if (l->authorizer != -1)
+		close(l->authorizer);
 	if (srv->conf.listen[0] == '/')
 		unlink(srv->conf.listen);
 	log_info("stopped");

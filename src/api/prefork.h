@@ -3,8 +3,10 @@
 #define WARREN_PREFORK_H
 
 #include "server.h"
+#include "worker.h"
 
-int	prefork_listen(const struct conf *) __attribute__((warn_unused_result));
-int	prefork_run(struct server *, int listen_fd);
+int	prefork_listen(const struct conf *, struct listeners *)
+	    __attribute__((warn_unused_result));
+int	prefork_run(struct server *, const struct listeners *);
 
 #endif

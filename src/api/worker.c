@@ -3,6 +3,8 @@
  * connections itself (epoll with EPOLLEXCLUSIVE, signals unblocked only
  * while waiting) and hands each one to libfcgi, so a stop signal is never
  * lost between the check and the wait, and never interrupts a request.
+ * A connection on the Authorizer listener gets an answer in that role
+ * only: the API is not served there.
  */
 #include "config.h"
 
@@ -11,20 +13,25 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <fastcgi.h>
 #include <fcgiapp.h>
 
 #include "log.h"
 #include "metrics.h"
+#include "problem.h"
 #include "router.h"
 #include "worker.h"
 
 #define ARENA_FIRST_BLOCK	(64 * 1024)
 #define DRAIN_MAX		(64L * 1024 * 1024)
+/* The route that answers a FastCGI Authorizer (Apache mod_authnz_fcgi). */
+#define AUTHORIZER_PATH		"/api/v1/auth/forward"
 
 static volatile sig_atomic_t stopping;
 
@@ -93,6 +100,21 @@ write_response(FCGX_Request *fr, struct request *req, struct response *resp)
 {
 	size_t i;
 
+	/*
+	 * An Authorizer's 200 lets the request go on: the web server keeps the
+	 * Variable-* headers as its environment and would add any other
+	 * header to the answer the client gets from elsewhere.
+	 */
+	if (fr->role == FCGI_AUTHORIZER && resp->status == 200) {
+		FCGX_PutS("Status: 200 OK\r\n", fr->out);
+		for (i = 0; i < resp->nheaders; i++)
+			if (strncasecmp(resp->headers[i].name, "Variable-", 9)
+			    == 0)
+				put_header(fr, resp->headers[i].name,
+				    resp->headers[i].value);
+		FCGX_PutS("\r\n", fr->out);
+		return;
+	}
 	FCGX_FPrintF(fr->out, "Status: %d %s\r\n", resp->status,
 	    http_status_text(resp->status));
 	if (resp->content_type != NULL)
@@ -128,8 +150,22 @@ log_quote(struct arena *a, const char *s, size_t max)
 	return out;
 }
 
+/* A request of another role on the Authorizer listener. */
 static void
-serve(struct server *srv, FCGX_Request *fr, struct arena *a)
+refuse(struct request *req, struct response *resp)
+{
+	const char *role = req->header(req, "FCGI_ROLE");
+
+	request_id_new(req->request_id);
+	log_set_request_id(req->request_id);
+	log_warnx("authorizer_listen: refused a FastCGI %s request: only "
+	    "the Authorizer role is served there", role ? role : "unknown");
+	problem(req, resp, PROBLEM_FORBIDDEN, NULL);
+}
+
+static void
+serve(struct server *srv, FCGX_Request *fr, struct arena *a,
+    bool authorizer_only)
 {
 	struct response resp = { 0 };
 	struct request req = { 0 };
@@ -164,9 +200,25 @@ serve(struct server *srv, FCGX_Request *fr, struct arena *a)
 	if (req.content_length < 0)
 		req.content_length = 0;
 	req.remote_addr = FCGX_GetParam("REMOTE_ADDR", fr->envp);
+	/*
+	 * An Authorizer shows the client's own request, without its body,
+	 * and asks whether it may go on: the forward route's question.
+	 */
+	if (fr->role == FCGI_AUTHORIZER) {
+		req.method_name = "GET";
+		req.method = HTTP_GET;
+		req.uri = req.path = AUTHORIZER_PATH;
+		req.query = "";
+		req.content_length = 0;
+	}
 
-	server_handle(srv, &req, &resp);
-	drain(fr);
+	if (authorizer_only && fr->role != FCGI_AUTHORIZER)
+		refuse(&req, &resp);
+	else
+		server_handle(srv, &req, &resp);
+	/* No FCGI_STDIN comes to an Authorizer: reading would wait. */
+	if (fr->role != FCGI_AUTHORIZER)
+		drain(fr);
 	write_response(fr, &req, &resp);
 	secs = elapsed(&t0);
 	metrics_request(server_route_index(&req), req.method, resp.status,
@@ -181,9 +233,12 @@ serve(struct server *srv, FCGX_Request *fr, struct arena *a)
 	log_set_request_id(NULL);
 }
 
-/* Waits for a connection with stop signals deliverable; -1 when stopping. */
+/*
+ * Waits for a connection with stop signals deliverable; -1 when stopping.
+ * *from is the listening socket it came in on.
+ */
 static int
-next_connection(int ep, int listen_fd, const sigset_t *waitmask)
+next_connection(int ep, const sigset_t *waitmask, int *from)
 {
 	struct epoll_event ev;
 	int fd, n;
@@ -196,9 +251,11 @@ next_connection(int ep, int listen_fd, const sigset_t *waitmask)
 			fatal("epoll_pwait");
 		if (n <= 0)
 			continue;
-		fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
-		if (fd >= 0)
+		fd = accept4(ev.data.fd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd >= 0) {
+			*from = ev.data.fd;
 			return fd;
+		}
 		if (errno != EAGAIN && errno != EWOULDBLOCK &&
 		    errno != EINTR && errno != ECONNABORTED)
 			log_warn("accept");
@@ -230,15 +287,25 @@ worker_signals(sigset_t *waitmask)
 	sigdelset(waitmask, SIGINT);
 }
 
-void
-worker_main(struct server *srv, int listen_fd, int slot)
+static void
+watch(int ep, int fd)
 {
 	struct epoll_event ev = { 0 };
+
+	ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+	ev.data.fd = fd;
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) == -1)
+		fatal("epoll_ctl");
+}
+
+void
+worker_main(struct server *srv, const struct listeners *l, int slot)
+{
 	FCGX_Request fr;
 	struct arena *a;
 	sigset_t waitmask;
 	long served = 0;
-	int ep, fd;
+	int ep, fd, from;
 
 	log_forked();
 	request_id_seed();
@@ -248,23 +315,26 @@ worker_main(struct server *srv, int listen_fd, int slot)
 	    (int)srv->conf.db_connect_timeout,
 	    (int)srv->conf.db_query_timeout);
 	db_on_error(srv->db, metrics_db_error);
-	if (FCGX_Init() != 0 || FCGX_InitRequest(&fr, listen_fd, 0) != 0)
+	if (FCGX_Init() != 0 || FCGX_InitRequest(&fr, l->api, 0) != 0)
 		fatalx("could not initialise libfcgi");
 	if ((ep = epoll_create1(EPOLL_CLOEXEC)) == -1)
 		fatal("epoll_create1");
-	ev.events = EPOLLIN | EPOLLEXCLUSIVE;
-	if (epoll_ctl(ep, EPOLL_CTL_ADD, listen_fd, &ev) == -1)
-		fatal("epoll_ctl");
+	watch(ep, l->api);
+	if (l->authorizer != -1)
+		watch(ep, l->authorizer);
 	a = arena_new(ARENA_FIRST_BLOCK);
 
-	while ((fd = next_connection(ep, listen_fd, &waitmask)) != -1) {
+	while ((fd = next_connection(ep, &waitmask, &from)) != -1) {
 		arena_reset(a);
 		/*
 		 * FCGX_Accept_r first finishes the previous request and
 		 * would close a connection not marked as kept: mark it.
+		 * After a broken connection it accepts the next one itself,
+		 * from listen_sock: the same listener, so its role rule holds.
 		 */
 		fr.ipcFd = fd;
 		fr.keepConnection = 1;
+		fr.listen_sock = from;
 		if (FCGX_Accept_r(&fr) < 0) {
 			/* A broken FastCGI connection: drop it, go on. */
 			if (fr.ipcFd >= 0)
@@ -272,7 +342,7 @@ worker_main(struct server *srv, int listen_fd, int slot)
 			fr.ipcFd = -1;
 			continue;
 		}
-		serve(srv, &fr, a);
+		serve(srv, &fr, a, from == l->authorizer);
 		FCGX_Finish_r(&fr);
 		/* Kept connections are not supported: one request each. */
 		if (fr.ipcFd >= 0) {

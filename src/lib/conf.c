@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -36,6 +37,8 @@ const struct conf_key conf_keys[] = {
 	    NULL, "unix socket path, HOST:PORT, or inherit (FastCGI socket on fd 0)" },
 	{ "listen_mode", CONF_OCTAL, OFF(listen_mode), 0, 0777, "0660",
 	    NULL, "mode of the unix socket" },
+	{ "authorizer_listen", CONF_STRING, OFF(authorizer_listen), 0, 0, "",
+	    NULL, "loopback HOST:PORT for FastCGI Authorizer requests only" },
 	{ "workers", CONF_INT, OFF(workers), 1, 128, "4",
 	    NULL, "worker processes" },
 	{ "max_requests", CONF_INT, OFF(max_requests), 0, 10000000, "10000",
@@ -224,6 +227,37 @@ parse_bool(const char *s, bool *out)
 	return -1;
 }
 
+/*
+ * The Authorizer listener believes what the web server says about the
+ * client (address, host, credentials) and is TCP, as mod_authnz_fcgi knows
+ * nothing else: it must not be reachable from another host.
+ */
+static bool
+loopback_port(const char *v)
+{
+	char host[64];
+	const char *colon = strrchr(v, ':');
+	struct in6_addr a6;
+	struct in_addr a4;
+	size_t n;
+	long port;
+
+	if (colon == NULL || (n = (size_t)(colon - v)) >= sizeof(host) ||
+	    parse_long(colon + 1, 10, &port) == -1 || port < 1 ||
+	    port > 65535)
+		return false;
+	memcpy(host, v, n);
+	host[n] = '\0';
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (n > 2 && host[0] == '[' && host[n - 1] == ']') {
+		host[n - 1] = '\0';
+		return inet_pton(AF_INET6, host + 1, &a6) == 1 &&
+		    IN6_IS_ADDR_LOOPBACK(&a6);
+	}
+	return false;
+}
+
 static int
 check_string(const struct conf_key *k, const char *v, char *err, size_t errlen)
 {
@@ -275,6 +309,13 @@ check_string(const struct conf_key *k, const char *v, char *err, size_t errlen)
 	    strcmp(v, "inherit") != 0 && strrchr(v, ':') == NULL) {
 		snprintf(err, errlen, "bad value for listen: expected an "
 		    "absolute socket path, HOST:PORT or inherit");
+		return -1;
+	}
+	if (strcmp(k->name, "authorizer_listen") == 0 && v[0] != '\0' &&
+	    !loopback_port(v)) {
+		snprintf(err, errlen, "bad value for authorizer_listen: expected "
+		    "a loopback address and port, such as 127.0.0.1:9000 or "
+		    "[::1]:9000");
 		return -1;
 	}
 	return 0;

@@ -11,6 +11,7 @@
 struct conf {
 	char	listen[CONF_STR_MAX];
 	long	listen_mode;
+	char	authorizer_listen[CONF_STR_MAX];
 	long	workers;
 	long	max_requests;
 	long	shutdown_grace;		/* seconds */

@@ -1,12 +1,15 @@
 """The shipped Apache 2.4 site (etc/apache2/warren.conf) in front of a real
 warren-api: pages with their headers, the API through mod_proxy_fcgi on the
-unix socket, problems passed through, /metrics for loopback only.
+unix socket, problems passed through, /metrics for loopback only; the
+Authorizer listener (authorizer_listen, TCP for mod_authnz_fcgi) answers the
+workspace hosts and serves no API.  The workspace hosts themselves:
+test_apache_workspaces.py.
 
 Apache runs from a generated top-level configuration that includes the
-site file with its address, htdocs and socket paths substituted, as
-tools/lib.sh does for nginx.  Started as root, Apache serves as www-data:
-the socket and pages live in a directory only root and group www-data can
-enter.
+site file with its address, htdocs path, socket path and Authorizer address
+substituted, as tools/lib.sh does for nginx.  Started as root, Apache
+serves as www-data: the socket and pages live in a directory only root and
+group www-data can enter.
 """
 
 import http.client
@@ -32,30 +35,38 @@ from conftest import (
     free_port,
     wait_for,
 )
+from test_listen import FCGI_RESPONDER, cgi_params, fcgi_request
 
 SITE = TOP / "etc" / "apache2" / "warren.conf"
 APACHE = shutil.which("apache2") or "/usr/sbin/apache2"
 MODULES = "/usr/lib/apache2/modules"
 CSP = "default-src 'self'"
-# Modules the site needs and the Debian site file declares (a2enmod).
-SITE_MODULES = ["proxy", "proxy_fcgi", "headers"]
+# Modules the site needs and the Debian package enables (a2enmod).
+SITE_MODULES = ["proxy", "proxy_fcgi", "proxy_http", "headers", "rewrite", "authnz_fcgi"]
+# warren-api's Authorizer listener (authorizer_listen) in the shipped site.
+SITE_AUTHORIZER = "127.0.0.1:9000"
 BASE_MODULES = ["mpm_event", "authz_core", "authz_host", "dir", "mime"]
 
 
-def site_text(port, htdocs, sock):
-    """The shipped site with this run's address and paths; every shipped
-    path must have been replaced."""
+def site_text(port, htdocs, sock, authorizer):
+    """The shipped site with this run's addresses and paths; every shipped
+    one must have been replaced."""
     text = SITE.read_text()
     subs = [
         (r"<VirtualHost \*:80>", f"<VirtualHost 127.0.0.1:{port}>"),
         (r"/usr/share/warren/htdocs", str(htdocs)),
         (r"unix:/run/warren/api\.sock\|", f"unix:{sock}|"),
+        (re.escape(f"fcgi://{SITE_AUTHORIZER}/"), f"fcgi://{authorizer}/"),
     ]
     for pattern, repl in subs:
         text, n = re.subn(pattern, repl, text)
         assert n >= 1, f"{SITE} has no {pattern!r}"
     body = "\n".join(l for l in text.splitlines() if not l.lstrip().startswith("#"))
     assert "/usr/share/warren" not in body and "/run/warren" not in body, body
+    assert SITE_AUTHORIZER not in body, body
+    # Over TCP, only the Authorizer: the API and the hand-off use the socket.
+    assert re.findall(r"fcgi://[^/\s]+", body) == [f"fcgi://{authorizer}"] + \
+        ["fcgi://localhost"] * 3, re.findall(r"fcgi://[^/\s]+", body)
     return text
 
 
@@ -87,12 +98,12 @@ Include {d}/site.conf
 
 
 class Apache:
-    def __init__(self, d, sock, htdocs):
+    def __init__(self, d, sock, authorizer, htdocs):
         self.dir = pathlib.Path(d)
         (self.dir / "run").mkdir(parents=True)
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        (self.dir / "site.conf").write_text(site_text(self.port, htdocs, sock))
+        (self.dir / "site.conf").write_text(site_text(self.port, htdocs, sock, authorizer))
         (self.dir / "apache2.conf").write_text(httpd_conf(self.dir, self.port))
         cmd = [APACHE, "-f", str(self.dir / "apache2.conf")]
         r = subprocess.run(cmd + ["-t"], capture_output=True, text=True, timeout=30)
@@ -147,7 +158,8 @@ class Apache:
 
 @pytest.fixture(scope="module")
 def site(pg):
-    """warren-api on a socket that www-data may reach, and Apache in front."""
+    """warren-api on a socket that www-data may reach and on its Authorizer
+    listener, and Apache in front."""
     if not os.access(APACHE, os.X_OK):
         pytest.fail(f"{APACHE} is missing: install the Debian package apache2")
     d = pathlib.Path(tempfile.mkdtemp(prefix="warren-apache-", dir="/tmp"))
@@ -159,8 +171,9 @@ def site(pg):
     try:
         db = pg.create_db(f"apache{os.getpid()}")
         # The directory keeps everyone but root and www-data out.
-        w = Warren(pg, d / "w", db, listen_mode="0666")
-        apache = Apache(d / "apache", w.sock, htdocs)
+        w = Warren(pg, d / "w", db, listen_mode="0666",
+                   authorizer_listen=f"127.0.0.1:{free_port()}")
+        apache = Apache(d / "apache", w.sock, w.conf["authorizer_listen"], htdocs)
         yield apache, w
     finally:
         errors = []
@@ -275,3 +288,60 @@ def test_metrics_loopback_only(site):
         assert b"# TYPE" not in resp.read()
     finally:
         conn.close()
+
+
+def authorizer_addr(w):
+    host, port = w.conf["authorizer_listen"].rsplit(":", 1)
+    return host, int(port)
+
+
+def workspace_host_asked(apache):
+    """A workspace host of the site: Apache asks the Authorizer, whose
+    refusal (no such workspace) comes back as it is."""
+    r = apache.get("/x", headers={"Host": "aaaaaaaaaa.warren.localhost"})
+    return r.status_code == 404 and "No such workspace." in r.text and \
+        r.headers.get("X-Warren-State") == "notfound"
+
+
+def test_workspace_hosts_ask_the_authorizer_listener(site):
+    apache, _ = site
+    assert workspace_host_asked(apache), apache.log()
+    # The API host's paths are not the workspace hosts'.
+    r = apache.get("/api/v1/health", headers={"Host": "aaaaaaaaaa.warren.localhost"})
+    assert r.status_code == 404 and "X-Warren-State" in r.headers, (r.status_code, r.text)
+
+
+def test_api_is_not_served_on_the_authorizer_listener(site):
+    """Anyone on this host can connect to the TCP listener: there the API,
+    /metrics included, is refused and logged; on the socket it is served."""
+    _, w = site
+    addr = authorizer_addr(w)
+    for path in (b"/api/v1/health", b"/metrics", b"/api/v1/me"):
+        off = w.log_size()
+        status, headers, body = fcgi_request(addr, cgi_params(path), role=FCGI_RESPONDER)
+        assert status == 403, (path, status, body[:300])
+        assert b'"ok"' not in body and b"# TYPE" not in body, body[:300]
+        wait_for(lambda: "refused a FastCGI RESPONDER request" in w.log_since(off), 5,
+                 what="the refusal in warren-api's log")
+    status, _, body = fcgi_request(w.sock, cgi_params(b"/api/v1/health"))
+    assert status == 200 and json.loads(body) == {"status": "ok"}, (status, body)
+
+
+def test_sighup_keeps_both_listeners(site):
+    """A new generation of workers serves Apache on the socket and on the
+    Authorizer listener, with no failed request."""
+    apache, w = site
+    failures = []
+    for n in (4, 3):
+        old = w.workers()
+        w.reload(workers=n)
+        for _ in range(20):
+            r = apache.get("/api/v1/health")
+            if r.status_code != 200:
+                failures.append(("api", r.status_code, r.text[:200]))
+            if not workspace_host_asked(apache):
+                failures.append(("workspace host",))
+        w.wait_workers(n, exclude=old, timeout=5)
+    assert not failures, failures[:5]
+    assert apache.get("/api/v1/ready").status_code == 200
+    assert workspace_host_asked(apache)

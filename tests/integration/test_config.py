@@ -72,6 +72,9 @@ def test_minimal_and_empty_files_valid(tmp_path):
         "max_body_size = 1k\n",
         "access_log = off\nlog_level = debug\n",
         "listen_mode = 0600\n",
+        "authorizer_listen = 127.0.0.1:9000\n",
+        "authorizer_listen = [::1]:9000\n",
+        'authorizer_listen = ""\n',
     ],
 )
 def test_valid_variants(tmp_path, text):
@@ -105,6 +108,12 @@ def test_valid_variants(tmp_path, text):
         (["= 3"], 1, "no key"),
         (["listen = relative/path.sock"], 1, "relative socket path"),
         (["Workers = 2"], 1, "keys are lower case"),
+        (["authorizer_listen = 0.0.0.0:9000"], 1, "Authorizer on every address"),
+        (["workers = 2", "authorizer_listen = 192.0.2.1:9000"], 2, "Authorizer on another address"),
+        (["authorizer_listen = [::]:9000"], 1, "Authorizer on every IPv6 address"),
+        (["authorizer_listen = localhost:9000"], 1, "Authorizer by name"),
+        (["authorizer_listen = 127.0.0.1"], 1, "Authorizer without a port"),
+        (["authorizer_listen = /run/warren/authz.sock"], 1, "Authorizer on a unix socket"),
     ],
 )
 def test_invalid(tmp_path, lines, bad_line, why):
@@ -183,3 +192,18 @@ def test_unknown_warren_env_is_not_an_error(tmp_path):
     p.write_text("workers = 2\n")
     r = both_checks(p, clean_env(WARREN_STATE_DIR="/tmp", WARREN_BUILD_DIR="/tmp"))
     assert r.returncode == 0, r.stderr
+
+
+def test_non_loopback_authorizer_listen_says_why(tmp_path):
+    p = tmp_path / "open.conf"
+    p.write_text("authorizer_listen = 0.0.0.0:9000\n")
+    r = both_checks(p)
+    assert r.returncode == 1, r.stderr
+    assert f"{p}:1: bad value for authorizer_listen: expected a loopback address" in r.stderr, \
+        r.stderr
+    # The same from the environment.
+    p.write_text("")
+    r = both_checks(p, env=clean_env(WARREN_AUTHORIZER_LISTEN="10.1.2.3:9000"))
+    assert r.returncode == 1, r.stderr
+    assert "environment WARREN_AUTHORIZER_LISTEN: bad value for authorizer_listen" in r.stderr, \
+        r.stderr

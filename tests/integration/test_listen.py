@@ -1,7 +1,9 @@
 """Issue 2, item 2: the three ways warren-api gets its FastCGI socket:
 a unix socket path, a TCP address, and a socket inherited on fd 0
-(spawn-fcgi, Apache's mod_fcgid)."""
+(spawn-fcgi, Apache's mod_fcgid).  And the second, Authorizer-only
+listener (authorizer_listen) for Apache's mod_authnz_fcgi."""
 
+import json
 import os
 import signal
 import socket
@@ -9,7 +11,7 @@ import stat
 import struct
 import subprocess
 
-from conftest import API_BIN, HTTP_TIMEOUT, Load, base_env
+from conftest import API_BIN, HTTP_TIMEOUT, Load, base_env, free_port, wait_for
 
 
 def check_serves(w):
@@ -86,6 +88,7 @@ def test_inherit_without_socket_fails(tmp_path):
 FCGI_BEGIN_REQUEST, FCGI_END_REQUEST, FCGI_PARAMS, FCGI_STDIN, FCGI_STDOUT, FCGI_STDERR = (
     1, 3, 4, 5, 6, 7,
 )
+FCGI_RESPONDER, FCGI_AUTHORIZER, FCGI_FILTER = 1, 2, 3
 
 
 def fcgi_record(rtype, content, req_id=1):
@@ -105,16 +108,28 @@ def fcgi_pair(name, value):
     return length(len(name)) + length(len(value)) + name + value
 
 
-def fcgi_request(addr, params, body=b""):
-    """One FastCGI request over TCP; returns (status, headers, body)."""
+def fcgi_connect(addr):
+    """A connection to a (host, port) or a unix socket path."""
+    if isinstance(addr, tuple):
+        return socket.create_connection(addr, timeout=HTTP_TIMEOUT)
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(HTTP_TIMEOUT)
+    s.connect(str(addr))
+    return s
+
+
+def fcgi_request(addr, params, body=b"", role=FCGI_RESPONDER):
+    """One FastCGI request over TCP or a unix socket; returns (status,
+    headers, body).  An Authorizer gets no FCGI_STDIN, as from Apache."""
     payload = b"".join(fcgi_pair(k, v) for k, v in params.items())
-    msg = fcgi_record(FCGI_BEGIN_REQUEST, struct.pack(">HB5x", 1, 0))
+    msg = fcgi_record(FCGI_BEGIN_REQUEST, struct.pack(">HB5x", role, 0))
     msg += fcgi_record(FCGI_PARAMS, payload) + fcgi_record(FCGI_PARAMS, b"")
     if body:
         msg += fcgi_record(FCGI_STDIN, body)
-    msg += fcgi_record(FCGI_STDIN, b"")
+    if role != FCGI_AUTHORIZER:
+        msg += fcgi_record(FCGI_STDIN, b"")
     out = b""
-    with socket.create_connection(addr, timeout=HTTP_TIMEOUT) as s:
+    with fcgi_connect(addr) as s:
         s.sendall(msg)
         data = b""
         while chunk := s.recv(65536):
@@ -212,3 +227,136 @@ def test_direct_fastcgi_missing_params(make_warren):
     status, _, _ = fcgi_request(addr, {b"REQUEST_METHOD": b"GET"})
     assert 400 <= status < 500, status
     assert w.get("/api/v1/health").status_code == 200
+
+
+# ------------------------------------------------ the Authorizer listener
+
+
+def authorizer_params(host=b"aaaaaaaaaa.warren.localhost"):
+    """What mod_authnz_fcgi sends about a client's request to a workspace."""
+    return cgi_params(b"/some/page?x=1", HTTP_HOST=host, HTTP_ACCEPT=b"application/json")
+
+
+def asks_authorizer(addr):
+    """The Authorizer answers there: a workspace host's refusal with its
+    state (no such workspace, or sign in first)."""
+    status, headers, body = fcgi_request(addr, authorizer_params(), role=FCGI_AUTHORIZER)
+    assert status in (401, 404) and "x-warren-state" in headers, (status, headers, body)
+
+
+def refused_there(w, addr, role=FCGI_RESPONDER, path=b"/api/v1/health", body=b"", **kw):
+    """A request of another role is refused (403 problem) and logged."""
+    name = {FCGI_RESPONDER: "RESPONDER", FCGI_FILTER: "FILTER"}[role]
+    off = w.log_size()
+    status, headers, body = fcgi_request(addr, cgi_params(path, **kw), role=role, body=body)
+    assert status == 403, (status, headers, body[:300])
+    assert headers.get("content-type", "").startswith("application/problem+json"), headers
+    problem = json.loads(body)
+    assert problem["status"] == 403 and problem["request_id"] == headers["x-request-id"], problem
+    wait_for(lambda: f"refused a FastCGI {name} request" in w.log_since(off), 5,
+             what="the refusal in the log")
+
+
+def test_authorizer_listener_serves_the_authorizer_only(make_warren):
+    port = free_port()
+    w = make_warren(listen="unix", workers=2, authorizer_listen=f"127.0.0.1:{port}")
+    check_serves(w)
+    addr = ("127.0.0.1", port)
+    asks_authorizer(addr)
+    # The API is not served there, in any other role, whatever the path.
+    refused_there(w, addr)
+    refused_there(w, addr, FCGI_FILTER)
+    refused_there(w, addr, path=b"/metrics")
+    refused_there(w, addr, path=b"/api/v1/auth/forward", HTTP_HOST=b"aaaaaaaaaa.warren.localhost")
+    refused_there(w, addr, path=b"/api/v1/echo", REQUEST_METHOD=b"POST",
+                  CONTENT_TYPE=b"application/json", CONTENT_LENGTH=b"7", body=b'{"a":1}')
+    # The same requests on the main socket are the API's.
+    status, _, body = fcgi_request(w.sock, cgi_params(b"/api/v1/health"))
+    assert status == 200 and json.loads(body) == {"status": "ok"}, (status, body)
+    asks_authorizer(w.sock)
+    # Nothing but FastCGI: junk is dropped, the workers go on.
+    with socket.create_connection(addr, timeout=HTTP_TIMEOUT) as s:
+        s.sendall(b"GET /api/v1/health HTTP/1.0\r\n\r\n")
+        s.shutdown(socket.SHUT_WR)
+        assert s.recv(65536) == b""
+    asks_authorizer(addr)
+    check_serves(w)
+
+
+def test_authorizer_listener_across_sighup_and_recycling(make_warren):
+    """New generations and recycled workers accept on both sockets; a
+    change of authorizer_listen waits for a restart."""
+    port = free_port()
+    w = make_warren(listen="unix", workers=2, max_requests=5,
+                    authorizer_listen=f"127.0.0.1:{port}")
+    addr = ("127.0.0.1", port)
+    for n in (3, 2, 3):
+        old = w.workers()
+        w.reload(workers=n)
+        w.wait_workers(n, exclude=old, timeout=5)
+        # Past max_requests of every worker, on both sockets.
+        for i in range(20):
+            asks_authorizer(addr)
+            assert w.get("/api/v1/health").status_code == 200
+        refused_there(w, addr)
+    other = free_port()
+    off = w.log_size()
+    old = w.workers()
+    w.reload(authorizer_listen=f"127.0.0.1:{other}")
+    w.wait_workers(3, exclude=old, timeout=5)
+    assert "authorizer_listen changed: restart warren-api" in w.log_since(off)
+    asks_authorizer(addr)
+    try:
+        socket.create_connection(("127.0.0.1", other), timeout=1).close()
+        raise AssertionError("the new authorizer_listen was opened without a restart")
+    except ConnectionRefusedError:
+        pass
+    # Under load, a reload loses no request on the Authorizer listener.
+    failures = []
+    old = w.workers()
+    w.reload(workers=2)
+    for _ in range(30):
+        try:
+            asks_authorizer(addr)
+        except (AssertionError, OSError) as e:
+            failures.append(e)
+    w.wait_workers(2, exclude=old, timeout=5)
+    assert not failures, failures[:3]
+    assert w.stop_api() == 0
+    # Both are closed with the master.
+    for a in (addr, w.sock):
+        try:
+            fcgi_connect(a).close()
+            raise AssertionError(f"{a} still accepts after the stop")
+        except (ConnectionRefusedError, FileNotFoundError):
+            pass
+
+
+def test_authorizer_listen_in_use_fails(tmp_path):
+    """A start that cannot open the Authorizer listener fails, clearly."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        conf = tmp_path / "taken.conf"
+        conf.write_text(f"listen = {tmp_path}/api.sock\nworkers = 1\n"
+                        f"authorizer_listen = 127.0.0.1:{port}\n")
+        r = subprocess.run(
+            [str(API_BIN), "-c", str(conf)], stdin=subprocess.DEVNULL, capture_output=True,
+            text=True, timeout=20, env=base_env(),
+        )
+    assert r.returncode == 1, (r.returncode, r.stderr)
+    assert f"could not listen on 127.0.0.1:{port}" in r.stderr, r.stderr
+
+
+def test_non_loopback_authorizer_listen_refused_at_start(tmp_path):
+    conf = tmp_path / "open.conf"
+    conf.write_text(f"listen = {tmp_path}/api.sock\nworkers = 1\n")
+    for value in ("0.0.0.0:9000", "[::]:9000", "192.0.2.1:9000"):
+        r = subprocess.run(
+            [str(API_BIN), "-c", str(conf)], stdin=subprocess.DEVNULL, capture_output=True,
+            text=True, timeout=20, env=base_env(WARREN_AUTHORIZER_LISTEN=value),
+        )
+        assert r.returncode == 1, (value, r.returncode, r.stderr)
+        assert "authorizer_listen: expected a loopback address" in r.stderr, r.stderr
+        assert not os.path.exists(tmp_path / "api.sock")

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Warren packages on a throw-away copy of this machine and uses
 # them as an operator would: install, warrenctl setup, warren-api behind
-# nginx and behind Apache, a Docker Engine and warren-reconciler as its
+# nginx and behind Apache (its unix socket for the API, authorizer_listen
+# for the workspace hosts), a Docker Engine and warren-reconciler as its
 # unit runs it, a workspace created through Apache and reached by its host
-# name through nginx, an upgrade with the database down and up, remove,
-# purge.
+# name through nginx and Apache, an upgrade with the database down and up,
+# remove, purge.
 #
 #   unshare --mount --net --pid --fork --mount-proc bash install-test.sh DEBDIR
 #
@@ -123,7 +124,8 @@ mode $CONF "root warren 640"
 mode /var/lib/warren "root root 755"
 mode /var/lib/warren/traefik "warren-reconciler warren-reconciler 755"
 expect "Apache site and modules enabled" sh -c \
-    'a2query -q -s warren && a2query -q -m proxy_fcgi && a2query -q -m headers'
+    'a2query -q -s warren && for m in proxy_fcgi proxy_http headers rewrite authnz_fcgi;
+    do a2query -q -m $m || exit 1; done'
 W=/etc/systemd/system
 expect "warren-api.socket and warren-reconciler.service enabled, the timer not" sh -c \
     "test -L $W/sockets.target.wants/warren-api.socket &&
@@ -155,6 +157,10 @@ expect "warrenctl migrate as warren (peer authentication)" \
     runuser -u warren -- warrenctl -c $CONF migrate --status
 
 step "warren-api, as warren-api.socket and warren-api.service run it"
+# The Apache site's workspace hosts: its Authorizer listener, off as shipped.
+has $CONF '^authorizer_listen = ""$'
+sed -i 's/^authorizer_listen = .*/authorizer_listen = 127.0.0.1:9000/' $CONF
+has $CONF '^authorizer_listen = 127.0.0.1:9000$'
 expect "warren-api -n as warren" \
     runuser -u warren -- env WARREN_LISTEN=inherit warren-api -n -c $CONF
 install -d -m 0755 /run/warren
@@ -162,6 +168,11 @@ spawn-fcgi -s /run/warren/api.sock -M 0660 -U warren -G www-data \
     -u warren -g warren -P /run/warren/api.pid -- /usr/bin/env WARREN_LISTEN=inherit \
     /usr/sbin/warren-api -c $CONF >/tmp/api.log 2>&1
 mode /run/warren/api.sock "warren www-data 660"
+for _ in $(seq 50); do ss -Hltn 'sport = :9000' | grep -q . && break; sleep 0.1; done
+expect "warren-api, as warren, listens on 127.0.0.1:9000 (authorizer_listen)" sh -c \
+    "ss -Hltnp 'sport = :9000' | grep -q '127.0.0.1:9000 .*\"warren-api\"' &&
+    [ \$(ss -Hltn 'sport = :9000' | wc -l) = 1 ] &&
+    ps -o user= -p \$(cat /run/warren/api.pid) | grep -qx warren"
 
 step "nginx: /etc/nginx/sites-available/warren"
 rm -f /etc/nginx/sites-enabled/default
@@ -192,6 +203,30 @@ ATOKEN=$($A -H 'Content-Type: application/json' \
 expect "the admin signs in through Apache" sh -c "$A -H 'Authorization: Bearer $ATOKEN' \
     http://127.0.0.1/api/v1/me | grep -q '\"role\":\"admin\"'"
 expect "metrics for loopback" sh -c "$A http://127.0.0.1/metrics | grep '^# TYPE' >/dev/null"
+# A workspace host: mod_authnz_fcgi asks warren-api on authorizer_listen.
+curl -sS -o /tmp/apache-ws.body -D /tmp/apache-ws.h -H Host:aaaaaaaaaa.warren.localhost \
+    http://127.0.0.1/ || fail "a workspace host through Apache"
+has /tmp/apache-ws.h "^HTTP/1.1 404"
+has /tmp/apache-ws.body "No such workspace."
+echo "ok: Apache asks warren-api about a workspace host"
+# Only the Authorizer there: a FastCGI Responder request gets 403.
+python3 - <<'EOF' || fail "the API is served on authorizer_listen"
+import socket, struct
+def rec(t, c):
+    return struct.pack(">BBHHBx", 1, t, 1, len(c), 0) + c
+p = b"".join(bytes([len(k), len(v)]) + k + v for k, v in
+             ((b"REQUEST_METHOD", b"GET"), (b"REQUEST_URI", b"/api/v1/health")))
+s = socket.create_connection(("127.0.0.1", 9000), timeout=10)
+s.sendall(rec(1, struct.pack(">HB5x", 1, 0)) + rec(4, p) + rec(4, b"") + rec(5, b""))
+out = b""
+while True:
+    d = s.recv(65536)
+    if not d:
+        break
+    out += d
+assert b"Status: 403" in out and b'"ok"' not in out, out
+print("ok: the API is not served on authorizer_listen (403)")
+EOF
 
 step "Docker: a dockerd of this copy, on the socket warren.conf names"
 install -d -m 0700 $DOCKER_DIR
@@ -289,10 +324,13 @@ WS_URL=$(json '["url"]' </tmp/workspace.json)
 WS_HOST=$(printf '%s\n' "$WS_URL" | sed -n 's|^http://\([a-z2-7]\{10\}\.warren\.localhost\):8080/\{0,1\}$|\1|p')
 [ -n "$WS_HOST" ] || fail "workspace URL $WS_URL is not http://<id>.warren.localhost:8080/"
 echo "ok: workspace $WS created through Apache, at $WS_URL"
-# nginx in front of it asks warren-api about every request.
+# nginx and Apache in front of it ask warren-api about every request.
 code=$(curl -s -o /dev/null -w '%{http_code}' -H "Host: $WS_HOST:8080" $N/)
 [ "$code" = 401 ] || fail "without credentials $WS_HOST answers $code, not 401"
 echo "ok: without credentials $WS_HOST answers 401"
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "Host: $WS_HOST" http://127.0.0.1/)
+[ "$code" = 401 ] || fail "through Apache, without credentials $WS_HOST answers $code, not 401"
+echo "ok: through Apache, without credentials $WS_HOST answers 401"
 # A browser: signed in on the API host (public_url), it opens the
 # workspace URL and follows the hand-off to the host's own cookie.
 J=/tmp/browser.jar

@@ -6,8 +6,8 @@ warren-api behind nginx and behind Apache, a dockerd of the copy's own on
 the socket warren.conf names, the reconciler's privileges, one pass and the
 daemon as its unit runs it, a workspace of an image made there from
 busybox-static created through Apache and reached by its host name through
-nginx (the Apache site fronts the API only), stopped; upgrades with the
-database down and up, remove, purge."""
+nginx and Apache (authorizer_listen set as the site asks), stopped; upgrades
+with the database down and up, remove, purge."""
 
 import os
 import shutil
@@ -22,7 +22,7 @@ def test_install_setup_serve_upgrade_remove_purge(built):
     d, _ = built
     assert os.geteuid() == 0, "the install test runs as root (namespaces, dpkg)"
     for tool in ("unshare", "chroot", "spawn-fcgi", "nginx", "apache2ctl", "pg_ctlcluster", "curl",
-                 "dockerd", "docker", "setpriv", "ip"):
+                 "dockerd", "docker", "setpriv", "ip", "ss"):
         assert shutil.which(tool), f"{tool} is missing (tools/lib.sh installs it)"
     assert os.access("/bin/busybox", os.X_OK), "/bin/busybox is missing (busybox-static)"
     r = subprocess.run(

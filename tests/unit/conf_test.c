@@ -57,6 +57,7 @@ test_defaults(void)
 	conf_defaults(&C);
 	is_str(C.listen, "/run/warren/api.sock", "default listen");
 	is_int(C.listen_mode, 0660, "default listen_mode");
+	is_str(C.authorizer_listen, "", "no Authorizer listener by default");
 	is_int(C.workers, 4, "default workers");
 	is_int(C.max_requests, 10000, "default max_requests");
 	is_int(C.shutdown_grace, 10, "default shutdown_grace");
@@ -135,6 +136,37 @@ test_strings(void)
 	    "a relative path is refused");
 	like(E.msg[0], "listen", "the message names the key");
 	is_int(set("listen", ""), -1, "an empty listen is refused");
+	is_int(set("authorizer_listen", "127.0.0.1:9000"), 0,
+	    "a loopback Authorizer listener");
+	is_str(C.authorizer_listen, "127.0.0.1:9000", "its address stored");
+	is_int(set("authorizer_listen", "127.8.9.10:65535"), 0,
+	    "anywhere in 127.0.0.0/8");
+	is_int(set("authorizer_listen", "[::1]:9000"), 0, "IPv6 loopback");
+	is_int(set("authorizer_listen", "\"\""), 0, "empty: none");
+	is_int(set("authorizer_listen", "0.0.0.0:9000"), -1,
+	    "every address is refused");
+	like(E.msg[0], "authorizer_listen: expected a loopback",
+	    "the message names the key and says why");
+	is_int(set("authorizer_listen", "192.0.2.1:9000"), -1,
+	    "another host's address is refused");
+	is_int(set("authorizer_listen", "[::]:9000"), -1,
+	    "every IPv6 address is refused");
+	is_int(set("authorizer_listen", "[::ffff:127.0.0.1]:9000"), -1,
+	    "a mapped address is refused");
+	is_int(set("authorizer_listen", "localhost:9000"), -1,
+	    "a name is refused");
+	is_int(set("authorizer_listen", ":9000"), -1,
+	    "no address is refused");
+	is_int(set("authorizer_listen", "127.0.0.1"), -1,
+	    "no port is refused");
+	is_int(set("authorizer_listen", "127.0.0.1:0"), -1,
+	    "port 0 is refused");
+	is_int(set("authorizer_listen", "127.0.0.1:65536"), -1,
+	    "a port above 65535 is refused");
+	is_int(set("authorizer_listen", "127.0.0.1:+90"), -1,
+	    "a signed port is refused");
+	is_int(set("authorizer_listen", "/run/warren/authz.sock"), -1,
+	    "a unix socket is refused");
 	is_int(set("db_conninfo", "host=/tmp dbname=w"), 0,
 	    "unquoted value with spaces");
 	is_str(C.db_conninfo, "host=/tmp dbname=w", "inner spaces kept");
