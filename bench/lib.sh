@@ -158,6 +158,8 @@ http {
 		location /api/ {
 			include /etc/nginx/fastcgi_params;
 			fastcgi_keep_conn off;
+			fastcgi_buffer_size 32k;	# as etc/nginx/warren.conf
+			fastcgi_buffers 8 32k;
 			fastcgi_pass unix:$tmp/api.sock;
 		}
 		location = /metrics {

@@ -9,6 +9,7 @@
 #include "handlers.h"
 #include "input.h"
 #include "json.h"
+#include "listcache.h"
 #include "problem.h"
 #include "query.h"
 #include "server.h"
@@ -196,6 +197,12 @@ h_workspaces_list(struct request *req, struct response *resp)
 	/* Others see their own workspaces only. */
 	if (!privileged(req))
 		owner = req->caller.user_id;
+	/* One owner's list: kept until PostgreSQL says it changed. */
+	if (owner != NULL && (text = lc_get(req->srv->db, req->arena, owner,
+	    req->query, &len)) != NULL) {
+		resp_text(resp, 200, "application/json", text, len);
+		return;
+	}
 	if ((st = q_run(req, owner ? &q_ws_list_owner : &q_ws_list, &res,
 	    owner, status, tpl, cname, cid,
 	    num(req, limit))) != DB_OK) {
@@ -215,6 +222,8 @@ h_workspaces_list(struct request *req, struct response *resp)
 	    PQgetvalue(res, n - 1, 2), PQgetvalue(res, n - 1, 0)) : NULL);
 	jw_close(&w, '}');
 	text = jw_text(&w, &len);
+	if (owner != NULL)
+		lc_put(req->srv->db, req->arena, owner, req->query, text, len);
 	resp_text(resp, 200, "application/json", text, len);
 }
 

@@ -37,6 +37,7 @@ struct slot {
 	uint64_t	buckets[MAX_ROUTES][NBUCKETS];	/* last is +Inf */
 	uint64_t	sum_us[MAX_ROUTES];
 	uint64_t	db_errors[DB_ERR_NKINDS];
+	uint64_t	list_cache[LIST_CACHE_NEVENTS];
 };
 
 struct shared {
@@ -106,6 +107,13 @@ metrics_db_error(enum db_error_kind kind)
 {
 	if (mine != NULL && kind < DB_ERR_NKINDS)
 		ADD(&mine->db_errors[kind], 1);
+}
+
+void
+metrics_list_cache(enum list_cache_event ev)
+{
+	if (mine != NULL && ev < LIST_CACHE_NEVENTS)
+		ADD(&mine->list_cache[ev], 1);
 }
 
 void
@@ -244,6 +252,18 @@ metrics_render(struct arena *a, const char *const *labels, size_t *len)
 			v += GET(&shm->slot[i].db_errors[k]);
 		bprintf(&b, "warren_db_errors_total{kind=\"%s\"} %llu\n",
 		    db_error_kind_names[k], (unsigned long long)v);
+	}
+	bprintf(&b, "# HELP warren_list_cache_total Workspace lists answered "
+	    "from a worker's cache (hit), read from the database (miss), and "
+	    "answers dropped because the owner's workspaces changed "
+	    "(invalidated).\n# TYPE warren_list_cache_total counter\n");
+	for (k = 0; k < LIST_CACHE_NEVENTS; k++) {
+		static const char *const names[] = { "hit", "miss",
+		    "invalidated" };
+		for (v = 0, i = 0; i < nslots; i++)
+			v += GET(&shm->slot[i].list_cache[k]);
+		bprintf(&b, "warren_list_cache_total{event=\"%s\"} %llu\n",
+		    names[k], (unsigned long long)v);
 	}
 	bprintf(&b, "# HELP warren_workers Worker processes configured.\n"
 	    "# TYPE warren_workers gauge\nwarren_workers %llu\n",

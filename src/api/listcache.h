@@ -1,0 +1,20 @@
+/* Answers of workspace lists, kept per worker until the owner's workspaces
+ * change (PostgreSQL NOTIFY), the connection changes, or they age out. */
+#ifndef WARREN_LISTCACHE_H
+#define WARREN_LISTCACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "arena.h"
+#include "db.h"
+
+/* The answer kept for the owner's list with this query string, or NULL. */
+const char	*lc_get(struct db *, struct arena *, const char *owner,
+		    const char *query, size_t *len);
+/* Keeps an answer just read (after lc_get gave NULL). */
+void		 lc_put(struct db *, struct arena *, const char *owner,
+		    const char *query, const char *body, size_t len);
+void		 lc_flush(void);
+
+#endif
