@@ -130,13 +130,27 @@ static const struct db_stmt q_schedule = {
 	" SELECT pg_notify('warren_reconcile', $1::text) FROM b", 3
 };
 
+/*
+ * Dormancy is a state of a stopped workspace, recorded like the other
+ * schedules: a stop build with reason dormancy, finished at once (there
+ * is nothing to stop), and an audit entry naming it.
+ */
 static const struct db_stmt q_dormant = {
 	"recon_dormant",
-	"WITH u AS (UPDATE workspaces SET dormant_at = now() WHERE id = $1"
-	"  AND dormant_at IS NULL AND desired_state = 'stopped' RETURNING id)"
+	"WITH u AS (UPDATE workspaces SET dormant_at = now(), updated_at = now()"
+	"  WHERE id = $1 AND dormant_at IS NULL AND deleted_at IS NULL"
+	"  AND desired_state = 'stopped' AND NOT EXISTS (SELECT 1 FROM"
+	"  workspace_builds WHERE workspace_id = $1 AND status IN ('pending',"
+	"  'running')) RETURNING id, template_version_id),"
+	" b AS (INSERT INTO workspace_builds (workspace_id, number, transition,"
+	"  reason, template_version_id, status, started_at, completed_at)"
+	"  SELECT u.id, coalesce((SELECT max(number) FROM workspace_builds"
+	"  WHERE workspace_id = u.id), 0) + 1, 'stop', 'dormancy',"
+	"  u.template_version_id, 'succeeded', now(), now() FROM u RETURNING id)"
 	" INSERT INTO audit_log (actor_name, action, target_type, target_id,"
 	" result, details) SELECT 'warren-reconciler', 'workspace.dormant',"
-	" 'workspace', $1, 'success', '{\"reason\":\"dormancy\"}' FROM u", 1
+	" 'workspace', $1, 'success', jsonb_build_object('reason', 'dormancy',"
+	" 'build_id', b.id) FROM b", 1
 };
 
 static const struct db_stmt q_secrets = {

@@ -94,11 +94,16 @@ def test_dormancy_then_auto_delete(st):
                recent["id"])
     st.once(timeout=60, **DORMANCY)
 
-    # Stopped for 8 days: dormant (a state, not a transition: no build).
+    # Stopped for 8 days: dormant, recorded by a stop build with reason
+    # dormancy that has nothing to do and ends at once.
     row = st.db.one("SELECT dormant_at, deleted_at FROM workspaces WHERE id = %s", sleepy["id"])
     assert row["dormant_at"] is not None and row["deleted_at"] is None, row
+    b = st.latest_build(sleepy)
+    assert b["number"] == 3 and b["transition"] == "stop", b
+    assert b["reason"] == "dormancy" and b["initiator_id"] is None, b
+    assert b["status"] == "succeeded", b
     e = audited(st, sleepy, "workspace.dormant")
-    assert e["details"]["reason"] == "dormancy", e
+    assert e["details"]["reason"] == "dormancy" and e["details"]["build_id"] == b["id"], e
     got = st.api("GET", f"/workspaces/{sleepy['id']}", 200).json()
     assert got["status"] == "dormant", got
     assert st.docker.volume(st.vname(sleepy)) is not None
