@@ -34,38 +34,57 @@
 #define CACHE_SIZE		128
 #define CACHE_TTL_MS		1000
 
-/* Everything the decision needs, in one round trip. */
+/*
+ * The decision and the activity it makes, in one statement: who may open
+ * the port (the owner; by its share level, at most the template's, org
+ * members, anyone signed in or anyone; admins where the config allows),
+ * and for a signed-in caller let through to a running workspace, its
+ * activity, written at most once a minute.  $2 user, $4 session, $5 the
+ * credential's issue time (0: none), $6 workspace_admin_access, $7 the
+ * activity's cause (NULL: not a signed-in caller).
+ */
 static const struct db_stmt q_forward = {
 	"forward_lookup",
-	"SELECT w.id, w.owner_id, w.status,"
-	" coalesce($3::int, (v.ports->0->>'port')::int) AS port,"
-	" d.ports->>coalesce($3::int, (v.ports->0->>'port')::int)::text,"
-	" coalesce(ps.level, 'owner'), v.max_share_level,"
-	" u.role, coalesce(u.disabled, true),"
-	" coalesce(floor(extract(epoch FROM u.valid_after))::bigint, 0),"
-	" coalesce(s.revoked_at IS NULL AND s.expires_at > now(), false),"
-	" EXISTS (SELECT 1 FROM memberships a JOIN memberships b"
-	"  ON a.org_id = b.org_id WHERE a.user_id = w.owner_id"
-	"  AND b.user_id = $2::uuid AND (w.org_id IS NULL OR"
-	"  a.org_id = w.org_id)),"
-	" EXISTS (SELECT 1 FROM jsonb_array_elements(v.ports) p"
-	"  WHERE (p->>'port')::int = coalesce($3::int,"
-	"  (v.ports->0->>'port')::int))"
-	" FROM workspace_states w"
-	" JOIN template_versions v ON v.id = w.template_version_id"
-	" LEFT JOIN deployments d ON d.workspace_id = w.id"
-	" LEFT JOIN port_shares ps ON ps.workspace_id = w.id"
-	"  AND ps.port = coalesce($3::int, (v.ports->0->>'port')::int)"
-	" LEFT JOIN users u ON u.id = $2::uuid"
-	" LEFT JOIN sessions s ON s.id = $4::uuid"
-	" WHERE w.short_id = $1 AND w.deleted_at IS NULL", 4
-};
-
-static const struct db_stmt q_activity = {
-	"forward_activity",
-	"UPDATE workspaces SET last_activity_at = now(),"
-	" last_activity_cause = $2 WHERE id = $1 AND (last_activity_at IS NULL"
-	" OR last_activity_at < now() - interval '60 seconds')", 2
+	"WITH x AS (SELECT w.id, w.owner_id, w.status,"
+	"  coalesce($3::int, (v.ports->0->>'port')::int) AS port,"
+	"  d.ports->>coalesce($3::int, (v.ports->0->>'port')::int)::text"
+	"   AS hostport,"
+	"  coalesce(ps.level, 'owner') AS level, v.max_share_level, u.role,"
+	"  EXISTS (SELECT 1 FROM memberships a JOIN memberships b"
+	"   ON a.org_id = b.org_id WHERE a.user_id = w.owner_id"
+	"   AND b.user_id = $2::uuid AND (w.org_id IS NULL OR"
+	"   a.org_id = w.org_id)) AS member,"
+	"  EXISTS (SELECT 1 FROM jsonb_array_elements(v.ports) p"
+	"   WHERE (p->>'port')::int = coalesce($3::int,"
+	"   (v.ports->0->>'port')::int)) AS port_known,"
+	"  ($2::uuid IS NOT NULL AND NOT coalesce(u.disabled, true)"
+	"   AND ($4::uuid IS NULL OR coalesce(s.revoked_at IS NULL"
+	"   AND s.expires_at > now(), false)) AND ($5::bigint = 0 OR $5 >="
+	"   coalesce(floor(extract(epoch FROM u.valid_after))::bigint, 0)))"
+	"   AS known"
+	"  FROM workspace_states w"
+	"  JOIN template_versions v ON v.id = w.template_version_id"
+	"  LEFT JOIN deployments d ON d.workspace_id = w.id"
+	"  LEFT JOIN port_shares ps ON ps.workspace_id = w.id"
+	"   AND ps.port = coalesce($3::int, (v.ports->0->>'port')::int)"
+	"  LEFT JOIN users u ON u.id = $2::uuid"
+	"  LEFT JOIN sessions s ON s.id = $4::uuid"
+	"  WHERE w.short_id = $1 AND w.deleted_at IS NULL),"
+	" y AS (SELECT x.*, (x.known AND x.owner_id = $2::uuid)"
+	"  OR e.level = 'public' OR (x.known AND e.level = 'authenticated')"
+	"  OR (x.known AND e.level = 'org' AND x.member)"
+	"  OR (x.known AND $6::bool AND x.role = 'admin') AS allowed"
+	"  FROM x, LATERAL (SELECT CASE WHEN array_position(" SHARE_LEVELS_SQL
+	"  , x.level) > array_position(" SHARE_LEVELS_SQL ", x.max_share_level)"
+	"  THEN x.max_share_level ELSE x.level END AS level) e),"
+	" act AS (UPDATE workspaces SET last_activity_at = now(),"
+	"  last_activity_cause = $7 FROM y WHERE workspaces.id = y.id"
+	"  AND $7::text IS NOT NULL AND y.known AND y.allowed AND y.port_known"
+	"  AND y.status = 'running' AND y.hostport IS NOT NULL"
+	"  AND (workspaces.last_activity_at IS NULL OR"
+	"  workspaces.last_activity_at < now() - interval '60 seconds'))"
+	" SELECT id, owner_id, status, port, hostport, allowed, known,"
+	" port_known FROM y", 7
 };
 
 static const struct db_stmt q_handoff_new = {
@@ -110,10 +129,6 @@ struct cached {
 };
 
 static struct cached	cache[CACHE_SIZE];
-static struct {
-	char	id[40];
-	int64_t	at_ms;
-}			activity[CACHE_SIZE];
 
 static int64_t
 now_ms(void)
@@ -332,22 +347,6 @@ identify(struct request *req, const char *label, const char *cookie,
 }
 
 static void
-record_activity(struct request *req, const char *ws_id, bool bearer)
-{
-	unsigned s = slot(ws_id);
-	PGresult *res = NULL;
-
-	if (strcmp(activity[s].id, ws_id) == 0 &&
-	    now_ms() - activity[s].at_ms < 60000)
-		return;
-	snprintf(activity[s].id, sizeof(activity[s].id), "%s", ws_id);
-	activity[s].at_ms = now_ms();
-	if (q_run(req, &q_activity, &res, ws_id, bearer ? "api" : "http")
-	    != DB_OK)
-		log_warnx("could not record workspace activity");
-}
-
-static void
 answer(struct request *req, struct response *resp, const struct cached *c,
     const char *rest)
 {
@@ -395,12 +394,12 @@ answer(struct request *req, struct response *resp, const struct cached *c,
 void
 h_forward(struct request *req, struct response *resp)
 {
-	const char *rest, *cookie, *level, *status, *hostport, *key;
+	const char *rest, *cookie, *status, *hostport, *key;
 	char short_id[16], label[64], uid[64], sid[64];
 	struct cached *c, fresh;
 	enum db_status st;
 	PGresult *res = NULL;
-	bool bearer, known, owner, ok;
+	bool bearer, known;
 	int64_t iat;
 	long port;
 
@@ -425,34 +424,25 @@ h_forward(struct request *req, struct response *resp)
 	known = identify(req, label, cookie, uid, sid, &bearer, &iat);
 	if ((st = q_run(req, &q_forward, &res, short_id, known ? uid : NULL,
 	    port ? arena_printf(req->arena, "%ld", port) : NULL,
-	    known ? sid : NULL)) != DB_OK) {
+	    known && sid[0] ? sid : NULL, arena_printf(req->arena, "%lld",
+	    known ? (long long)iat : 0LL),
+	    req->srv->conf.workspace_admin_access ? "true" : "false",
+	    known ? (bearer ? "api" : "http") : NULL)) != DB_OK) {
 		q_fail(req, resp, st, res);
 		return;
 	}
 	memset(&fresh, 0, sizeof(fresh));
 	snprintf(fresh.key, sizeof(fresh.key), "%s", key);
 	fresh.at_ms = now_ms();
-	if (PQntuples(res) == 0 || !q_bool(res, 0, 12)) {
+	if (PQntuples(res) == 0 || !q_bool(res, 0, 7)) {
 		fresh.status = 403;
 		snprintf(fresh.state, sizeof(fresh.state), "notfound");
 		goto done;
 	}
-	/* A user who is disabled, signed out or logged out everywhere is
-	 * nobody; the valid-after time is checked against the cookie. */
-	if (known && (q_bool(res, 0, 8) || (sid[0] && !q_bool(res, 0, 10)) ||
-	    (iat > 0 && iat < strtoll(PQgetvalue(res, 0, 9), NULL, 10))))
-		known = false;
-	owner = known && strcmp(PQgetvalue(res, 0, 1), uid) == 0;
-	level = PQgetvalue(res, 0, 5);
-	/* A share above the template's maximum counts as the maximum. */
-	if (spec_share_rank(level) > spec_share_rank(PQgetvalue(res, 0, 6)))
-		level = PQgetvalue(res, 0, 6);
-	ok = owner || strcmp(level, "public") == 0 ||
-	    (known && strcmp(level, "authenticated") == 0) ||
-	    (known && strcmp(level, "org") == 0 && q_bool(res, 0, 11)) ||
-	    (known && req->srv->conf.workspace_admin_access &&
-	    strcmp(PQgetvalue(res, 0, 7), "admin") == 0);
-	if (!ok) {
+	/* A user who is disabled, signed out or logged out everywhere, or
+	 * whose credential predates their valid-after time, is nobody. */
+	known = q_bool(res, 0, 6);
+	if (!q_bool(res, 0, 5)) {
 		fresh.status = known ? 403 : 401;
 		snprintf(fresh.state, sizeof(fresh.state), known ? "denied" :
 		    "signin");
@@ -471,8 +461,6 @@ h_forward(struct request *req, struct response *resp)
 	fresh.allowed = 1;
 	snprintf(fresh.upstream, sizeof(fresh.upstream), "%s:%s",
 	    req->srv->conf.docker_publish_address, hostport);
-	if (known)
-		record_activity(req, PQgetvalue(res, 0, 0), bearer);
 done:
 	*c = fresh;
 	answer(req, resp, c, rest);

@@ -9,6 +9,7 @@
 #include "json.h"
 #include "spec.h"
 
+/* In rank order; SHARE_LEVELS_SQL in spec.h lists them the same way. */
 static const char *const share_levels[] = { "owner", "org", "authenticated",
 	"public", NULL };
 

@@ -43,6 +43,9 @@ bool	spec_version_parse(struct arena *, const struct conf *,
 bool	spec_image_valid(const char *);
 bool	spec_env_name_valid(const char *);
 int	spec_share_rank(const char *level);	/* -1 when unknown */
+/* The share levels in rank order, as a SQL array (spec.c's order). */
+#define SHARE_LEVELS_SQL \
+	"ARRAY['owner', 'org', 'authenticated', 'public']"
 /* Checks workspace parameter values against a version's definitions and
  * returns the JSON text of the values with defaults filled in. */
 bool	spec_params_apply(struct arena *, const char *definitions,

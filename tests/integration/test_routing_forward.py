@@ -405,27 +405,6 @@ def test_activity_at_most_once_a_minute_with_cause(world):
     assert rows() == [], rows()
 
 
-def warm_activity(st, host, **kw):
-    """Concurrent requests until every warren-api worker has written (or
-    tried to write) this workspace's activity, so that the next misses are
-    bare decisions; bounded."""
-    since = st.pg_log_offset()
-    deadline = time.monotonic() + 10
-
-    def hit(_):
-        return served(via_nginx(st, host, **kw), MAIN_PORT)
-
-    with concurrent.futures.ThreadPoolExecutor(8) as pool:
-        while True:
-            assert all(pool.map(hit, range(24)))
-            time.sleep(0.1)
-            done = {p for p, what, _ in st.api_statements(since)
-                    if what == "execute forward_activity"}
-            if done >= st.api_backends():
-                return
-            assert time.monotonic() < deadline, f"workers {st.api_backends() - done} never asked"
-
-
 def single_miss(st, host, **kw):
     """The statements warren-api ran for one request after the cache expired."""
     settle()
@@ -448,7 +427,6 @@ def test_one_statement_per_miss(world):
         assert single_miss(st, alt) == ["execute forward_lookup"]
         wsc = ws_cookie(st, x.cookies_a, main)
         reload_and_wait(st.w)
-        warm_activity(st, main, cookies={"warren_ws": wsc})
         assert single_miss(st, main, cookies={"warren_ws": wsc}) == ["execute forward_lookup"]
         assert single_miss(st, main) == ["execute forward_lookup"]
         wsc_b = ws_cookie(st, x.cookies_b, main)
@@ -472,12 +450,9 @@ def test_one_statement_per_miss_for_a_script(world):
     x, st = world, world.st
     main = host_of(x.w)
     reload_and_wait(st.w)
-    warm_activity(st, main, token=x.ta)
     assert single_miss(st, main, token=x.ta) == ["execute forward_lookup"]
 
 
-@pytest.mark.xfail(strict=True, reason="bug: a miss that records activity costs a second "
-                   "round trip (forward_lookup, then forward_activity)")
 def test_one_statement_per_miss_that_records_activity(world):
     x, st = world, world.st
     main = host_of(x.w)
