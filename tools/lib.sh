@@ -258,7 +258,10 @@ warren_docker_ensure() {
 	local pidfile=${1:-} i
 	docker version >/dev/null 2>&1 && return 0
 	warren_log "starting dockerd"
-	setsid dockerd --host unix:///var/run/docker.sock \
+	# Published ports by the kernel's NAT, not a docker-proxy process
+	# per port: a workspace's port then answers as fast as the
+	# container itself (see README, "Docker").
+	setsid dockerd --host unix:///var/run/docker.sock --userland-proxy=false \
 	    </dev/null >>"${2:-/var/log/warren-dockerd.log}" 2>&1 &
 	[ -n "$pidfile" ] && echo $! >"$pidfile"
 	for ((i = 0; i < 300; i++)); do
