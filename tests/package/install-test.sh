@@ -161,6 +161,13 @@ step "warren-api, as warren-api.socket and warren-api.service run it"
 has $CONF '^authorizer_listen = ""$'
 sed -i 's/^authorizer_listen = .*/authorizer_listen = 127.0.0.1:9000/' $CONF
 has $CONF '^authorizer_listen = 127.0.0.1:9000$'
+# The name people use (setup's step 1): the Apache site's ServerName, on
+# nginx's port.  One site with two front ends: nginx holds that port here,
+# Apache is on port 80 and its browser reaches it as through a port forward.
+SITE=http://warren.localhost:8080
+has $CONF '^public_url = http://127.0.0.1:8080$'
+sed -i "s|^public_url = .*|public_url = $SITE|" $CONF
+has $CONF "^public_url = $SITE\$"
 expect "warren-api -n as warren" \
     runuser -u warren -- env WARREN_LISTEN=inherit warren-api -n -c $CONF
 install -d -m 0755 /run/warren
@@ -306,7 +313,7 @@ groups=$(ps -o supgrp:200= -p $RECON | tr -d ' ' | tr , '\n' | sort | tr '\n' ' 
     fail "warren-reconciler has the groups $groups, not docker warren warren-reconciler"
 echo "ok: warren-reconciler runs as warren-reconciler, in groups docker and warren"
 
-step "a workspace, created through Apache, reached by its host name through nginx"
+step "a workspace, created through Apache, reached by its host name through nginx and Apache"
 $A -H "Authorization: Bearer $ATOKEN" -H 'Content-Type: application/json' \
     -d "{\"name\":\"install-test\",\"version\":{\"image\":\"$IMAGE\",
     \"ports\":[{\"port\":8080,\"name\":\"web\",\"protocol\":\"http\"}],
@@ -331,31 +338,62 @@ echo "ok: without credentials $WS_HOST answers 401"
 code=$(curl -s -o /dev/null -w '%{http_code}' -H "Host: $WS_HOST" http://127.0.0.1/)
 [ "$code" = 401 ] || fail "through Apache, without credentials $WS_HOST answers $code, not 401"
 echo "ok: through Apache, without credentials $WS_HOST answers 401"
-# A browser: signed in on the API host (public_url), it opens the
-# workspace URL and follows the hand-off to the host's own cookie.
-J=/tmp/browser.jar
-curl -fsS -c $J -b $J -o /dev/null -H "Origin: $N" -H 'Content-Type: application/json' \
-    -d "{\"username\":\"admin\",\"password\":\"$PW\"}" $N/api/v1/auth/login ||
-    fail "the browser signs in through nginx"
-browse() {
-	curl -sS -L --max-redirs 5 -c $J -b $J -H 'Accept: text/html' \
-	    --resolve "$WS_HOST:8080:127.0.0.1" -o /tmp/ws-page -w '%{http_code}' \
-	    "http://$WS_HOST:8080/" 2>/tmp/ws-curl.err || true
+# A browser per front end, each with its own cookie jar and User-Agent:
+# signed in on the API host (public_url's), it opens the workspace URL and
+# follows the hand-off to the host's own cookie.  Both use the site's URLs
+# (port 8080): nginx's browser connects to nginx there, Apache's to Apache
+# on port 80 whatever the URL, as through a port forward.
+browser() { # browser FRONT curl-args...: curl as the browser of FRONT
+	local front=$1
+	shift
+	case $front in
+	nginx) set -- --resolve warren.localhost:8080:127.0.0.1 \
+	    --resolve "$WS_HOST:8080:127.0.0.1" "$@" ;;
+	apache) set -- --connect-to ::127.0.0.1:80 "$@" ;;
+	esac
+	curl -A "install-test-browser-$front" -c "/tmp/$front.jar" -b "/tmp/$front.jar" "$@"
 }
-# The workspace answers 503 while it starts; the probe allows 120 s.
-for _ in $(seq 1500); do
-	code=$(browse)
-	[ "$code" = 200 ] && break
-	alive $RECON || break
-	sleep 0.1
-done
-if [ "$code" != 200 ] || ! grep -qx "workspace page $MARK" /tmp/ws-page; then
-	cat /tmp/ws-page /tmp/ws-curl.err /tmp/reconciler.log
-	docker ps -a
-	fail "$WS_URL answers $code through nginx, not the workspace's page"
-fi
-echo "ok: $WS_URL serves the workspace's page through nginx"
-has $J "warren_ws"
+signin() { # signin FRONT: the browser of FRONT signs in on public_url's host
+	browser "$1" -fsS -o /dev/null -H "Origin: $SITE" -H 'Content-Type: application/json' \
+	    -d "{\"username\":\"admin\",\"password\":\"$PW\"}" $SITE/api/v1/auth/login ||
+	    fail "the browser signs in on $SITE through $1"
+	echo "ok: the browser signs in on $SITE through $1"
+}
+browse() { # browse FRONT: the workspace URL, redirects followed; prints the status
+	browser "$1" -sS -L --max-redirs 5 -H 'Accept: text/html' -o "/tmp/$1-page" \
+	    -w '%{http_code}' "http://$WS_HOST:8080/" 2>"/tmp/$1-curl.err" || true
+}
+reach() { # reach FRONT: the workspace's page, after the hand-off, through FRONT
+	local code=
+	signin $1
+	# The workspace answers 503 while it starts; the probe allows 120 s.
+	for _ in $(seq 1500); do
+		code=$(browse $1)
+		[ "$code" = 200 ] && break
+		alive $RECON || break
+		sleep 0.1
+	done
+	if [ "$code" != 200 ] || ! grep -qx "workspace page $MARK" /tmp/$1-page; then
+		cat /tmp/$1-page /tmp/$1-curl.err /tmp/reconciler.log
+		docker ps -a
+		fail "$WS_URL answers $code through $1, not the workspace's page"
+	fi
+	echo "ok: $WS_URL serves the workspace's page through $1"
+	has /tmp/$1.jar "^\(#HttpOnly_\)\{0,1\}${WS_HOST}[[:space:]].*[[:space:]]warren_ws[[:space:]]"
+	echo "ok: the browser of $1 has $WS_HOST's own cookie from the hand-off"
+}
+reach nginx
+reach apache
+# Every request of Apache's browser, sign-in and hand-off included, went
+# to Apache (its vhost_combined log names the virtual host), none to nginx.
+L=/var/log/apache2/other_vhosts_access.log
+has $L '^warren\.localhost:[0-9]* .*"POST /api/v1/auth/login HTTP/1\.1" 200 .*install-test-browser-apache'
+has $L '^warren\.localhost:[0-9]* .*"GET /api/v1/auth/handoff?host=.* 302 .*install-test-browser-apache'
+has $L '^workspaces\.warren\.localhost:[0-9]* .*"GET /_warren/handoff?code=.* 302 .*install-test-browser-apache'
+has $L '^workspaces\.warren\.localhost:[0-9]* .*"GET / HTTP/1\.1" 200 .*install-test-browser-apache'
+lacks /var/log/nginx/access.log install-test-browser-apache
+has /var/log/nginx/access.log install-test-browser-nginx
+echo "ok: Apache's browser went through Apache only"
 expect "its container runs in this Docker Engine, labelled with the workspace" \
     sh -c "docker ps -q --filter label=warren.workspace=$WS | grep -q ."
 
@@ -372,17 +410,23 @@ for _ in $(seq 1200); do
 done
 [ "$st" = stopped ] || { cat /tmp/reconciler.log; fail "workspace $WS is $st, not stopped"; }
 echo "ok: workspace $WS stopped"
-# warren-api may answer from its one-second cache of forward decisions.
-for _ in $(seq 300); do
-	code=$(browse)
-	[ "$code" = 503 ] && break
-	sleep 0.1
+# warren-api may answer from its one-second cache of forward decisions:
+# until then the front end finds no container (nginx 502, Apache its own
+# 503 page), then warren-api's own 503 "stopped" page.
+stopped_page() { # stopped_page FRONT: warren-api's "stopped" page through FRONT
+	[ "$(browse $1)" = 503 ] && grep -q "This workspace is stopped" /tmp/$1-page
+}
+for front in nginx apache; do
+	for _ in $(seq 300); do
+		stopped_page $front && break
+		sleep 0.1
+	done
+	stopped_page $front || {
+		cat /tmp/$front-page /tmp/$front-curl.err
+		fail "the stopped workspace does not answer 503 \"stopped\" through $front"
+	}
+	echo "ok: through $front the stopped workspace answers 503 \"This workspace is stopped\""
 done
-if [ "$code" != 503 ] || ! grep -q "This workspace is stopped" /tmp/ws-page; then
-	cat /tmp/ws-page
-	fail "the stopped workspace answers $code through nginx, not 503"
-fi
-echo "ok: through nginx the stopped workspace answers 503"
 expect "no container of it runs" \
     sh -c "! docker ps -q --filter label=warren.workspace=$WS | grep -q ."
 

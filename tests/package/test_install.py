@@ -6,7 +6,9 @@ warren-api behind nginx and behind Apache, a dockerd of the copy's own on
 the socket warren.conf names, the reconciler's privileges, one pass and the
 daemon as its unit runs it, a workspace of an image made there from
 busybox-static created through Apache and reached by its host name through
-nginx and Apache (authorizer_listen set as the site asks), stopped; upgrades
+nginx and through Apache (authorizer_listen set as the site asks, public_url
+on Apache's ServerName) by a browser-like curl each, signed in on the API
+host and following the hand-off, then stopped (503 through both); upgrades
 with the database down and up, remove, purge."""
 
 import os
