@@ -45,3 +45,17 @@ CREATE TRIGGER builds_changed_update AFTER UPDATE ON workspace_builds
 CREATE TRIGGER builds_changed_delete AFTER DELETE ON workspace_builds
 	REFERENCING OLD TABLE AS old_rows
 	FOR EACH STATEMENT EXECUTE FUNCTION warren_workspaces_changed();
+
+-- A TRUNCATE names no owner: an empty payload means everyone's lists.
+CREATE FUNCTION warren_workspaces_truncated() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM pg_notify('warren_workspaces', '');
+	RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER workspaces_truncated AFTER TRUNCATE ON workspaces
+	FOR EACH STATEMENT EXECUTE FUNCTION warren_workspaces_truncated();
+CREATE TRIGGER builds_truncated AFTER TRUNCATE ON workspace_builds
+	FOR EACH STATEMENT EXECUTE FUNCTION warren_workspaces_truncated();

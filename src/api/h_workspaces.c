@@ -2,6 +2,7 @@
  * port sharing. */
 #include "config.h"
 
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -197,6 +198,15 @@ h_workspaces_list(struct request *req, struct response *resp)
 	/* Others see their own workspaces only. */
 	if (!privileged(req))
 		owner = req->caller.user_id;
+	/* As PostgreSQL prints it, the spelling the cache's notices use. */
+	if (owner != NULL) {
+		char *low = arena_strdup(req->arena, owner);
+		size_t j;
+
+		for (j = 0; low[j] != '\0'; j++)
+			low[j] = (char)tolower((unsigned char)low[j]);
+		owner = low;
+	}
 	/* One owner's list: kept until PostgreSQL says it changed. */
 	if (owner != NULL && (text = lc_get(req->srv->db, req->arena, owner,
 	    req->query, &len)) != NULL) {

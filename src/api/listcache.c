@@ -12,6 +12,7 @@
  */
 #include "config.h"
 
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -72,6 +73,42 @@ lc_flush(void)
 }
 
 /*
+ * Reads what came in on the connection, all of it up to a bound (a flood
+ * is read in turns); false when the connection cannot be used.
+ */
+static bool
+drain(struct db *db)
+{
+	PGconn *conn = db_conn(db);
+	struct pollfd pfd;
+	PGnotify *n;
+	int turns = 0;
+
+	if (conn == NULL || PQtransactionStatus(conn) != PQTRANS_IDLE)
+		goto lost;
+	pfd.fd = PQsocket(conn);
+	pfd.events = POLLIN;
+	do {
+		if (!PQconsumeInput(conn))
+			goto lost;
+		while ((n = PQnotifies(conn)) != NULL) {
+			if (strcmp(n->relname, LC_CHANNEL) != 0)
+				;
+			else if (n->extra[0] == '\0')
+				lc_flush();	/* a TRUNCATE: everyone's */
+			else
+				drop_owner(n->extra);
+			PQfreemem(n);
+		}
+	} while (++turns < 256 && poll(&pfd, 1, 0) == 1);
+	return true;
+lost:
+	lc_flush();
+	listening = false;
+	return false;
+}
+
+/*
  * Brings the cache up to date with what PostgreSQL said; false when it
  * cannot be trusted (no LISTEN on the current connection).
  */
@@ -79,8 +116,6 @@ static bool
 sync(struct db *db, struct arena *a)
 {
 	PGresult *res = NULL;
-	PGnotify *n;
-	PGconn *conn;
 
 	if (!listening || db_generation(db) != gen) {
 		lc_flush();
@@ -90,17 +125,25 @@ sync(struct db *db, struct arena *a)
 		gen = db_generation(db);
 		listening = true;
 	}
-	if ((conn = db_conn(db)) == NULL || !PQconsumeInput(conn)) {
-		lc_flush();
-		listening = false;
-		return false;
-	}
-	while ((n = PQnotifies(conn)) != NULL) {
-		if (strcmp(n->relname, LC_CHANNEL) == 0)
-			drop_owner(n->extra);
-		PQfreemem(n);
-	}
-	return true;
+	return drain(db);
+}
+
+/*
+ * Between requests and while idle: a connection that LISTENs must be read,
+ * or its notifications pile up in this process and PostgreSQL's queue
+ * cannot move on past them.
+ */
+void
+lc_idle(struct db *db)
+{
+	if (listening && db_generation(db) == gen)
+		(void)drain(db);
+}
+
+bool
+lc_listening(void)
+{
+	return listening;
 }
 
 static char *
@@ -132,7 +175,7 @@ lc_get(struct db *db, struct arena *a, const char *owner, const char *query,
 		e->used = ++clock_;
 		*len = e->len;
 		metrics_list_cache(LIST_CACHE_HIT);
-		return e->body;
+		return arena_strndup(a, e->body, e->len);
 	}
 	metrics_list_cache(LIST_CACHE_MISS);
 	return NULL;

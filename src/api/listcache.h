@@ -9,12 +9,17 @@
 #include "arena.h"
 #include "db.h"
 
-/* The answer kept for the owner's list with this query string, or NULL. */
+/* The answer kept for the owner's list with this query string (a copy in
+ * the arena), or NULL.  owner: a lower-case id. */
 const char	*lc_get(struct db *, struct arena *, const char *owner,
 		    const char *query, size_t *len);
 /* Keeps an answer just read (after lc_get gave NULL). */
 void		 lc_put(struct db *, struct arena *, const char *owner,
 		    const char *query, const char *body, size_t len);
 void		 lc_flush(void);
+/* Reads the notifications that came in: after each request, and at least
+ * once a second while idle when lc_listening(). */
+void		 lc_idle(struct db *);
+bool		 lc_listening(void);
 
 #endif

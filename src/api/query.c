@@ -113,16 +113,32 @@ q_bool(PGresult *res, int row, int col)
 #define TIMESTAMPTZOID	1184
 
 /*
- * The members of a row as JSON, by column type: booleans and integers as
- * they are, timestamps in RFC 3339 ("2026-01-02 03:04:05.6+00" from a UTC
- * session becomes "2026-01-02T03:04:05.6Z"), json and jsonb as the text
- * PostgreSQL checked, the rest as strings; NULL as null.
+ * A timestamp in RFC 3339: "2026-01-02 03:04:05.6+00" (a UTC session)
+ * becomes "2026-01-02T03:04:05.6Z"; NULL for anything else.
+ */
+static char *
+rfc3339(struct arena *a, const char *s, size_t n)
+{
+	char *t;
+
+	if (n < 20 || s[10] != ' ' || strcmp(s + n - 3, "+00") != 0)
+		return NULL;
+	t = arena_strndup(a, s, n - 2);
+	t[10] = 'T';
+	t[n - 3] = 'Z';
+	return t;
+}
+
+/*
+ * The members of a row as JSON text, by column type: booleans and integers
+ * as they are, timestamps in RFC 3339, json and jsonb as the text
+ * PostgreSQL checked, the rest as strings; NULL as null.  q_row_json gives
+ * the same as json-c objects.
  */
 void
-q_row_members(struct jw *w, PGresult *res, int row)
+q_row_members(struct arena *a, struct jw *w, PGresult *res, int row)
 {
-	const char *s;
-	size_t n;
+	const char *s, *t;
 	int c;
 
 	for (c = 0; c < PQnfields(res); c++) {
@@ -146,17 +162,8 @@ q_row_members(struct jw *w, PGresult *res, int row)
 			jw_value(w, s, (size_t)PQgetlength(res, row, c));
 			break;
 		case TIMESTAMPTZOID:
-			n = (size_t)PQgetlength(res, row, c);
-			if (n < 20 || s[10] != ' ' ||
-			    strcmp(s + n - 3, "+00") != 0) {
-				jw_string(w, s);
-				break;
-			}
-			jw_value(w, "\"", 1);
-			jw_raw(w, s, 10);
-			jw_raw(w, "T", 1);
-			jw_raw(w, s + 11, n - 14);
-			jw_raw(w, "Z\"", 2);
+			t = rfc3339(a, s, (size_t)PQgetlength(res, row, c));
+			jw_string(w, t ? t : s);
 			break;
 		default:
 			jw_string(w, s);
@@ -168,19 +175,43 @@ q_row_members(struct jw *w, PGresult *res, int row)
 struct json_object *
 q_row_json(struct request *req, PGresult *res, int row)
 {
-	struct json_object *o;
-	struct jw w;
-	const char *text;
-	size_t len;
+	struct json_object *o = json_object_new_object();
+	struct json_object *v, *parsed;
+	const char *s, *t;
+	int c;
 
-	jw_init(&w, req->arena, 1024);
-	jw_open(&w, '{');
-	q_row_members(&w, res, row);
-	jw_close(&w, '}');
-	text = jw_text(&w, &len);
-	if (json_parse(req->arena, text, len, &o) != JSON_OK)
-		fatalx("query: a row does not make JSON: %s", text);
-	return json_object_get(o);
+	for (c = 0; c < PQnfields(res); c++) {
+		s = q_get(res, row, c);
+		if (s == NULL)
+			v = NULL;
+		else switch (PQftype(res, c)) {
+		case BOOLOID:
+			v = json_object_new_boolean(s[0] == 't');
+			break;
+		case INT2OID:
+		case INT4OID:
+		case INT8OID:
+			v = json_object_new_int64(strtoll(s, NULL, 10));
+			break;
+		case TIMESTAMPTZOID:
+			t = rfc3339(req->arena, s,
+			    (size_t)PQgetlength(res, row, c));
+			v = json_object_new_string(t ? t : s);
+			break;
+		case JSONOID:
+		case JSONBOID:
+			if (json_parse(req->arena, s, strlen(s), &parsed) ==
+			    JSON_OK)
+				v = json_object_get(parsed);
+			else
+				v = NULL;
+			break;
+		default:
+			v = json_object_new_string(s);
+		}
+		json_object_object_add(o, PQfname(res, c), v);
+	}
+	return o;
 }
 
 struct json_object *
@@ -209,7 +240,7 @@ q_page_answer(struct request *req, struct response *resp, PGresult *res,
 	jw_open(&w, '[');
 	for (r = 0; r < n; r++) {
 		jw_open(&w, '{');
-		q_row_members(&w, res, r);
+		q_row_members(req->arena, &w, res, r);
 		jw_close(&w, '}');
 	}
 	jw_close(&w, ']');

@@ -21,7 +21,7 @@ const char	*q_get(PGresult *, int row, int col);	/* NULL for SQL NULL */
 bool		 q_bool(PGresult *, int row, int col);
 /* A row as a JSON object: column names as keys, typed by the column. */
 /* The members of a row, written into an open object. */
-void		 q_row_members(struct jw *, PGresult *, int row);
+void		 q_row_members(struct arena *, struct jw *, PGresult *, int row);
 struct json_object *q_row_json(struct request *, PGresult *, int row);
 struct json_object *q_rows_json(struct request *, PGresult *);
 /* 200 with {"items": rows, "next_cursor": column col of the last row when

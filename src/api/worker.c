@@ -22,6 +22,7 @@
 #include <fastcgi.h>
 #include <fcgiapp.h>
 
+#include "listcache.h"
 #include "log.h"
 #include "metrics.h"
 #include "problem.h"
@@ -238,7 +239,8 @@ serve(struct server *srv, FCGX_Request *fr, struct arena *a,
  * *from is the listening socket it came in on.
  */
 static int
-next_connection(int ep, const sigset_t *waitmask, int *from)
+next_connection(struct server *srv, int ep, const sigset_t *waitmask,
+    int *from)
 {
 	struct epoll_event ev;
 	int fd, n;
@@ -246,9 +248,13 @@ next_connection(int ep, const sigset_t *waitmask, int *from)
 	for (;;) {
 		if (stopping)
 			return -1;
-		n = epoll_pwait(ep, &ev, 1, -1, waitmask);
+		/* A LISTENing connection is read at least once a second. */
+		n = epoll_pwait(ep, &ev, 1, lc_listening() ? 1000 : -1,
+		    waitmask);
 		if (n < 0 && errno != EINTR)
 			fatal("epoll_pwait");
+		if (n == 0)
+			lc_idle(srv->db);
 		if (n <= 0)
 			continue;
 		fd = accept4(ev.data.fd, NULL, NULL, SOCK_CLOEXEC);
@@ -324,7 +330,7 @@ worker_main(struct server *srv, const struct listeners *l, int slot)
 		watch(ep, l->authorizer);
 	a = arena_new(ARENA_FIRST_BLOCK);
 
-	while ((fd = next_connection(ep, &waitmask, &from)) != -1) {
+	while ((fd = next_connection(srv, ep, &waitmask, &from)) != -1) {
 		arena_reset(a);
 		/*
 		 * FCGX_Accept_r first finishes the previous request and
@@ -344,6 +350,7 @@ worker_main(struct server *srv, const struct listeners *l, int slot)
 		}
 		serve(srv, &fr, a, from == l->authorizer);
 		FCGX_Finish_r(&fr);
+		lc_idle(srv->db);
 		/* Kept connections are not supported: one request each. */
 		if (fr.ipcFd >= 0) {
 			close(fr.ipcFd);

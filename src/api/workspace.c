@@ -280,7 +280,8 @@ ws_port_url(struct request *req, const char *short_id, const char *port)
 
 /* The URLs of a workspace follow public_url's scheme and port. */
 static void
-write_urls(struct request *req, struct jw *w, const char *short_id)
+urls(struct request *req, const char *short_id, const char **url,
+    const char **pattern)
 {
 	const char *pub = req->srv->conf.public_url;
 	const char *host = strstr(pub, "://") + 3;
@@ -288,69 +289,91 @@ write_urls(struct request *req, struct jw *w, const char *short_id)
 	int scheme = (int)(host - pub);
 	int port = colon ? (int)strcspn(colon, "/") : 0;
 
-	jw_key(w, "url");
-	jw_string(w, arena_printf(req->arena, "%.*s%s.%s%.*s", scheme, pub,
-	    short_id, req->srv->conf.base_domain, port, colon ? colon : ""));
-	jw_key(w, "url_pattern");
-	jw_string(w, arena_printf(req->arena, "%.*s%s-{port}.%s%.*s", scheme,
+	*url = arena_printf(req->arena, "%.*s%s.%s%.*s", scheme, pub,
+	    short_id, req->srv->conf.base_domain, port, colon ? colon : "");
+	*pattern = arena_printf(req->arena, "%.*s%s-{port}.%s%.*s", scheme,
 	    pub, short_id, req->srv->conf.base_domain, port,
-	    colon ? colon : ""));
+	    colon ? colon : "");
 }
 
 /* "2026-01-02 03:04:05.678+00" (a UTC session) plus days, RFC 3339. */
-static void
-write_plus_days(struct jw *w, const char *key, const char *ts, long days)
+static const char *
+plus_days(struct request *req, const char *ts, long days)
 {
 	struct tm tm;
 	time_t t;
 	char buf[32];
 
-	jw_key(w, key);
 	memset(&tm, 0, sizeof(tm));
-	if (strptime(ts, "%Y-%m-%d %H:%M:%S", &tm) == NULL) {
-		jw_string(w, NULL);
-		return;
-	}
+	if (strptime(ts, "%Y-%m-%d %H:%M:%S", &tm) == NULL)
+		return NULL;
 	t = timegm(&tm) + days * 86400;
 	gmtime_r(&t, &tm);
 	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	jw_string(w, buf);
+	return arena_strdup(req->arena, buf);
+}
+
+/*
+ * What a workspace row of WS_COLUMNS gains in the answer: its URLs and,
+ * by the deployment's dormancy policy, the dates it becomes dormant or is
+ * deleted.  Keys and values, up to a NULL key; a NULL value is null.
+ */
+struct extra {
+	const char	*key, *value;
+};
+
+static void
+extras(struct request *req, PGresult *res, int row, struct extra out[5])
+{
+	const struct conf *c = &req->srv->conf;
+	int n = 2;
+
+	memset(out, 0, 5 * sizeof(*out));
+	out[0].key = "url";
+	out[1].key = "url_pattern";
+	urls(req, PQgetvalue(res, row, 1), &out[0].value, &out[1].value);
+	if (c->dormancy_after_days > 0 && q_get(res, row, 17) != NULL &&
+	    strcmp(PQgetvalue(res, row, 10), "stopped") == 0 &&
+	    q_get(res, row, 20) == NULL) {
+		out[n].key = "dormant_at_after";
+		out[n++].value = plus_days(req, PQgetvalue(res, row, 17),
+		    c->dormancy_after_days);
+	}
+	if (c->dormancy_delete_after_days > 0 && q_get(res, row, 20) != NULL) {
+		out[n].key = "delete_at_after";
+		out[n].value = plus_days(req, PQgetvalue(res, row, 20),
+		    c->dormancy_delete_after_days);
+	}
 }
 
 void
 ws_write(struct request *req, struct jw *w, PGresult *res, int row)
 {
-	const struct conf *c = &req->srv->conf;
+	struct extra x[5];
+	int i;
 
+	extras(req, res, row, x);
 	jw_open(w, '{');
-	q_row_members(w, res, row);
-	write_urls(req, w, PQgetvalue(res, row, 1));
-	/* Dormancy dates follow from the deployment's policy. */
-	if (c->dormancy_after_days > 0 && q_get(res, row, 17) != NULL &&
-	    strcmp(PQgetvalue(res, row, 10), "stopped") == 0 &&
-	    q_get(res, row, 20) == NULL)
-		write_plus_days(w, "dormant_at_after",
-		    PQgetvalue(res, row, 17), c->dormancy_after_days);
-	if (c->dormancy_delete_after_days > 0 && q_get(res, row, 20) != NULL)
-		write_plus_days(w, "delete_at_after",
-		    PQgetvalue(res, row, 20), c->dormancy_delete_after_days);
+	q_row_members(req->arena, w, res, row);
+	for (i = 0; x[i].key != NULL; i++) {
+		jw_key(w, x[i].key);
+		jw_string(w, x[i].value);
+	}
 	jw_close(w, '}');
 }
 
 struct json_object *
 ws_json(struct request *req, PGresult *res, int row)
 {
-	struct json_object *o;
-	const char *text;
-	struct jw w;
-	size_t len;
+	struct json_object *o = q_row_json(req, res, row);
+	struct extra x[5];
+	int i;
 
-	jw_init(&w, req->arena, 1024);
-	ws_write(req, &w, res, row);
-	text = jw_text(&w, &len);
-	if (json_parse(req->arena, text, len, &o) != JSON_OK)
-		fatalx("workspace: a row does not make JSON: %s", text);
-	return json_object_get(o);
+	extras(req, res, row, x);
+	for (i = 0; x[i].key != NULL; i++)
+		json_object_object_add(o, x[i].key, x[i].value ?
+		    json_object_new_string(x[i].value) : NULL);
+	return o;
 }
 
 /* Ten characters of lower-case base32: 50 random bits, a DNS label. */

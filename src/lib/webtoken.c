@@ -274,9 +274,12 @@ seen_digest(const struct webtoken_keys *keys, const char *token,
 	crypto_generichash_update(&st, (const unsigned char *)typ,
 	    strlen(typ) + 1);
 	for (i = 0; i < keys->n; i++) {
+		unsigned char len = (unsigned char)keys->k[i].len;
+
 		crypto_generichash_update(&st,
 		    (const unsigned char *)keys->k[i].kid,
 		    strlen(keys->k[i].kid) + 1);
+		crypto_generichash_update(&st, &len, 1);
 		crypto_generichash_update(&st, keys->k[i].key, keys->k[i].len);
 	}
 	crypto_generichash_final(&st, out, crypto_generichash_BYTES);

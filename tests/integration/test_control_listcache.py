@@ -5,6 +5,7 @@ changes them (the API, the reconciler's own connection, a statement typed
 in psql, a restart of PostgreSQL) the next list shows it."""
 
 import threading
+import time
 
 import psycopg2
 import pytest
@@ -179,3 +180,55 @@ def test_a_restart_of_postgresql_drops_what_was_kept(w, world, tpl):
             break
     ok(r)
     assert r.json()["items"][0]["last_activity_cause"] == "after-restart"
+
+
+def test_an_owner_id_in_capitals_is_the_same_owner(w, world, tpl, db):
+    """PostgreSQL names owners in lower case; an id typed in capitals is
+    the same owner and the same list."""
+    user, tok = world.new_member("caps")
+    ws = make_ws(w, tok, tpl["id"], name="caps-1")
+    upper = user.id.upper()
+    assert listing(w, world.admin, upper)[ws["id"]]["last_activity_cause"] is None
+    db.cursor().execute("UPDATE workspaces SET last_activity_cause = 'typed' WHERE id = %s",
+                        (ws["id"],))
+    assert listing(w, world.admin, upper)[ws["id"]]["last_activity_cause"] == "typed"
+
+
+def test_an_idle_worker_reads_its_notifications(w, world, tpl, db):
+    """A worker that LISTENs and then serves nothing still reads what
+    PostgreSQL sends it, so the server's notification queue moves on."""
+    user, tok = world.new_member("idle")
+    listing(w, tok, user.id)  # the worker LISTENs from here on
+    cur = db.cursor()
+    cur.execute("SELECT count(pg_notify('warren_workspaces', 'n' || g))"
+                " FROM generate_series(1, 20000) g")
+    deadline = time.monotonic() + 30
+    while True:
+        cur.execute("SELECT pg_notification_queue_usage()")
+        if cur.fetchone()[0] == 0:
+            break
+        assert time.monotonic() < deadline, "the notification queue did not move on"
+        time.sleep(0.2)
+
+
+def test_odd_stored_json_is_answered(w, world, tpl, db):
+    """Values no API request could store (written by hand or a restore)
+    still give answers, in a list and alone."""
+    user, tok = world.new_member("odd")
+    ws = make_ws(w, tok, tpl["id"], name="odd-1")
+    deep = "[" * 32 + "]" * 32
+    db.cursor().execute("UPDATE workspaces SET parameters = %s::jsonb WHERE id = %s",
+                        ('{"deep": %s, "big": 1e400}' % deep, ws["id"]))
+    assert ws["id"] in listing(w, tok, user.id)
+    r = call(w, "GET", f"/workspaces/{ws['id']}", tok)
+    ok(r)
+    assert r.json()["id"] == ws["id"]
+
+
+def test_a_truncate_drops_every_list(w, world, tpl, db):
+    """Last: empties the builds of this module's database."""
+    user, tok = world.new_member("trunc")
+    ws = running_ws(w, tok, tpl["id"], name="trunc-1")
+    assert listing(w, tok, user.id)[ws["id"]]["status"] == "running"
+    db.cursor().execute("TRUNCATE workspace_builds CASCADE")
+    assert listing(w, tok, user.id)[ws["id"]]["status"] == "stopped"
