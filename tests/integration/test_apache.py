@@ -146,6 +146,12 @@ class Apache:
     def get(self, path, **kwargs):
         return self.request("GET", path, **kwargs)
 
+    def finish(self):
+        """Stops Apache; the serious lines of its log, as errors."""
+        self.close()
+        log = self.log()
+        return [f"apache2 log: {log}"] if re.search(r"\[(emerg|crit|alert)\]|segfault", log) else []
+
     def close(self):
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -176,12 +182,7 @@ def site(pg):
         apache = Apache(d / "apache", w.sock, w.conf["authorizer_listen"], htdocs)
         yield apache, w
     finally:
-        errors = []
-        if apache:
-            apache.close()
-            log = apache.log()
-            if re.search(r"\[(emerg|crit|alert)\]|segfault", log):
-                errors.append(f"apache2 log: {log}")
+        errors = apache.finish() if apache else []
         if w:
             e = w.close()
             if e:

@@ -17,7 +17,6 @@ with the workspace's host name.
 
 import os
 import pathlib
-import re
 import shutil
 import tempfile
 import time
@@ -82,12 +81,7 @@ def world(pg, dockerd, echo_image):
         st.wait_build(x.w["build_id"], 30, "succeeded")
         yield x
     finally:
-        errors = []
-        if apache:
-            apache.close()
-            log = apache.log()
-            if re.search(r"\[(emerg|crit|alert)\]|segfault", log):
-                errors.append(f"apache2 log: {log}")
+        errors = apache.finish() if apache else []
         if st:
             errors += st.close()
         shutil.rmtree(d, ignore_errors=True)
