@@ -9,7 +9,6 @@ test runs a pass.  Requests go to nginx on 127.0.0.1 with the workspace's
 host name, as `curl --resolve` would send them.
 """
 
-import concurrent.futures
 import os
 import time
 import urllib.parse
