@@ -20,7 +20,6 @@
 #include <libpq-fe.h>
 
 #include "listcache.h"
-#include "log.h"
 #include "metrics.h"
 
 #define LC_SLOTS	32
@@ -73,8 +72,10 @@ lc_flush(void)
 }
 
 /*
- * Reads what came in on the connection, all of it up to a bound (a flood
- * is read in turns); false when the connection cannot be used.
+ * Takes the notifications libpq has read already (the last query brings
+ * them in), then whatever waits on the socket, up to a bound (a flood is
+ * read in turns): no system call but a poll when nothing came.  False
+ * when the connection cannot be used.
  */
 static bool
 drain(struct db *db)
@@ -88,9 +89,7 @@ drain(struct db *db)
 		goto lost;
 	pfd.fd = PQsocket(conn);
 	pfd.events = POLLIN;
-	do {
-		if (!PQconsumeInput(conn))
-			goto lost;
+	for (;;) {
 		while ((n = PQnotifies(conn)) != NULL) {
 			if (strcmp(n->relname, LC_CHANNEL) != 0)
 				;
@@ -100,8 +99,11 @@ drain(struct db *db)
 				drop_owner(n->extra);
 			PQfreemem(n);
 		}
-	} while (++turns < 256 && poll(&pfd, 1, 0) == 1);
-	return true;
+		if (++turns > 256 || poll(&pfd, 1, 0) != 1)
+			return true;
+		if (!PQconsumeInput(conn))
+			goto lost;
+	}
 lost:
 	lc_flush();
 	listening = false;
