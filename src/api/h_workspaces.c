@@ -162,11 +162,10 @@ h_workspaces_list(struct request *req, struct response *resp)
 	const char *tpl = query_param(req, "template");
 	const char *cursor, *cname = NULL, *cid = NULL, *text;
 	enum db_status st;
-	struct jw w;
 	size_t len;
 	PGresult *res = NULL;
 	long limit;
-	int i, n;
+	int n;
 
 	if (!in_page(req, resp, &limit, &cursor))
 		return;
@@ -220,18 +219,9 @@ h_workspaces_list(struct request *req, struct response *resp)
 		return;
 	}
 	n = PQntuples(res);
-	jw_init(&w, req->arena, 1024 * (size_t)(n + 1));
-	jw_open(&w, '{');
-	jw_key(&w, "items");
-	jw_open(&w, '[');
-	for (i = 0; i < n; i++)
-		ws_write(req, &w, res, i);
-	jw_close(&w, ']');
-	jw_key(&w, "next_cursor");
-	jw_string(&w, n == limit ? arena_printf(req->arena, "%s:%s",
-	    PQgetvalue(res, n - 1, 2), PQgetvalue(res, n - 1, 0)) : NULL);
-	jw_close(&w, '}');
-	text = jw_text(&w, &len);
+	text = q_page_text(req, res, ws_write, n == limit ? arena_printf(
+	    req->arena, "%s:%s", PQgetvalue(res, n - 1, 2),
+	    PQgetvalue(res, n - 1, 0)) : NULL, &len);
 	if (owner != NULL)
 		lc_put(req->srv->db, req->arena, owner, req->query, text, len);
 	resp_text(resp, 200, "application/json", text, len);

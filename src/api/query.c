@@ -225,28 +225,44 @@ q_rows_json(struct request *req, PGresult *res)
 	return a;
 }
 
+/* A row as a JSON object of its columns. */
+static void
+row_object(struct request *req, struct jw *w, PGresult *res, int row)
+{
+	jw_open(w, '{');
+	q_row_members(req->arena, w, res, row);
+	jw_close(w, '}');
+}
+
+const char *
+q_page_text(struct request *req, PGresult *res, q_row_writer row,
+    const char *next_cursor, size_t *len)
+{
+	int r, n = PQntuples(res);
+	struct jw w;
+
+	jw_init(&w, req->arena, 1024 * (size_t)(n + 1));
+	jw_open(&w, '{');
+	jw_key(&w, "items");
+	jw_open(&w, '[');
+	for (r = 0; r < n; r++)
+		row(req, &w, res, r);
+	jw_close(&w, ']');
+	jw_key(&w, "next_cursor");
+	jw_string(&w, next_cursor);
+	jw_close(&w, '}');
+	return jw_text(&w, len);
+}
+
 void
 q_page_answer(struct request *req, struct response *resp, PGresult *res,
     long limit, int col)
 {
-	int r, n = PQntuples(res);
+	int n = PQntuples(res);
 	const char *text;
-	struct jw w;
 	size_t len;
 
-	jw_init(&w, req->arena, 512 * (size_t)(n + 1));
-	jw_open(&w, '{');
-	jw_key(&w, "items");
-	jw_open(&w, '[');
-	for (r = 0; r < n; r++) {
-		jw_open(&w, '{');
-		q_row_members(req->arena, &w, res, r);
-		jw_close(&w, '}');
-	}
-	jw_close(&w, ']');
-	jw_key(&w, "next_cursor");
-	jw_string(&w, n == limit ? PQgetvalue(res, n - 1, col) : NULL);
-	jw_close(&w, '}');
-	text = jw_text(&w, &len);
+	text = q_page_text(req, res, row_object, n == limit ?
+	    PQgetvalue(res, n - 1, col) : NULL, &len);
 	resp_text(resp, 200, "application/json", text, len);
 }

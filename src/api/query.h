@@ -26,6 +26,11 @@ struct json_object *q_row_json(struct request *, PGresult *, int row);
 struct json_object *q_rows_json(struct request *, PGresult *);
 /* 200 with {"items": rows, "next_cursor": column col of the last row when
  * the page is full, else null}. */
+/* {"items": [...], "next_cursor": ...}: each row written by row. */
+typedef void	(*q_row_writer)(struct request *, struct jw *, PGresult *,
+		    int row);
+const char	*q_page_text(struct request *, PGresult *, q_row_writer,
+		    const char *next_cursor, size_t *len);
 void		 q_page_answer(struct request *, struct response *, PGresult *,
 		    long limit, int col);
 

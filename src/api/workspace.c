@@ -14,7 +14,6 @@
 #include "auth.h"
 #include "input.h"
 #include "json.h"
-#include "log.h"
 #include "problem.h"
 #include "server.h"
 #include "workspace.h"
@@ -264,36 +263,25 @@ ws_build(struct request *req, struct response *resp, const char *ws_id,
 	return id;
 }
 
+/* http[s]://<label>.<base_domain>[:port]: public_url's scheme and port. */
+static const char *
+host_url(struct request *req, const char *label)
+{
+	const char *pub = req->srv->conf.public_url;
+	const char *host = strstr(pub, "://") + 3;
+	const char *colon = strchr(host, ':');
+
+	return arena_printf(req->arena, "%.*s%s.%s%.*s", (int)(host - pub),
+	    pub, label, req->srv->conf.base_domain,
+	    colon ? (int)strcspn(colon, "/") : 0, colon ? colon : "");
+}
+
 /* The URL of a workspace's port: <short_id>-<port>.<base_domain>. */
 const char *
 ws_port_url(struct request *req, const char *short_id, const char *port)
 {
-	const char *pub = req->srv->conf.public_url;
-	const char *host = strstr(pub, "://") + 3;
-	const char *colon = strchr(host, ':');
-	char *p = arena_strdup(req->arena, colon ? colon : "");
-
-	p[strcspn(p, "/")] = '\0';
-	return arena_printf(req->arena, "%.*s%s-%s.%s%s", (int)(host - pub),
-	    pub, short_id, port, req->srv->conf.base_domain, p);
-}
-
-/* The URLs of a workspace follow public_url's scheme and port. */
-static void
-urls(struct request *req, const char *short_id, const char **url,
-    const char **pattern)
-{
-	const char *pub = req->srv->conf.public_url;
-	const char *host = strstr(pub, "://") + 3;
-	const char *colon = strchr(host, ':');
-	int scheme = (int)(host - pub);
-	int port = colon ? (int)strcspn(colon, "/") : 0;
-
-	*url = arena_printf(req->arena, "%.*s%s.%s%.*s", scheme, pub,
-	    short_id, req->srv->conf.base_domain, port, colon ? colon : "");
-	*pattern = arena_printf(req->arena, "%.*s%s-{port}.%s%.*s", scheme,
-	    pub, short_id, req->srv->conf.base_domain, port,
-	    colon ? colon : "");
+	return host_url(req, arena_printf(req->arena, "%s-%s", short_id,
+	    port));
 }
 
 /* "2026-01-02 03:04:05.678+00" (a UTC session) plus days, RFC 3339. */
@@ -331,7 +319,8 @@ extras(struct request *req, PGresult *res, int row, struct extra out[5])
 	memset(out, 0, 5 * sizeof(*out));
 	out[0].key = "url";
 	out[1].key = "url_pattern";
-	urls(req, PQgetvalue(res, row, 1), &out[0].value, &out[1].value);
+	out[0].value = host_url(req, PQgetvalue(res, row, 1));
+	out[1].value = ws_port_url(req, PQgetvalue(res, row, 1), "{port}");
 	if (c->dormancy_after_days > 0 && q_get(res, row, 17) != NULL &&
 	    strcmp(PQgetvalue(res, row, 10), "stopped") == 0 &&
 	    q_get(res, row, 20) == NULL) {

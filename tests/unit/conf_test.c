@@ -123,7 +123,22 @@ set(const char *key, const char *value)
 static void
 test_strings(void)
 {
+	static const struct {
+		const char	*value, *why;
+	} not_loopback[] = {
+		{ "192.0.2.1:9000", "another host's address is refused" },
+		{ "[::]:9000", "every IPv6 address is refused" },
+		{ "[::ffff:127.0.0.1]:9000", "a mapped address is refused" },
+		{ "localhost:9000", "a name is refused" },
+		{ ":9000", "no address is refused" },
+		{ "127.0.0.1", "no port is refused" },
+		{ "127.0.0.1:0", "port 0 is refused" },
+		{ "127.0.0.1:65536", "a port above 65535 is refused" },
+		{ "127.0.0.1:+90", "a signed port is refused" },
+		{ "/run/warren/authz.sock", "a unix socket is refused" },
+	};
 	char big[CONF_STR_MAX + 8];
+	size_t i;
 
 	is_int(set("listen", "/tmp/w.sock"), 0, "unix socket path");
 	is_str(C.listen, "/tmp/w.sock", "path stored");
@@ -147,26 +162,9 @@ test_strings(void)
 	    "every address is refused");
 	like(E.msg[0], "authorizer_listen: expected a loopback",
 	    "the message names the key and says why");
-	is_int(set("authorizer_listen", "192.0.2.1:9000"), -1,
-	    "another host's address is refused");
-	is_int(set("authorizer_listen", "[::]:9000"), -1,
-	    "every IPv6 address is refused");
-	is_int(set("authorizer_listen", "[::ffff:127.0.0.1]:9000"), -1,
-	    "a mapped address is refused");
-	is_int(set("authorizer_listen", "localhost:9000"), -1,
-	    "a name is refused");
-	is_int(set("authorizer_listen", ":9000"), -1,
-	    "no address is refused");
-	is_int(set("authorizer_listen", "127.0.0.1"), -1,
-	    "no port is refused");
-	is_int(set("authorizer_listen", "127.0.0.1:0"), -1,
-	    "port 0 is refused");
-	is_int(set("authorizer_listen", "127.0.0.1:65536"), -1,
-	    "a port above 65535 is refused");
-	is_int(set("authorizer_listen", "127.0.0.1:+90"), -1,
-	    "a signed port is refused");
-	is_int(set("authorizer_listen", "/run/warren/authz.sock"), -1,
-	    "a unix socket is refused");
+	for (i = 0; i < sizeof(not_loopback) / sizeof(not_loopback[0]); i++)
+		is_int(set("authorizer_listen", not_loopback[i].value), -1,
+		    "%s", not_loopback[i].why);
 	is_int(set("db_conninfo", "host=/tmp dbname=w"), 0,
 	    "unquoted value with spaces");
 	is_str(C.db_conninfo, "host=/tmp dbname=w", "inner spaces kept");
