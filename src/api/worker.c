@@ -61,17 +61,21 @@ fcgi_read_body(struct request *req, char *buf, size_t n)
 	return FCGX_GetStr(buf, (int)n, fr->in);
 }
 
-/* Reads what is left of the body, so the web server never sees a reset. */
-static void
+/*
+ * Reads what is left of the body, so the web server never sees a reset;
+ * true when all of it was read.
+ */
+static bool
 drain(FCGX_Request *fr)
 {
 	char buf[16384];
 	long total = 0;
-	int n;
+	int n = -1;
 
 	while (total < DRAIN_MAX &&
 	    (n = FCGX_GetStr(buf, sizeof(buf), fr->in)) > 0)
 		total += n;
+	return n == 0 && FCGX_GetError(fr->in) == 0;
 }
 
 static double
@@ -164,10 +168,12 @@ refuse(struct request *req, struct response *resp)
 	problem(req, resp, PROBLEM_FORBIDDEN, NULL);
 }
 
-static void
+/* True when all of the request was read. */
+static bool
 serve(struct server *srv, FCGX_Request *fr, struct arena *a,
     bool authorizer_only)
 {
+	bool all_read = true;
 	struct response resp = { 0 };
 	struct request req = { 0 };
 	struct timespec t0;
@@ -219,7 +225,7 @@ serve(struct server *srv, FCGX_Request *fr, struct arena *a,
 		server_handle(srv, &req, &resp);
 	/* No FCGI_STDIN comes to an Authorizer: reading would wait. */
 	if (fr->role != FCGI_AUTHORIZER)
-		drain(fr);
+		all_read = drain(fr);
 	write_response(fr, &req, &resp);
 	secs = elapsed(&t0);
 	metrics_request(server_route_index(&req), req.method, resp.status,
@@ -232,6 +238,7 @@ serve(struct server *srv, FCGX_Request *fr, struct arena *a,
 		    req.method == HTTP_HEAD ? 0 : resp.len, secs * 1000,
 		    req.request_id);
 	log_set_request_id(NULL);
+	return all_read;
 }
 
 /*
@@ -348,7 +355,14 @@ worker_main(struct server *srv, const struct listeners *l, int slot)
 			fr.ipcFd = -1;
 			continue;
 		}
-		serve(srv, &fr, a, from == l->authorizer);
+		/*
+		 * When all of the request was read, nothing unread can turn
+		 * the close into a reset: close at once.  libfcgi's own close
+		 * lingers (shutdown, then wait for the web server to close
+		 * first), a wait on the web server for every request.
+		 */
+		if (serve(srv, &fr, a, from == l->authorizer))
+			fr.keepConnection = 1;
 		FCGX_Finish_r(&fr);
 		lc_idle(srv->db);
 		/* Kept connections are not supported: one request each. */

@@ -50,7 +50,7 @@ def build_wsecho(out_dir):
     """tests/integration/wsecho.c, linked statically (the image has no libc)."""
     src = pathlib.Path(__file__).resolve().parent / "wsecho.c"
     out = pathlib.Path(out_dir) / "wsecho"
-    r = subprocess.run(["cc", "-static", "-O2", "-std=gnu11", "-Wall", "-Wextra", "-Werror",
+    r = subprocess.run(["cc", "-static", "-pthread", "-O2", "-std=gnu11", "-Wall", "-Wextra", "-Werror",
                         "-o", str(out), str(src)], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, f"cc wsecho.c: {r.stderr}"
     return out.read_bytes()

@@ -3,8 +3,9 @@
  * image: on every port named on the command line it answers HTTP/1.1 with
  * the request head it received (so a test sees exactly which headers and
  * cookies reached the container), and echoes WebSocket messages back after
- * an RFC 6455 handshake.  One process per connection; keep-alive for plain
- * requests, so that a benchmark measures requests, not connections.
+ * an RFC 6455 handshake.  One thread per connection, as the event-driven
+ * servers of real workspaces are far cheaper per connection than a fork;
+ * keep-alive for plain requests unless the client asks to close.
  *
  *   wsecho PORT...
  */
@@ -14,6 +15,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -203,9 +205,12 @@ websocket(int fd, const char *key)
 		memset(mask, 0, sizeof(mask));
 		if ((hdr[1] & 128) && read_all(fd, mask, 4) == -1)
 			return;
-		if ((payload = malloc(len + 1)) == NULL ||
-		    read_all(fd, payload, len) == -1)
+		if ((payload = malloc(len + 1)) == NULL)
 			return;
+		if (read_all(fd, payload, len) == -1) {
+			free(payload);
+			return;
+		}
 		for (uint64_t i = 0; i < len; i++)
 			payload[i] ^= mask[i % 4];
 		if (op == 9)
@@ -237,12 +242,12 @@ websocket(int fd, const char *key)
 static void
 serve(int fd, int port)
 {
-	static char buf[HEAD_MAX + 1];
+	char buf[HEAD_MAX + 1];
 	char value[1024], *end, out[512];
 	size_t have = 0, used;
 	long body;
 	ssize_t r;
-	int n;
+	int n, closing;
 
 	for (;;) {
 		while ((end = memmem(buf, have, "\r\n\r\n", 4)) == NULL) {
@@ -264,13 +269,17 @@ serve(int fd, int port)
 		body = 0;
 		if (header(buf, "Content-Length", value, sizeof(value)) != NULL)
 			body = strtol(value, NULL, 10);
+		/* HTTP/1.1: "Connection: close" ends it after this answer. */
+		closing = header(buf, "Connection", value, sizeof(value)) !=
+		    NULL && strcasestr(value, "close") != NULL;
 		snprintf(value, sizeof(value), "port %d\n", port);
 		n = snprintf(out, sizeof(out), "HTTP/1.1 200 OK\r\n"
-		    "Content-Type: text/plain\r\nContent-Length: %zu\r\n"
+		    "Content-Type: text/plain\r\nContent-Length: %zu\r\n%s"
 		    "Set-Cookie: app_seen=%d; Path=/\r\n\r\n%s",
-		    strlen(value) + strlen(buf), port, value);
+		    strlen(value) + strlen(buf),
+		    closing ? "Connection: close\r\n" : "", port, value);
 		if (write_all(fd, out, (size_t)n) == -1 ||
-		    write_all(fd, buf, strlen(buf)) == -1)
+		    write_all(fd, buf, strlen(buf)) == -1 || closing)
 			return;
 		/* Drop the body, keep what follows for the next request. */
 		if (body < 0 || (size_t)body > HEAD_MAX)
@@ -289,15 +298,36 @@ serve(int fd, int port)
 	}
 }
 
+struct job {
+	int	fd;
+	int	port;
+};
+
+static void *
+connection(void *arg)
+{
+	struct job *job = arg;
+
+	serve(job->fd, job->port);
+	close(job->fd);
+	free(job);
+	return NULL;
+}
+
 int
 main(int argc, char *argv[])
 {
+	struct job *job;
+	pthread_attr_t attr;
+	pthread_t t;
 	struct pollfd pfd[MAX_PORTS];
 	int ports[MAX_PORTS], n = 0, i, one = 1, c;
 	struct sockaddr_in sa;
 
-	signal(SIGCHLD, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, 256 * 1024);
 	for (i = 1; i < argc && n < MAX_PORTS; i++, n++) {
 		ports[n] = atoi(argv[i]);
 		if ((pfd[n].fd = socket(AF_INET, SOCK_STREAM, 0)) == -1)
@@ -330,13 +360,16 @@ main(int argc, char *argv[])
 				continue;
 			setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one,
 			    sizeof(one));
-			if (fork() == 0) {
-				for (int k = 0; k < n; k++)
-					close(pfd[k].fd);
-				serve(c, ports[i]);
-				_exit(0);
+			if ((job = malloc(sizeof(*job))) == NULL) {
+				close(c);
+				continue;
 			}
-			close(c);
+			job->fd = c;
+			job->port = ports[i];
+			if (pthread_create(&t, &attr, connection, job) != 0) {
+				free(job);
+				close(c);
+			}
 		}
 	}
 }
