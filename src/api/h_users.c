@@ -156,26 +156,35 @@ void
 h_me(struct request *req, struct response *resp)
 {
 	const struct caller *c = &req->caller;
-	struct json_object *o = json_own(req->arena, json_object_new_object());
+	const char *text;
+	struct jw w;
+	size_t len;
 
-	json_object_object_add(o, "id", json_object_new_string(c->user_id));
-	json_object_object_add(o, "username",
-	    json_object_new_string(c->username));
-	json_object_object_add(o, "email", c->email[0] ?
-	    json_object_new_string(c->email) : NULL);
-	json_object_object_add(o, "display_name",
-	    json_object_new_string(c->display_name));
-	json_object_object_add(o, "role", json_object_new_string(c->role));
-	json_object_object_add(o, "auth", json_object_new_string(
-	    c->via == AUTH_API_TOKEN ? "api_token" : c->via == AUTH_COOKIE ?
-	    "cookie" : "bearer"));
-	if (c->via == AUTH_API_TOKEN)
-		json_object_object_add(o, "token_scope", json_object_new_string(
-		    c->read_only ? "read" : "full"));
-	else
-		json_object_object_add(o, "session_id",
-		    json_object_new_string(c->session_id));
-	resp_json(req, resp, 200, o);
+	jw_init(&w, req->arena, 512);
+	jw_open(&w, '{');
+	jw_key(&w, "id");
+	jw_string(&w, c->user_id);
+	jw_key(&w, "username");
+	jw_string(&w, c->username);
+	jw_key(&w, "email");
+	jw_string(&w, c->email[0] ? c->email : NULL);
+	jw_key(&w, "display_name");
+	jw_string(&w, c->display_name);
+	jw_key(&w, "role");
+	jw_string(&w, c->role);
+	jw_key(&w, "auth");
+	jw_string(&w, c->via == AUTH_API_TOKEN ? "api_token" :
+	    c->via == AUTH_COOKIE ? "cookie" : "bearer");
+	if (c->via == AUTH_API_TOKEN) {
+		jw_key(&w, "token_scope");
+		jw_string(&w, c->read_only ? "read" : "full");
+	} else {
+		jw_key(&w, "session_id");
+		jw_string(&w, c->session_id);
+	}
+	jw_close(&w, '}');
+	text = jw_text(&w, &len);
+	resp_text(resp, 200, "application/json", text, len);
 }
 
 /* Admins see everyone; others only themselves (404 for the rest). */
