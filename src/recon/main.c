@@ -55,6 +55,17 @@ static char		 inflight[MAX_INFLIGHT][40];
 static bool		 dirty[MAX_INFLIGHT];
 static char		 retry[MAX_INFLIGHT][40];
 static int		 nretry;
+/*
+ * The last workspaces whose runs ended, by a sequence number: a state read
+ * before a run on its workspace ended is stale (the run may have finished
+ * the very build it names) and is read again instead of acted on.
+ */
+#define RECENT		256
+static uint64_t		 release_seq;
+static struct {
+	char		 id[40];
+	uint64_t	 seq;
+}			 recent[RECENT];
 static bool		 quitting;
 static volatile bool	 routes_dirty = true;
 
@@ -92,12 +103,41 @@ poke(void)
 	(void)!write(wake[1], "x", 1);
 }
 
-/* Marks a workspace in flight; false when it already is (then dirty). */
+static void
+retry_later(const char *id)
+{
+	if (nretry < MAX_INFLIGHT)
+		snprintf(retry[nretry++], sizeof(retry[0]), "%s", id);
+	poke();
+}
+
+/* True when a run on workspace id ended after sequence number snap. */
 static bool
-claim(const char *id)
+ended_since(const char *id, uint64_t snap)
+{
+	int i;
+
+	if (release_seq - snap >= RECENT)
+		return true;	/* no longer known: read again */
+	for (i = 0; i < RECENT; i++)
+		if (recent[i].seq > snap && strcmp(recent[i].id, id) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Marks a workspace in flight; false when it already is (then dirty), or
+ * when the state read at snap is stale (then read again).
+ */
+static bool
+claim(const char *id, uint64_t snap)
 {
 	int i, free_slot = -1;
 
+	if (ended_since(id, snap)) {
+		retry_later(id);
+		return false;
+	}
 	for (i = 0; i < MAX_INFLIGHT; i++) {
 		if (inflight[i][0] == '\0') {
 			if (free_slot == -1)
@@ -121,6 +161,10 @@ release(const char *id)
 
 	for (i = 0; i < MAX_INFLIGHT; i++)
 		if (strcmp(inflight[i], id) == 0) {
+			release_seq++;
+			snprintf(recent[release_seq % RECENT].id,
+			    sizeof(recent[0].id), "%s", id);
+			recent[release_seq % RECENT].seq = release_seq;
 			if (dirty[i] && nretry < MAX_INFLIGHT)
 				snprintf(retry[nretry++], sizeof(retry[0]),
 				    "%s", id);
@@ -134,14 +178,26 @@ release(const char *id)
 		}
 }
 
-/* Copies d (its strings into a job arena) and queues it. */
+/* The sequence number to read the state at, for dispatch. */
+static uint64_t
+snapshot(void)
+{
+	uint64_t snap;
+
+	pthread_mutex_lock(&qmu);
+	snap = release_seq;
+	pthread_mutex_unlock(&qmu);
+	return snap;
+}
+
+/* Copies d, read at snap (its strings into a job arena), and queues it. */
 static void
-dispatch(const struct desired *d, const struct actual *a)
+dispatch(const struct desired *d, const struct actual *a, uint64_t snap)
 {
 	struct job *j;
 
 	pthread_mutex_lock(&qmu);
-	if (!claim(d->id)) {
+	if (!claim(d->id, snap)) {
 		pthread_mutex_unlock(&qmu);
 		return;
 	}
@@ -402,10 +458,12 @@ full_pass(struct worker *main_w)
 	struct desired *ds;
 	struct actual *acts;
 	struct plan p;
+	uint64_t snap;
 	int n, i;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	arena_reset(main_w->a);
+	snap = snapshot();
 	if (state_desired(main_w->db, main_w->a, NULL, &ds, &n) == -1)
 		return -1;
 	if (schedules(main_w->db, main_w->a, ds, n) > 0 &&
@@ -424,7 +482,7 @@ full_pass(struct worker *main_w)
 		metrics_status(status_of(&ds[i]), 1);
 		plan_decide(&ds[i], &acts[i], (int64_t)time(NULL), &p);
 		if (p.n > 0)
-			dispatch(&ds[i], &acts[i]);
+			dispatch(&ds[i], &acts[i], snap);
 	}
 	routes_dirty = true;
 	write_metrics(main_w->a);
@@ -435,11 +493,13 @@ static void
 targeted(struct worker *main_w, const char *id)
 {
 	struct desired *ds;
+	uint64_t snap;
 	int n;
 
 	arena_reset(main_w->a);
+	snap = snapshot();
 	if (state_desired(main_w->db, main_w->a, id, &ds, &n) == 0 && n == 1)
-		dispatch(&ds[0], NULL);
+		dispatch(&ds[0], NULL, snap);
 }
 
 static struct worker *

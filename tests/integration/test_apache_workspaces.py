@@ -53,6 +53,16 @@ class World:
     b is another user."""
 
 
+def read_pid(path):
+    """The pid in path, or None while Apache has not written it yet (it
+    listens before it writes the file)."""
+    try:
+        text = path.read_text().strip()
+    except FileNotFoundError:
+        return None
+    return int(text) if text.isdigit() else None
+
+
 @pytest.fixture(scope="module")
 def world(pg, dockerd, echo_image):
     d = pathlib.Path(tempfile.mkdtemp(prefix="warren-apache-ws-", dir="/tmp"))
@@ -68,7 +78,8 @@ def world(pg, dockerd, echo_image):
                           authorizer_listen=f"127.0.0.1:{free_port()}")
         apache = Apache(d / "apache", st.w.sock, st.w.conf["authorizer_listen"], htdocs)
         x.st, x.apache, x.front = st, apache, Front(apache)
-        x.pid = int((apache.dir / "apache2.pid").read_text())
+        x.pid = wait_for(lambda: read_pid(apache.dir / "apache2.pid"), 30,
+                         what="apache2.pid")
         x.a, x.ta = st.user("alice")
         x.b, x.tb = st.user("bob")
         x.tpl = st.echo_template()
