@@ -656,6 +656,22 @@ def test_container_never_receives_session_cookies_sent_to_it(world):
     assert not [v for v in api.values() if v in raw], raw
 
 
+def test_workspace_is_asked_to_close_unless_upgrading(world):
+    """nginx tells the workspace "Connection: close" whatever the client
+    sent, so the workspace closes first and nginx's port is free at once
+    (WebSocket upgrades are test_websocket_echo_through_nginx)."""
+    x, st = world, world.st
+    host = host_of(x.w)
+    wsc = ws_cookie(st, x.cookies_a, host)
+    for sent in (None, "keep-alive", "Upgrade"):
+        headers = {"Connection": sent} if sent else {}
+        r = answer(st, host, path="/echo", cookies={"warren_ws": wsc}, headers=headers)
+        assert served(r, MAIN_PORT), (sent, r.status_code)
+        heads, _ = proxied_head(r)
+        assert heads.get("connection") == ["close"], (sent, heads)
+        assert "upgrade" not in heads, (sent, heads)
+
+
 # -------------------------------------------------------------- WebSocket
 
 
