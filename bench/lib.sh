@@ -140,6 +140,8 @@ bench_nginx() {
 	cat >"$tmp/nginx.conf" <<EOF
 daemon off;
 worker_processes auto;
+# As README.md recommends where nginx and warren-api share the CPUs.
+worker_priority -5;
 pid $tmp/nginx/nginx.pid;
 error_log $tmp/nginx/error.log warn;
 events { worker_connections 4096; }
