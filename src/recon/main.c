@@ -103,12 +103,12 @@ poke(void)
 	(void)!write(wake[1], "x", 1);
 }
 
+/* Puts id on the retry list, read afresh by run_retries (qmu held). */
 static void
 retry_later(const char *id)
 {
 	if (nretry < MAX_INFLIGHT)
 		snprintf(retry[nretry++], sizeof(retry[0]), "%s", id);
-	poke();
 }
 
 /* True when a run on workspace id ended after sequence number snap. */
@@ -136,6 +136,7 @@ claim(const char *id, uint64_t snap)
 
 	if (ended_since(id, snap)) {
 		retry_later(id);
+		poke();
 		return false;
 	}
 	for (i = 0; i < MAX_INFLIGHT; i++) {
@@ -165,9 +166,8 @@ release(const char *id)
 			snprintf(recent[release_seq % RECENT].id,
 			    sizeof(recent[0].id), "%s", id);
 			recent[release_seq % RECENT].seq = release_seq;
-			if (dirty[i] && nretry < MAX_INFLIGHT)
-				snprintf(retry[nretry++], sizeof(retry[0]),
-				    "%s", id);
+			if (dirty[i])
+				retry_later(id);
 			inflight[i][0] = '\0';
 			dirty[i] = false;
 			routes_dirty = true;
@@ -621,7 +621,8 @@ drain_notifications(struct worker *w)
 		targeted(w, ids[i]);
 }
 
-static void
+/* Reads afresh and dispatches what is on the retry list; how many. */
+static int
 run_retries(struct worker *w)
 {
 	char ids[64][40];
@@ -635,6 +636,7 @@ run_retries(struct worker *w)
 	pthread_mutex_unlock(&qmu);
 	for (i = 0; i < n; i++)
 		targeted(w, ids[i]);
+	return n;
 }
 
 static int64_t
@@ -714,7 +716,7 @@ daemon_loop(struct worker *w)
 					log_debug("database not back yet");
 			}
 		}
-		run_retries(w);
+		(void)run_retries(w);
 		write_routes(w);
 	}
 }
@@ -805,6 +807,9 @@ main(int argc, char *argv[])
 	if (once) {
 		rc = full_pass(w) == -1 ? 1 : 0;
 		wait_idle();
+		/* What was stale or busy in the pass, read afresh. */
+		for (int round = 0; round < 3 && run_retries(w) > 0; round++)
+			wait_idle();
 		routes_dirty = true;
 		write_routes(w);
 		write_metrics(w->a);
