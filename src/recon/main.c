@@ -68,6 +68,21 @@ static struct {
 }			 recent[RECENT];
 static bool		 quitting;
 static volatile bool	 routes_dirty = true;
+/*
+ * Orphans Docker refused to remove (a root file system it left mounted, a
+ * volume still in use): each is tried again after a pause that doubles,
+ * so a pass is not held up every time by Docker's own retries (five
+ * seconds for a busy mount), and the log says why at each try.  Read and
+ * written by full passes only, on the main thread.
+ */
+#define MAX_STUCK	32
+#define STUCK_PAUSE	15		/* seconds, doubled up to ... */
+#define STUCK_PAUSE_MAX	960
+static struct stuck {
+	char		 name[80];	/* container id or volume name */
+	time_t		 next;
+	int		 pause;
+}			 stuck[MAX_STUCK];
 
 static const struct db_stmt q_lock = {
 	"recon_lock",
@@ -342,6 +357,60 @@ wanted(struct desired *ds, int n, const char *id)
 	return false;
 }
 
+static struct stuck *
+stuck_find(const char *name)
+{
+	int i;
+
+	for (i = 0; i < MAX_STUCK; i++)
+		if (strcmp(stuck[i].name, name) == 0)
+			return &stuck[i];
+	return NULL;
+}
+
+/* Removes an orphan container or volume, unless its next try is later. */
+static void
+remove_orphan(struct worker *w, const char *what, const char *name,
+    const char *path, enum step step)
+{
+	struct stuck *s;
+	enum docker_result r;
+	time_t now = time(NULL);
+	int i;
+
+	if ((s = stuck_find(name)) != NULL && now < s->next)
+		return;
+	log_info("removing orphan %s %.*s", what,
+	    strcmp(what, "container") == 0 ? 12 : 80, name);
+	r = docker_call(w->docker, w->a, "DELETE", path, NULL, 0, NULL);
+	metrics_step(step, r == DOCKER_OK || r == DOCKER_NOT_FOUND);
+	if (r == DOCKER_OK || r == DOCKER_NOT_FOUND || r == DOCKER_UNREACHABLE) {
+		/* Gone, or Docker is away: the pass says so and ends. */
+		if (s != NULL && r != DOCKER_UNREACHABLE)
+			memset(s, 0, sizeof(*s));
+		return;
+	}
+	if (s == NULL) {
+		/* A free slot, else the one due soonest. */
+		for (s = &stuck[0], i = 0; i < MAX_STUCK; i++) {
+			if (stuck[i].name[0] == '\0') {
+				s = &stuck[i];
+				break;
+			}
+			if (stuck[i].next < s->next)
+				s = &stuck[i];
+		}
+		memset(s, 0, sizeof(*s));
+		snprintf(s->name, sizeof(s->name), "%s", name);
+	}
+	s->pause = s->pause == 0 ? STUCK_PAUSE :
+	    s->pause * 2 > STUCK_PAUSE_MAX ? STUCK_PAUSE_MAX : s->pause * 2;
+	s->next = now + s->pause;
+	log_warnx("could not remove orphan %s %.*s: %s; next try in %d s",
+	    what, strcmp(what, "container") == 0 ? 12 : 80, name,
+	    docker_error(w->docker), s->pause);
+}
+
 /* Docker's Warren containers and volumes, in two calls. */
 static int
 observe_all(struct worker *w, struct desired *ds, int n, struct actual *acts)
@@ -366,11 +435,11 @@ observe_all(struct worker *w, struct desired *ds, int n, struct actual *acts)
 			/* An orphan: no live workspace wants it. */
 			const char *id = json_object_get_string(
 			    json_object_object_get(c, "Id"));
-			log_info("removing orphan container %.12s", id);
-			(void)docker_call(w->docker, w->a, "DELETE",
-			    arena_printf(w->a, "/containers/%s?force=1", id),
-			    NULL, 0, NULL);
-			metrics_step(STEP_REMOVE, true);
+
+			if (id != NULL)
+				remove_orphan(w, "container", id, arena_printf(
+				    w->a, "/containers/%s?force=1", id),
+				    STEP_REMOVE);
 			continue;
 		}
 		for (k = 0; k < n && strcmp(ds[k].id, ws) != 0; k++)
@@ -396,11 +465,11 @@ observe_all(struct worker *w, struct desired *ds, int n, struct actual *acts)
 			if (!wanted(ds, n, ws)) {
 				const char *name = json_object_get_string(
 				    json_object_object_get(v, "Name"));
-				log_info("removing orphan volume %s", name);
-				(void)docker_call(w->docker, w->a, "DELETE",
-				    arena_printf(w->a, "/volumes/%s", name),
-				    NULL, 0, NULL);
-				metrics_step(STEP_REMOVE_VOLUME, true);
+
+				if (name != NULL)
+					remove_orphan(w, "volume", name,
+					    arena_printf(w->a, "/volumes/%s",
+					    name), STEP_REMOVE_VOLUME);
 				continue;
 			}
 			for (k = 0; k < n && strcmp(ds[k].id, ws) != 0; k++)

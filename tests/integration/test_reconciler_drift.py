@@ -12,7 +12,7 @@ import pytest
 
 pytest.register_assert_rewrite("docker_util")
 
-from conftest import wait_for  # noqa: E402
+from conftest import metric, wait_for  # noqa: E402
 from docker_util import IMAGE, DockerRelay  # noqa: E402
 
 pytest_plugins = ["docker_util"]
@@ -70,12 +70,41 @@ def test_orphans_removed_others_left_alone(st):
         assert d.volume(st.vname(gone)) is None, "volume of a deleted workspace kept"
         assert d.inspect("not-warren-1")["State"]["Running"], "a foreign container was touched"
         assert serving(st, kept)
-        m = r.metrics()
-        removed = sum(v for (n, ls), v in m.items() if n == "warren_reconciler_actions_total"
-                      and ("action", "remove") in ls and ("result", "success") in ls)
-        assert removed == 2, r.metrics_text()
+        assert metric(r.metrics(), "warren_reconciler_actions_total", action="remove",
+                      result="success") == 2, r.metrics_text()
     finally:
         d.rm("not-warren-1")
+
+
+def test_orphan_docker_will_not_remove_is_retried_later(st):
+    """An orphan Docker refuses to remove (here a volume another container
+    still uses): the log says why, the next tries come after a pause that
+    doubles, other work goes on meanwhile, and the orphan goes once Docker
+    lets it."""
+    d = st.docker
+    ghost = str(uuid.uuid4())
+    name = "warren-orphan2-home"
+    d.call("POST", "/volumes/create", {"Name": name, "Labels": {
+        "warren.managed": "true", "warren.workspace": ghost}})
+    d.start(d.create("not-warren-2", {"Image": IMAGE, "Cmd": ["sleep", "3600"],
+                                      "HostConfig": {"Binds": [f"{name}:/data"]}}))
+    try:
+        r = st.reconciler(reconciler_resync=1).start()
+        r.wait_log(f"could not remove orphan volume {name}: .*in use.*; next try in 15 s", 10)
+        # Passes go on every second; the workspace is served all the same.
+        t0 = time.monotonic()
+        ws = running_ws(st, st.template())
+        assert serving(st, ws)
+        time.sleep(max(0.0, 6 - (time.monotonic() - t0)))
+        assert r.log().count(f"removing orphan volume {name}") == 1, r.log()[-2000:]
+        assert metric(r.metrics(), "warren_reconciler_actions_total", action="remove_volume",
+                      result="failure") == 1, r.metrics_text()
+    finally:
+        d.rm("not-warren-2")
+    # Free now: gone at the next try, 15 s after the first.
+    wait_for(lambda: d.volume(name) is None, 25, interval=0.2, what="the orphan volume to go")
+    assert r.log().count(f"could not remove orphan volume {name}") == 1
+    assert serving(st, ws)
 
 
 # ------------------------------------------------------------------ drift
