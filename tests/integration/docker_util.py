@@ -1029,9 +1029,12 @@ class Stack:
         return errors
 
     def close(self):
-        errors = self.reset()
-        self.db.close()
-        e = self.w.close()
+        try:
+            errors = self.reset()
+        finally:
+            # The API and nginx go even when the clean-up failed.
+            self.db.close()
+            e = self.w.close()
         if e:
             errors.append(e)
         return errors
