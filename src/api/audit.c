@@ -38,3 +38,17 @@ audit(struct request *req, const char *action, const char *target_type,
 	    c->via != AUTH_NONE ? c->username : NULL, action, target_type,
 	    target_id, result, details);
 }
+
+void
+audit_commit_204(struct request *req, struct response *resp,
+    const char *action, const char *target_type, const char *target_id)
+{
+	enum db_status st;
+
+	if ((st = audit(req, action, target_type, target_id, AUDIT_SUCCESS,
+	    NULL)) != DB_OK || (st = q_commit(req)) != DB_OK) {
+		q_fail(req, resp, st, NULL);
+		return;
+	}
+	resp_text(resp, 204, NULL, "", 0);
+}

@@ -28,4 +28,11 @@ enum db_status audit_as(struct request *, const char *actor_id,
 	    enum audit_result, struct json_object *details)
 	    __attribute__((warn_unused_result));
 
+/*
+ * The end of a change that answers 204 (a revocation, a removal): its
+ * audit entry, the commit, and the answer, or the problem when any fails.
+ */
+void	audit_commit_204(struct request *, struct response *,
+	    const char *action, const char *target_type, const char *target_id);
+
 #endif

@@ -85,7 +85,7 @@ static const struct db_stmt q_identity_user = {
 static const struct db_stmt q_invite_use = {
 	"oauth_invite_use",
 	"UPDATE invitations SET used_at = now() WHERE code_hash = $1"
-	" AND used_at IS NULL AND expires_at > now()"
+	" AND used_at IS NULL AND revoked_at IS NULL AND expires_at > now()"
 	" AND (email IS NULL OR email = lower($2)) RETURNING id, role", 2
 };
 
@@ -114,6 +114,37 @@ static const struct db_stmt q_invite_new = {
 	" expires_at) VALUES ($1, lower($2), coalesce($3, 'member'), $4,"
 	" now() + make_interval(hours => $5::int))"
 	" RETURNING id, email, role, expires_at", 5
+};
+
+#define INVITATION_STATUS \
+	"CASE WHEN i.revoked_at IS NOT NULL THEN 'revoked'" \
+	" WHEN i.used_at IS NOT NULL THEN 'used'" \
+	" WHEN i.expires_at <= now() THEN 'expired' ELSE 'pending' END"
+
+static const struct db_stmt q_invite_list = {
+	"invitation_list",
+	"SELECT i.id, i.email, i.role, " INVITATION_STATUS " AS status,"
+	" i.created_at, i.expires_at, i.created_by, c.username AS"
+	" created_by_name, i.used_at, i.used_by, u.username AS used_by_name,"
+	" i.revoked_at FROM invitations i"
+	" LEFT JOIN users c ON c.id = i.created_by"
+	" LEFT JOIN users u ON u.id = i.used_by"
+	" WHERE ($1::text IS NULL OR " INVITATION_STATUS " = $1)"
+	" AND ($2::uuid IS NULL OR (i.created_at, i.id) < (SELECT created_at,"
+	"  id FROM invitations WHERE id = $2::uuid))"
+	" ORDER BY i.created_at DESC, i.id DESC LIMIT $3", 3
+};
+
+/* Revoked once; a used invitation is left as it is (none is returned). */
+static const struct db_stmt q_invite_revoke = {
+	"invitation_revoke",
+	"UPDATE invitations SET revoked_at = coalesce(revoked_at, now())"
+	" WHERE id = $1 AND used_at IS NULL RETURNING id", 1
+};
+
+static const struct db_stmt q_invite_used = {
+	"invitation_used",
+	"SELECT used_at IS NOT NULL FROM invitations WHERE id = $1", 1
 };
 
 static const char *
@@ -673,4 +704,68 @@ h_invitations_create(struct request *req, struct response *resp)
 		return;
 	}
 	resp_json(req, resp, 201, o);
+}
+
+void
+h_invitations_list(struct request *req, struct response *resp)
+{
+	static const char *const statuses[] = { "pending", "used", "expired",
+	    "revoked", NULL };
+	const char *status = query_param(req, "status");
+	const char *cursor;
+	enum db_status st;
+	PGresult *res = NULL;
+	long limit;
+	int i;
+
+	if (!in_page(req, resp, &limit, &cursor))
+		return;
+	for (i = 0; status != NULL && statuses[i] != NULL &&
+	    strcmp(statuses[i], status) != 0; i++)
+		;
+	if ((status != NULL && statuses[i] == NULL) ||
+	    (cursor != NULL && !in_uuid(cursor))) {
+		problem(req, resp, PROBLEM_INVALID_INPUT, "status must be "
+		    "pending, used, expired or revoked, cursor as returned");
+		return;
+	}
+	if ((st = q_run(req, &q_invite_list, &res, status, cursor,
+	    arena_printf(req->arena, "%ld", limit))) != DB_OK) {
+		q_fail(req, resp, st, res);
+		return;
+	}
+	q_page_answer(req, resp, res, limit, 0);
+}
+
+void
+h_invitation_revoke(struct request *req, struct response *resp)
+{
+	const char *id = req->params[0];
+	enum db_status st;
+	PGresult *res = NULL;
+
+	if (!in_uuid(id)) {
+		problem(req, resp, PROBLEM_NOT_FOUND, NULL);
+		return;
+	}
+	if ((st = q_begin(req)) != DB_OK ||
+	    (st = q_run(req, &q_invite_revoke, &res, id)) != DB_OK) {
+		q_fail(req, resp, st, res);
+		return;
+	}
+	if (PQntuples(res) == 0) {
+		/* Unknown, or used already: the account is there to disable. */
+		if ((st = q_run(req, &q_invite_used, &res, id)) != DB_OK) {
+			q_fail(req, resp, st, res);
+			return;
+		}
+		q_rollback(req);
+		if (PQntuples(res) == 0)
+			problem(req, resp, PROBLEM_NOT_FOUND, NULL);
+		else
+			problem(req, resp, PROBLEM_CONFLICT, "the invitation was "
+			    "used already: disable the account it made instead");
+		return;
+	}
+	audit_commit_204(req, resp, "invitation.revoke", "invitation", id);
 }

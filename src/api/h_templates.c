@@ -342,12 +342,8 @@ h_template_archive(struct request *req, struct response *resp)
 		problem(req, resp, PROBLEM_NOT_FOUND, NULL);
 		return;
 	}
-	if ((st = audit(req, "template.archive", "template", req->params[0],
-	    AUDIT_SUCCESS, NULL)) != DB_OK || (st = q_commit(req)) != DB_OK) {
-		q_fail(req, resp, st, NULL);
-		return;
-	}
-	resp_text(resp, 204, NULL, "", 0);
+	audit_commit_204(req, resp, "template.archive", "template",
+	    req->params[0]);
 }
 
 void

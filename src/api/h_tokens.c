@@ -119,10 +119,5 @@ h_token_delete(struct request *req, struct response *resp)
 		problem(req, resp, PROBLEM_NOT_FOUND, NULL);
 		return;
 	}
-	if ((st = audit(req, "token.revoke", "api_token", id, AUDIT_SUCCESS,
-	    NULL)) != DB_OK || (st = q_commit(req)) != DB_OK) {
-		q_fail(req, resp, st, NULL);
-		return;
-	}
-	resp_text(resp, 204, NULL, "", 0);
+	audit_commit_204(req, resp, "token.revoke", "api_token", id);
 }

@@ -21,6 +21,8 @@ void	h_providers(struct request *, struct response *);
 void	h_oauth_start(struct request *, struct response *);
 void	h_oauth_callback(struct request *, struct response *);
 void	h_invitations_create(struct request *, struct response *);
+void	h_invitations_list(struct request *, struct response *);
+void	h_invitation_revoke(struct request *, struct response *);
 
 /* h_users.c */
 void	h_me(struct request *, struct response *);

@@ -36,8 +36,12 @@ const struct route routes[] = {
 	    h_handoff },
 	{ HTTP_GET, "/api/v1/auth/handoff/redeem", "auth_handoff_redeem",
 	    POLICY_PUBLIC, 0, h_handoff_redeem },
+	{ HTTP_GET, "/api/v1/invitations", "invitations_list", POLICY_ADMIN,
+	    0, h_invitations_list },
 	{ HTTP_POST, "/api/v1/invitations", "invitations_create", POLICY_ADMIN,
 	    J, h_invitations_create },
+	{ HTTP_DELETE, "/api/v1/invitations/{id}", "invitations_revoke",
+	    POLICY_ADMIN, 0, h_invitation_revoke },
 
 	{ HTTP_GET, "/api/v1/me", "me", POLICY_USER, 0, h_me },
 	{ HTTP_GET, "/api/v1/me/sessions", "me_sessions", POLICY_USER, 0,

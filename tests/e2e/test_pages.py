@@ -178,6 +178,34 @@ def test_admin_creates_a_user_and_sets_her_quota(page, stack):
     assert q["max_workspaces"] == 1 and q["max_running"] is None, q
 
 
+def test_admin_invites_and_revokes(page, stack):
+    b = page
+    sign_in(b, ADMIN_NAME, ADMIN_PASSWORD)
+    b.go("#/users", wait_for="table.list")
+    summary(b, "Invitations").click()
+    card = "main details.invite"
+    b.wait(lambda: "No invitations yet" in b.text(card) or b.finds("table.invitations"),
+           "the invitations")
+    b.fill("email", "carol@example.com", scope=card)
+    b.select("role", "auditor", scope=card)
+    b.press("Create invitation", scope=card)
+    code = b.find(f"{card} .secret-once code").text
+    assert len(code) >= 24, code
+    inv = next(i for i in stack.api("GET", "/invitations", 200).json()["items"]
+               if i["email"] == "carol@example.com")
+    assert inv["status"] == "pending" and inv["role"] == "auditor", inv
+    row = f'tr[data-invitation="{inv["id"]}"]'
+    b.wait(lambda: "pending" in b.text(row) and "Auditor" in b.text(row), "carol's invitation listed")
+    assert code not in b.text("table.invitations")
+    capture(b, "users-invitations")
+    b.click(f"{row} button")
+    dialog_button(b, "Revoke").click()
+    b.toast("Invitation for carol@example.com revoked")
+    b.wait(lambda: "revoked" in b.text(row), "the invitation shown revoked")
+    assert not b.d.find_elements(By.CSS_SELECTOR, f"{row} button")
+    assert stack.api("GET", "/invitations?status=revoked", 200).json()["items"][0]["id"] == inv["id"]
+
+
 def test_admin_creates_a_template_version_and_a_template(page, stack):
     b = page
     sign_in(b, ADMIN_NAME, ADMIN_PASSWORD)

@@ -566,6 +566,12 @@ def _token_to_revoke(world, caller):
     return {"path": f"/api/v1/tokens/{r.json()['id']}"}
 
 
+def _invitation_to_revoke(world, caller):
+    r = call(world.w, "POST", "/invitations", world.tokens["admin"], json={"role": "member"})
+    assert r.status_code == 201, r.text
+    return {"path": f"/api/v1/invitations/{r.json()['id']}"}
+
+
 def _user_path(world, caller):
     return {"path": f"/api/v1/users/{world.users['member'].id}"}
 
@@ -590,7 +596,9 @@ SPECS = {
         "public", 302, path="/api/v1/auth/oauth/github/start"),
     ("GET", "/api/v1/auth/oauth/{provider}/callback"): Spec(
         "public", 400, path="/api/v1/auth/oauth/github/callback"),
+    ("GET", "/api/v1/invitations"): Spec("admin", 200),
     ("POST", "/api/v1/invitations"): Spec("admin", 201, json={"role": "member"}),
+    ("DELETE", "/api/v1/invitations/{id}"): Spec("admin", 204, build=_invitation_to_revoke),
     ("GET", "/api/v1/me"): Spec("user", 200),
     ("GET", "/api/v1/me/sessions"): Spec("user", 200),
     ("DELETE", "/api/v1/me/sessions/{id}"): Spec("user", 204, build=_session_to_delete),
@@ -814,8 +822,12 @@ def test_audit_records_every_change(w, world):
        target_type="organization", target_id=oid, json={"role": "member"})
     do("DELETE", f"/orgs/{oid}/members/{u.id}", admin, "org.member_remove",
        actor=admin_user, target_type="organization", target_id=oid)
-    do("POST", "/invitations", admin, "invitation.create", actor=admin_user,
-       target_type="invitation", json={"role": "member"})
+    r = do("POST", "/invitations", admin, "invitation.create", actor=admin_user,
+           target_type="invitation", json={"role": "member"})
+    iid = r.json()["id"]
+    checks[-1][2]["target_id"] = iid
+    do("DELETE", f"/invitations/{iid}", admin, "invitation.revoke", actor=admin_user,
+       target_type="invitation", target_id=iid)
     do("DELETE", f"/users/{made}", admin, "user.delete", actor=admin_user,
        target_type="user", target_id=made)
     for rid, action, expect in checks:

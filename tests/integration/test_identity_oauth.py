@@ -7,6 +7,7 @@ The public URL is http://warren.test, which nobody resolves: the tests send
 the callback's path and query to nginx themselves."""
 
 import urllib.parse
+import uuid
 
 import pytest
 import requests
@@ -496,3 +497,68 @@ def test_signup_by_invitation_only(invite_w, standin):
     standin.user("github", "404", login="boundee", email="bound@example.com")
     me = signed_in(w, Flow(w, "github").run(invite=bound))
     assert me["role"] == "member" and me["email"] == "bound@example.com"
+
+
+def test_invitations_listed_and_revoked(invite_w, standin):
+    """Admins see every invitation with its status, never its code, and
+    revoke one until it is used."""
+    w = invite_w
+    admin_token = sign_in(w, ctl_user(w, "ladmin", role="admin"))["access_token"]
+    made = {}
+    for name in ("keep", "revoke", "use"):
+        r = call(w, "POST", "/invitations", admin_token, json={"email": f"{name}@example.com"})
+        assert r.status_code == 201, r.text
+        made[name] = r.json()
+    psql(w, "INSERT INTO invitations (code_hash, role, expires_at) VALUES "
+            "('\\x00', 'member', now() - interval '1 hour')")
+    standin.user("github", "410", login="user-of-use", email="use@example.com")
+    me = signed_in(w, Flow(w, "github").run(invite=made["use"]["code"]))
+
+    assert call(w, "DELETE", f"/invitations/{made['revoke']['id']}",
+                admin_token).status_code == 204
+    # Twice is the same as once; unknown ids are not found; a used one stays.
+    assert call(w, "DELETE", f"/invitations/{made['revoke']['id']}",
+                admin_token).status_code == 204
+    assert_problem(call(w, "DELETE", f"/invitations/{uuid.uuid4()}", admin_token), 404)
+    assert_problem(call(w, "DELETE", "/invitations/not-an-id", admin_token), 404)
+    assert_problem(call(w, "DELETE", f"/invitations/{made['use']['id']}", admin_token), 409)
+    assert len([e for e in audit(w, admin_token, action="invitation.revoke")["items"]
+                if e["target_id"] == made["revoke"]["id"]]) == 2
+
+    r = call(w, "GET", "/invitations", admin_token)
+    assert r.status_code == 200, r.text
+    items = {i["id"]: i for i in r.json()["items"]}
+    assert items[made["keep"]["id"]]["status"] == "pending"
+    assert items[made["revoke"]["id"]]["status"] == "revoked"
+    assert items[made["revoke"]["id"]]["revoked_at"]
+    used = items[made["use"]["id"]]
+    assert used["status"] == "used" and used["used_by"] == me["id"]
+    assert used["used_by_name"] == me["username"] and used["created_by_name"] == "ladmin"
+    assert [i for i in items.values() if i["status"] == "expired"]
+    for i in items.values():
+        assert "code" not in i and "code_hash" not in i, i
+    assert made["keep"]["code"] not in r.text
+    # Filter by status; keyset pages, newest first.
+    r = call(w, "GET", "/invitations?status=pending", admin_token)
+    assert {i["status"] for i in r.json()["items"]} == {"pending"}
+    seen, cursor = [], None
+    while True:
+        q = "/invitations?limit=2" + (f"&cursor={cursor}" if cursor else "")
+        page = call(w, "GET", q, admin_token).json()
+        seen += [i["id"] for i in page["items"]]
+        cursor = page.get("next_cursor")
+        if not cursor:
+            break
+    assert seen == [i["id"] for i in call(w, "GET", "/invitations?limit=200",
+                                          admin_token).json()["items"]]
+    assert len(seen) == len(set(seen)) >= 4
+    for bad in ("status=open", "limit=0", "limit=201", "cursor=x"):
+        assert_problem(call(w, "GET", f"/invitations?{bad}", admin_token), 400)
+
+    # A revoked invitation signs no one up.
+    standin.user("github", "411", login="user-of-revoked", email="revoke@example.com")
+    f = Flow(w, "github")
+    refused(w, admin_token, f, f.run(invite=made["revoke"]["code"]), "invitation is not valid")
+    standin.user("github", "412", login="user-of-keep", email="keep@example.com")
+    assert signed_in(w, Flow(w, "github").run(invite=made["keep"]["code"]))["email"] == \
+        "keep@example.com"

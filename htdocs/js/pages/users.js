@@ -29,7 +29,7 @@ export async function list(ctx) {
 		h("thead", h("tr", ["User", "E-mail", "Role", "State", "Created"].map((c) => h("th", { scope: "col" }, c)))),
 		tbody);
 	const listBox = h("div", loading("Loading users"));
-	replace(main, pageHeader("Users"), createForm(ctx, () => reload()), inviteForm(), listBox);
+	replace(main, pageHeader("Users"), createForm(ctx, () => reload()), inviteCard(ctx), listBox);
 
 	const row = (u) => h("tr", { dataset: { user: u.username } },
 		h("td", { dataset: { label: "User" } }, h("a.strong", { href: `#/users/${u.id}` }, u.username),
@@ -97,7 +97,10 @@ function createForm(ctx, after) {
 	return h("details.card.add", { open: ctx.query.get("new") === "1" }, h("summary", "Add a user"), form);
 }
 
-function inviteForm() {
+// Creating invitations, and the ones made so far: each pending one can be
+// revoked until it is used.
+function inviteCard(ctx) {
+	const listBox = h("div.invitations");
 	const result = h("div");
 	const form = h("form.stack", { novalidate: true },
 		h("p.hint", "An invitation lets someone sign up through a sign-in provider (GitHub, Google) once."),
@@ -109,6 +112,40 @@ function inviteForm() {
 			field({ label: "Valid for (hours)", name: "hours", type: "number", min: 1, max: 720, value: 168 })),
 		h("div.form-actions", h("button.btn", { type: "submit" }, "Create invitation")),
 		result);
+
+	const row = (i) => {
+		const slot = h("div.inline-error");
+		const who = i.email || "anyone";
+		const revoke = i.status !== "pending" ? null : button("Revoke", () => busy(revoke, async () => {
+			if (!await confirmDialog({ title: `Revoke the invitation for ${who}?`,
+				text: "Its code no longer signs anyone up.", confirm: "Revoke", danger: true }))
+				return;
+			await api.del(`/invitations/${api.id(i.id)}`);
+			notify(`Invitation for ${who} revoked`);
+			await reload();
+		}, slot), "small danger", { "aria-label": `Revoke the invitation for ${who}` });
+		return h("tr", { dataset: { invitation: i.id } },
+			h("td", { dataset: { label: "For" } }, i.email || h("span.muted", "anyone")),
+			h("td", { dataset: { label: "Role" } }, roleName(i.role)),
+			h("td", { dataset: { label: "State" } }, i.status === "pending" ? badge("pending")
+				: i.status === "used" ? h("span.badge.ok", "used") : badge(i.status),
+			i.used_by ? h("span.sub", "by ", h("a", { href: `#/users/${i.used_by}` }, i.used_by_name || "a user"))
+				: null),
+			h("td", { dataset: { label: "Created" } }, when(i.created_at),
+				i.created_by_name ? h("span.sub", `by ${i.created_by_name}`) : null),
+			h("td", { dataset: { label: "Expires" } }, when(i.expires_at)),
+			h("td.c-actions", { dataset: { label: "Actions" } }, revoke, slot));
+	};
+
+	async function reload() {
+		const r = await api.get(`/invitations${api.q({ limit: 50 })}`, { signal: ctx.signal });
+		replace(listBox, r.items.length ? h("table.list.invitations",
+			h("caption.visually-hidden", "Invitations"),
+			h("thead", h("tr", ["For", "Role", "State", "Created", "Expires", "Actions"]
+				.map((c) => h("th", { scope: "col" }, c)))),
+			h("tbody", r.items.map(row))) : h("p.hint", "No invitations yet."));
+	}
+
 	form.addEventListener("submit", async (e) => {
 		e.preventDefault();
 		clearFormError(form);
@@ -123,11 +160,18 @@ function inviteForm() {
 				h("p", h("code.mono.select", inv.code), " ", copyButton(inv.code)),
 				providers.providers.length ? h("p", "Sign-up links: ", providers.providers.map((p) =>
 					[h("code.mono.select", `${location.origin}${p.start_url}?invite=${encodeURIComponent(inv.code)}`), " "])) : null));
+			await reload();
 		} catch (err) {
 			formError(form, err);
 		}
 	});
-	return h("details.card.add", h("summary", "Invite someone"), form);
+	const card = h("details.card.add.invite", h("summary", "Invitations"), form, listBox);
+	// Read when first opened: most visits to the page are about users.
+	card.addEventListener("toggle", () => {
+		if (card.open && !listBox.firstChild)
+			reload().catch((err) => replace(listBox, h("p.inline-error", err.message)));
+	});
+	return card;
 }
 
 // ------------------------------------------------------------ one user
