@@ -716,14 +716,10 @@ h_invitations_list(struct request *req, struct response *resp)
 	enum db_status st;
 	PGresult *res = NULL;
 	long limit;
-	int i;
 
 	if (!in_page(req, resp, &limit, &cursor))
 		return;
-	for (i = 0; status != NULL && statuses[i] != NULL &&
-	    strcmp(statuses[i], status) != 0; i++)
-		;
-	if ((status != NULL && statuses[i] == NULL) ||
+	if ((status != NULL && !in_choices(status, statuses)) ||
 	    (cursor != NULL && !in_uuid(cursor))) {
 		problem(req, resp, PROBLEM_INVALID_INPUT, "status must be "
 		    "pending, used, expired or revoked, cursor as returned");

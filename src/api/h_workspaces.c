@@ -172,13 +172,9 @@ h_workspaces_list(struct request *req, struct response *resp)
 	static const char *const statuses[] = { "starting", "running",
 	    "stopping", "stopped", "restarting", "updating", "deleting",
 	    "failed", "canceled", "dormant", NULL };
-	size_t k;
 
-	for (k = 0; status != NULL && statuses[k] != NULL &&
-	    strcmp(statuses[k], status) != 0; k++)
-		;
 	if ((owner && !in_uuid(owner)) || (tpl && !in_uuid(tpl)) ||
-	    (status && statuses[k] == NULL)) {
+	    (status && !in_choices(status, statuses))) {
 		problem(req, resp, PROBLEM_INVALID_INPUT, "owner and template "
 		    "must be ids, status one of the workspace statuses");
 		return;

@@ -76,18 +76,25 @@ in_enum(struct request *req, struct response *resp, const char *key,
     const char *const *choices, bool required, const char **out)
 {
 	const char *s = NULL;
-	size_t i;
 
 	if (!in_string(req, resp, key, 1, 64, required, &s))
 		return false;
 	if (s == NULL)
 		return true;
-	for (i = 0; choices[i] != NULL; i++)
-		if (strcmp(choices[i], s) == 0) {
-			*out = choices[i];
-			return true;
-		}
+	if ((*out = in_choices(s, choices)) != NULL)
+		return true;
 	return bad(req, resp, key, "has a value that is not allowed");
+}
+
+const char *
+in_choices(const char *s, const char *const *choices)
+{
+	size_t i;
+
+	for (i = 0; s != NULL && choices[i] != NULL; i++)
+		if (strcmp(choices[i], s) == 0)
+			return choices[i];
+	return NULL;
 }
 
 bool

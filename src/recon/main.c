@@ -376,12 +376,13 @@ remove_orphan(struct worker *w, const char *what, const char *name,
 	struct stuck *s;
 	enum docker_result r;
 	time_t now = time(NULL);
+	/* A container by its short id, as docker ps shows it. */
+	int shown = step == STEP_REMOVE ? 12 : (int)strlen(name);
 	int i;
 
 	if ((s = stuck_find(name)) != NULL && now < s->next)
 		return;
-	log_info("removing orphan %s %.*s", what,
-	    strcmp(what, "container") == 0 ? 12 : 80, name);
+	log_info("removing orphan %s %.*s", what, shown, name);
 	r = docker_call(w->docker, w->a, "DELETE", path, NULL, 0, NULL);
 	metrics_step(step, r == DOCKER_OK || r == DOCKER_NOT_FOUND);
 	if (r == DOCKER_OK || r == DOCKER_NOT_FOUND || r == DOCKER_UNREACHABLE) {
@@ -407,8 +408,7 @@ remove_orphan(struct worker *w, const char *what, const char *name,
 	    s->pause * 2 > STUCK_PAUSE_MAX ? STUCK_PAUSE_MAX : s->pause * 2;
 	s->next = now + s->pause;
 	log_warnx("could not remove orphan %s %.*s: %s; next try in %d s",
-	    what, strcmp(what, "container") == 0 ? 12 : 80, name,
-	    docker_error(w->docker), s->pause);
+	    what, shown, name, docker_error(w->docker), s->pause);
 }
 
 /* Docker's Warren containers and volumes, in two calls. */
