@@ -46,7 +46,7 @@ PROBLEM_KEYS = {"type", "title", "status", "detail", "request_id"}
 # Things that must never reach a client: source locations, file paths,
 # libpq and json-c texts, addresses of the services behind warren-api.
 INTERNAL_DETAIL = re.compile(
-    r"\.c:\d+|/tmp/|/work/|/run/|/usr/|\.sock|SQLSTATE|PGRES|libpq|"
+    r"\.c:\d+|/tmp/|/run/|/usr/|" + re.escape(str(TOP)) + r"|\.sock|SQLSTATE|PGRES|libpq|"
     r"connection to server|could not connect|json_tokener|errno|"
     r"0x[0-9a-fA-F]{6,}|\b127\.0\.0\.1\b|port \d+",
     re.I,

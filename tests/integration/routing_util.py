@@ -1,7 +1,7 @@
 """Helpers for the routing tests (issue 6): workspace hosts through nginx,
 a small browser with host-only cookies, a WebSocket client, the echo image
 whose server answers with the request head it received, the Traefik lint
-(python3-yaml + python3-jsonschema against ../shared/testdata/traefik/),
+(python3-yaml + python3-jsonschema against the copies in tests/data/traefik/),
 and a statement log of the stack's database.
 
 Built on docker_util (issue 5): its private dockerd, Db and Reconciler.
@@ -38,7 +38,7 @@ ECHO_IMAGE = "warren/routing-echo:1"
 ECHO_CMD = ["/bin/wsecho", "8080", "8081"]
 MAIN_PORT, ALT_PORT = 8080, 8081
 PASSWORD = "routing-password-123"
-SCHEMA_DIR = TOP.parent / "shared" / "testdata" / "traefik"
+SCHEMA_DIR = TOP / "tests" / "data" / "traefik"
 SHORT_ID = re.compile(r"^[a-z2-7]{10}$")
 CACHE_TTL = 1.0   # h_forward.c's per-worker answer cache
 

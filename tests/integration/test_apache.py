@@ -12,6 +12,7 @@ serves as www-data: the socket and pages live in a directory only root and
 group www-data can enter.
 """
 
+import contextlib
 import http.client
 import json
 import os
@@ -42,7 +43,8 @@ APACHE = shutil.which("apache2") or "/usr/sbin/apache2"
 MODULES = "/usr/lib/apache2/modules"
 CSP = "default-src 'self'"
 # Modules the site needs and the Debian package enables (a2enmod).
-SITE_MODULES = ["proxy", "proxy_fcgi", "proxy_http", "headers", "rewrite", "authnz_fcgi"]
+SITE_MODULES = ["proxy", "proxy_fcgi", "proxy_http", "headers", "rewrite", "authnz_fcgi",
+                "unique_id"]
 # warren-api's Authorizer listener (authorizer_listen) in the shipped site.
 SITE_AUTHORIZER = "127.0.0.1:9000"
 BASE_MODULES = ["mpm_event", "authz_core", "authz_host", "dir", "mime"]
@@ -98,12 +100,15 @@ Include {d}/site.conf
 
 
 class Apache:
-    def __init__(self, d, sock, authorizer, htdocs):
+    def __init__(self, d, sock, authorizer, htdocs, edit=None):
+        """edit: a function of the site's text, for a test that needs
+        one setting changed."""
         self.dir = pathlib.Path(d)
         (self.dir / "run").mkdir(parents=True)
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        (self.dir / "site.conf").write_text(site_text(self.port, htdocs, sock, authorizer))
+        text = site_text(self.port, htdocs, sock, authorizer)
+        (self.dir / "site.conf").write_text(edit(text) if edit else text)
         (self.dir / "apache2.conf").write_text(httpd_conf(self.dir, self.port))
         cmd = [APACHE, "-f", str(self.dir / "apache2.conf")]
         r = subprocess.run(cmd + ["-t"], capture_output=True, text=True, timeout=30)
@@ -162,24 +167,25 @@ class Apache:
                 self.proc.wait(timeout=10)
 
 
-@pytest.fixture(scope="module")
-def site(pg):
+@contextlib.contextmanager
+def apache_stack(pg, name, edit=None, **conf):
     """warren-api on a socket that www-data may reach and on its Authorizer
-    listener, and Apache in front."""
+    listener, and Apache in front (edit: see Apache); -> (apache, warren).
+    conf: more settings of warren-api."""
     if not os.access(APACHE, os.X_OK):
         pytest.fail(f"{APACHE} is missing: install the Debian package apache2")
-    d = pathlib.Path(tempfile.mkdtemp(prefix="warren-apache-", dir="/tmp"))
+    d = pathlib.Path(tempfile.mkdtemp(prefix=f"warren-{name}-", dir="/tmp"))
     shutil.chown(d, "root", "www-data")
     os.chmod(d, 0o750)
     htdocs = d / "htdocs"
     shutil.copytree(TOP / "htdocs", htdocs)
     w = apache = None
     try:
-        db = pg.create_db(f"apache{os.getpid()}")
+        db = pg.create_db(f"{name}{os.getpid()}")
         # The directory keeps everyone but root and www-data out.
         w = Warren(pg, d / "w", db, listen_mode="0666",
-                   authorizer_listen=f"127.0.0.1:{free_port()}")
-        apache = Apache(d / "apache", w.sock, w.conf["authorizer_listen"], htdocs)
+                   authorizer_listen=f"127.0.0.1:{free_port()}", **conf)
+        apache = Apache(d / "apache", w.sock, w.conf["authorizer_listen"], htdocs, edit=edit)
         yield apache, w
     finally:
         errors = apache.finish() if apache else []
@@ -190,6 +196,12 @@ def site(pg):
         shutil.rmtree(d, ignore_errors=True)
         if errors:
             pytest.fail("\n".join(errors))
+
+
+@pytest.fixture(scope="module")
+def site(pg):
+    with apache_stack(pg, "apache") as s:
+        yield s
 
 
 def assert_headers(r):

@@ -12,6 +12,7 @@ import os
 import pathlib
 import pwd
 import re
+import shlex
 import shutil
 import stat
 import subprocess
@@ -138,10 +139,14 @@ def test_setup_writes_missing_conninfo(pg, names):
         conf_path = pathlib.Path(d) / "warren.conf"
         conf = {k: f"{d}/{name}" for k, name in KEY_FILES.items()}
         conf_path.write_text(conf_text(conf))
+        # The postgres user may not reach the build tree (a clone in
+        # root's 0700 home): it runs a copy of the program.
+        ctl = pathlib.Path(d) / "warrenctl"
+        shutil.copy2(CTL_BIN, ctl)
         subprocess.run(["chown", "-R", "postgres:", d], check=True)
         env = setup_env()
         env.update(PGHOST=f"{pg.root}/sock", PGPORT=str(pg.port), HOME="/")
-        cmd = ["runuser", "-u", "postgres", "--", str(CTL_BIN), "-c", str(conf_path), "setup"]
+        cmd = ["runuser", "-u", "postgres", "--", str(ctl), "-c", str(conf_path), "setup"]
         outs = []
         for _ in range(2):
             r = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd="/", timeout=120)
@@ -190,7 +195,7 @@ def test_keys_shared_through_group_warren(tmp_path):
     conf = {k: str(tmp_path / n) for k, n in KEY_FILES.items()}
     conf_path = tmp_path / "warren.conf"
     conf_path.write_text(conf_text(conf))
-    ctl = f"{CTL_BIN} -c {conf_path}"
+    ctl = f"{shlex.quote(str(CTL_BIN))} -c {shlex.quote(str(conf_path))}"
     script = f"""set -e
 mount --bind {group} /etc/group
 {ctl} keys init

@@ -18,8 +18,11 @@ STACK = TOP / "tools" / "stack"
 def stack_env():
     if os.geteuid() != 0:
         pytest.fail("tools/stack up needs root (it installs packages and runs PostgreSQL)")
-    # Under /tmp, so that the postgres user can reach the cluster directory.
-    state = tempfile.mkdtemp(prefix="warren-stack-", dir="/tmp")
+    # As in a clone in root's home: a directory only root may enter (the
+    # postgres user cannot reach its cluster there) and a space in the path.
+    parent = tempfile.mkdtemp(prefix="warren-stack-", dir="/tmp")
+    os.chmod(parent, 0o700)
+    state = os.path.join(parent, "state dir")
     env = {k: v for k, v in os.environ.items() if not k.startswith("WARREN_")}
     env.update(
         WARREN_STATE_DIR=state,
@@ -30,7 +33,10 @@ def stack_env():
     subprocess.run([str(STACK), "down"], env=env, capture_output=True, timeout=120)
     log = os.path.join(state, "log", "warren-api.log")
     text = open(log, errors="replace").read() if os.path.exists(log) else ""
-    shutil.rmtree(state, ignore_errors=True)
+    pg_root = os.path.join(state, "pg-root")
+    if os.path.exists(pg_root):
+        shutil.rmtree(open(pg_root).read().strip(), ignore_errors=True)
+    shutil.rmtree(parent, ignore_errors=True)
     found = sanitizer_reports(text)
     assert not found, text
 
@@ -65,6 +71,9 @@ def test_stack_up_again_status_down(stack_env):
     assert page.status_code == 200 and "<title>Warren</title>" in page.text
     state = stack_env["WARREN_STATE_DIR"]
     api_pid = open(os.path.join(state, "run", "warren-api.pid")).read().strip()
+    # The cluster lives where the postgres user can reach it.
+    pg_root = open(os.path.join(state, "pg-root")).read().strip()
+    assert pg_root.startswith("/var/lib/warren-local/"), pg_root
 
     # Again: harmless, starts nothing new.
     r = stack(stack_env, "up")

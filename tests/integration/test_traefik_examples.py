@@ -4,7 +4,8 @@ writes and with Traefik's published schema.
 The dynamic example must be byte for byte what src/recon/traefik.c renders
 for the routes it describes: a small program links the real renderer and
 prints its output.  Both syntaxes it can write (v3 and v2) are checked
-against the JSON schemas of Traefik's file provider (../shared/testdata).
+against the JSON schemas of Traefik's file provider (tests/data/traefik,
+copied from SchemaStore: see its NOTICE).
 """
 
 import os
@@ -19,7 +20,7 @@ import yaml
 from conftest import BUILD, TOP
 
 EXAMPLES = TOP / "etc" / "traefik"
-SCHEMAS = TOP.parent / "shared" / "testdata" / "traefik"
+SCHEMAS = TOP / "tests" / "data" / "traefik"
 MARK = "# Written by warren-reconciler"
 ROUTES = [("k7qzv2m4xa", 0, "127.0.0.1:32768"), ("k7qzv2m4xa", 8080, "127.0.0.1:32769")]
 BASE_DOMAIN = "warren.example.org"
@@ -76,7 +77,7 @@ def render(tmp_path_factory):
 
 def schema(version):
     path = SCHEMAS / f"traefik-v{version}-file-provider.schema.json"
-    assert path.exists(), f"{path} is missing (shared/ beside the repository)"
+    assert path.exists(), f"{path} is missing"
     return yaml.safe_load(path.read_text())
 
 

@@ -20,8 +20,15 @@ def version():
 
 
 def source_files():
-    """The tree as a clone would have it: tracked and new files, no build
-    products (.gitignore)."""
-    r = run(["git", "-C", str(TOP), "ls-files", "-z", "-c", "-o", "--exclude-standard"])
-    assert r.returncode == 0, f"the package tests need a git checkout: {r.stderr}"
-    return [p for p in r.stdout.split("\0") if p and (TOP / p).is_file()]
+    """The tree as a user would build it: in a git checkout, its tracked
+    and new files (no build products: .gitignore); in an unpacked release
+    tarball (make dist), the files its MANIFEST lists."""
+    if (TOP / ".git").exists():
+        r = run(["git", "-C", str(TOP), "ls-files", "-z", "-c", "-o", "--exclude-standard"])
+        assert r.returncode == 0, f"git ls-files: {r.stderr}"
+        names = r.stdout.split("\0")
+    else:
+        manifest = TOP / "MANIFEST"
+        assert manifest.is_file(), f"{TOP} is neither a git checkout nor an unpacked release (MANIFEST)"
+        names = manifest.read_text().splitlines()
+    return [p for p in names if p and (TOP / p).is_file()]

@@ -124,7 +124,7 @@ mode $CONF "root warren 640"
 mode /var/lib/warren "root root 755"
 mode /var/lib/warren/traefik "warren-reconciler warren-reconciler 755"
 expect "Apache site and modules enabled" sh -c \
-    'a2query -q -s warren && for m in proxy_fcgi proxy_http headers rewrite authnz_fcgi;
+    'a2query -q -s warren && for m in proxy_fcgi proxy_http headers rewrite authnz_fcgi unique_id;
     do a2query -q -m $m || exit 1; done'
 W=/etc/systemd/system
 expect "warren-api.socket and warren-reconciler.service enabled, the timer not" sh -c \
