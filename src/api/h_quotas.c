@@ -55,6 +55,7 @@ subject_exists(struct request *req, struct response *resp,
 	PGresult *res = NULL;
 
 	if (scope == NULL || !in_uuid(req->params[1])) {
+		q_rollback(req);
 		problem(req, resp, PROBLEM_NOT_FOUND, NULL);
 		return false;
 	}

@@ -314,4 +314,14 @@ server_handle(struct server *srv, struct request *req, struct response *resp)
 	    req->content_length == 0) && !read_json_body(srv, req, resp))
 		return;
 	req->route->handler(req, resp);
+	/*
+	 * The request owns its transaction: one a handler left open would
+	 * carry the worker's next requests (their writes, locks and audit
+	 * rows) and hold back the list cache's notifications.
+	 */
+	if (db_in_transaction(srv->db)) {
+		log_warnx("bug: %s %s left a transaction open; rolled back",
+		    http_method_name(req->method), req->route->pattern);
+		db_rollback(srv->db, req->arena);
+	}
 }

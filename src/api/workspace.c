@@ -144,6 +144,7 @@ ws_visible(struct request *req, struct response *resp, const char *id,
 	PGresult *res = NULL;
 
 	if (!in_uuid(id)) {
+		q_rollback(req);
 		problem(req, resp, PROBLEM_NOT_FOUND, NULL);
 		return NULL;
 	}

@@ -401,15 +401,21 @@ db_commit(struct db *db, struct arena *a)
 	return db_exec(db, a, "COMMIT", &res);
 }
 
+bool
+db_in_transaction(struct db *db)
+{
+	return db->conn != NULL &&
+	    PQtransactionStatus(db->conn) != PQTRANS_IDLE &&
+	    PQtransactionStatus(db->conn) != PQTRANS_UNKNOWN;
+}
+
 /* Safe to call in any state: does nothing outside a transaction. */
 void
 db_rollback(struct db *db, struct arena *a)
 {
 	PGresult *res;
 
-	if (db->conn == NULL ||
-	    PQtransactionStatus(db->conn) == PQTRANS_IDLE ||
-	    PQtransactionStatus(db->conn) == PQTRANS_UNKNOWN)
+	if (!db_in_transaction(db))
 		return;
 	if (db_exec(db, a, "ROLLBACK", &res) != DB_OK)
 		db_disconnect(db);

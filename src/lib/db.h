@@ -2,6 +2,8 @@
 #ifndef WARREN_DB_H
 #define WARREN_DB_H
 
+#include <stdbool.h>
+
 #include <libpq-fe.h>
 
 #include "arena.h"
@@ -44,6 +46,8 @@ enum db_status	 db_begin(struct db *, struct arena *)
 enum db_status	 db_commit(struct db *, struct arena *)
 		    __attribute__((warn_unused_result));
 void		 db_rollback(struct db *, struct arena *);
+/* Is a transaction open (or failed and not yet rolled back)? */
+bool		 db_in_transaction(struct db *);
 const char	*db_sqlstate(const PGresult *);
 PGconn		*db_conn(struct db *);
 /* Counts connections made: a change means session state (locks, LISTEN)
