@@ -12,6 +12,7 @@
 #include "log.h"
 #include "keys.h"
 #include "migrate.h"
+#include "ops.h"
 #include "setup.h"
 #include "user.h"
 #include "router.h"
@@ -25,6 +26,9 @@ static int	cmd_keys(int, char **);
 static int	cmd_user(int, char **);
 static int	cmd_setup(int, char **);
 static int	cmd_version(int, char **);
+static int	cmd_status(int, char **);
+static int	cmd_volumes(int, char **);
+static int	cmd_removals(int, char **);
 
 static const struct command {
 	const char	*name;
@@ -38,6 +42,9 @@ static const struct command {
 	{ "user", cmd_user, "user add NAME [--admin | --role ROLE] "
 	    "[--email ADDR] [--password-stdin]" },
 	{ "setup", cmd_setup, "setup [--admin NAME] [--email ADDR]" },
+	{ "status", cmd_status, "status" },
+	{ "volumes", cmd_volumes, "volumes [remove NAME... | remove --all]" },
+	{ "removals", cmd_removals, "removals confirm [HOST]" },
 	{ "version", cmd_version, "version" },
 };
 
@@ -175,6 +182,38 @@ cmd_setup(int argc, char **argv)
 			usage();
 	}
 	return setup_run(conf_path, admin, email) == 0 ? 0 : 1;
+}
+
+/* An ops_* command that takes its own arguments. */
+static int
+ops(int argc, char **argv, int (*fn)(const struct conf *, int, char **))
+{
+	struct conf c;
+	int rc;
+
+	if (load(&c) == -1)
+		return 1;
+	if ((rc = fn(&c, argc - 1, argv + 1)) == -2)
+		usage();
+	return rc == 0 ? 0 : 1;
+}
+
+static int
+cmd_status(int argc, char **argv)
+{
+	return ops(argc, argv, ops_status);
+}
+
+static int
+cmd_volumes(int argc, char **argv)
+{
+	return ops(argc, argv, ops_volumes);
+}
+
+static int
+cmd_removals(int argc, char **argv)
+{
+	return ops(argc, argv, ops_removals);
 }
 
 static int

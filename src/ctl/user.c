@@ -11,23 +11,8 @@
 #include <libpq-fe.h>
 #include <sodium.h>
 
+#include "ctldb.h"
 #include "user.h"
-
-static PGconn *
-connect_db(const struct conf *c)
-{
-	const char *keys[] = { "dbname", "application_name", NULL };
-	const char *vals[] = { c->db_conninfo, "warrenctl", NULL };
-	PGconn *conn = PQconnectdbParams(keys, vals, 1);
-
-	if (PQstatus(conn) != CONNECTION_OK) {
-		fprintf(stderr, "warrenctl: could not connect to the database: "
-		    "%s", PQerrorMessage(conn));
-		PQfinish(conn);
-		return NULL;
-	}
-	return conn;
-}
 
 static int
 read_password(char *pw, size_t len)
@@ -70,7 +55,7 @@ user_add(const struct conf *c, const char *username, const char *email,
 		    "password\n");
 		return -1;
 	}
-	if ((conn = connect_db(c)) == NULL)
+	if ((conn = ctl_connect(c)) == NULL)
 		return -1;
 	params[0] = username;
 	params[1] = email;

@@ -136,6 +136,12 @@ const struct conf_key conf_keys[] = {
 	    NULL, "workspaces converged at once" },
 	{ "reconciler_metrics_file", CONF_STRING, OFF(reconciler_metrics_file),
 	    0, 0, "", NULL, "Prometheus text file written after each pass" },
+	{ "reconciler_removal_fuse", CONF_INT, OFF(reconciler_removal_fuse), 1,
+	    100, "50", NULL, "percent of this installation's containers a pass "
+	    "may remove as orphans" },
+	{ "reconciler_removal_fuse_min", CONF_INT,
+	    OFF(reconciler_removal_fuse_min), 1, 1000000, "5", NULL,
+	    "orphan containers a pass may always remove, below the fuse" },
 	{ "workspace_admin_access", CONF_BOOL, OFF(workspace_admin_access), 0,
 	    0, "no", NULL, "admins may open any workspace" },
 	{ "workspace_cookie_ttl", CONF_INT, OFF(workspace_cookie_ttl), 60,

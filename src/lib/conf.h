@@ -61,6 +61,8 @@ struct conf {
 	long	reconciler_resync;	/* seconds */
 	long	reconciler_threads;
 	char	reconciler_metrics_file[CONF_STR_MAX];
+	long	reconciler_removal_fuse;	/* percent */
+	long	reconciler_removal_fuse_min;
 	bool	workspace_admin_access;
 	long	workspace_cookie_ttl;	/* seconds */
 	char	traefik_file[CONF_STR_MAX];

@@ -71,6 +71,18 @@ label(struct json_object *labels, const char *k)
 	return json_object_get_string(v);
 }
 
+/*
+ * Found by its name, is it this installation's?  Unlabelled ones predate
+ * instance labels: the workspace is in this database, so they are.
+ */
+static bool
+ours(const struct worker *w, struct json_object *labels)
+{
+	const char *inst = label(labels, "warren.instance");
+
+	return inst == NULL || strcmp(inst, w->shared->instance) == 0;
+}
+
 int
 converge_observe(struct worker *w, const struct desired *d, struct actual *a)
 {
@@ -94,15 +106,20 @@ converge_observe(struct worker *w, const struct desired *d, struct actual *a)
 				a->exit_code = json_object_get_int(v);
 		}
 		if (json_object_object_get_ex(o, "Config", &cfg) &&
-		    json_object_object_get_ex(cfg, "Labels", &v) &&
-		    label(v, "warren.build") != NULL)
-			a->build_number = atoi(label(v, "warren.build"));
+		    json_object_object_get_ex(cfg, "Labels", &v)) {
+			if (label(v, "warren.build") != NULL)
+				a->build_number = atoi(label(v,
+				    "warren.build"));
+			a->foreign |= !ours(w, v);
+		}
 	}
 	res = call(&r, "GET", arena_printf(w->a, "/volumes/%s",
-	    plan_volume_name(w->a, d)), NULL, 0, NULL);
+	    plan_volume_name(w->a, d)), NULL, 0, &o);
 	if (res == DOCKER_UNREACHABLE || res == DOCKER_ERROR)
 		return -1;
 	a->volume = res == DOCKER_OK;
+	if (a->volume && o != NULL && json_object_object_get_ex(o, "Labels", &v))
+		a->foreign |= !ours(w, v);
 	return 0;
 }
 
@@ -132,6 +149,8 @@ step_volume(struct run *r)
 	    json_object_new_string("true"));
 	json_object_object_add(labels, "warren.workspace",
 	    json_object_new_string(r->d->id));
+	json_object_object_add(labels, "warren.instance",
+	    json_object_new_string(r->w->shared->instance));
 	json_object_object_add(b, "Labels", labels);
 	if (call(r, "POST", "/volumes/create", b, 0, NULL) != DOCKER_OK)
 		return fail(r, "could not create the home volume: %s",
@@ -216,6 +235,7 @@ step_create(struct run *r)
 	ctx.network = c->docker_network;
 	ctx.volume = plan_volume_name(r->w->a, r->d);
 	ctx.secret_env = secrets;
+	ctx.instance = r->w->shared->instance;
 	if ((spec = plan_container(r->w->a, r->d, &ctx, &why)) == NULL)
 		return fail(r, "refusing to create the container: %s", why);
 	for (tries = 0; tries < 2; tries++) {
@@ -228,8 +248,10 @@ step_create(struct run *r)
 			return fail(r, "could not create the container: %s",
 			    docker_error(r->w->docker));
 		/* Made before a crash: the same build's is kept, else redone. */
-		if (converge_observe(r->w, r->d, &r->a) == 0 && r->a.exists &&
-		    r->a.build_number == r->d->build_number)
+		if (converge_observe(r->w, r->d, &r->a) == 0 && r->a.foreign)
+			return fail(r, "the container name is taken by another "
+			    "Warren installation on this Docker host");
+		if (r->a.exists && r->a.build_number == r->d->build_number)
 			return true;
 		if (!step_remove(r))
 			return false;
@@ -502,6 +524,18 @@ converge_run(struct worker *w, const struct desired *d,
 	int i;
 
 	clock_gettime(CLOCK_MONOTONIC, &r.t0);
+	if (a->foreign) {
+		/* Another installation's: never touched, the build fails. */
+		log_warnx("workspace %s: a container or volume named %s belongs "
+		    "to another Warren installation; left alone", d->short_id,
+		    plan_container_name(w->a, d));
+		if (d->has_build && state_build_finish(w->db, w->a, d->build_id,
+		    false, "the workspace's container or home volume name is "
+		    "taken by another Warren installation on this Docker host",
+		    NULL) == 0)
+			metrics_build(d->transition, 0, false);
+		return 1;
+	}
 	for (i = 0; i < p->n; i++) {
 		if (execute(&r, p->steps[i])) {
 			metrics_step(p->steps[i], true);

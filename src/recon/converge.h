@@ -13,6 +13,7 @@
 struct recon_shared {
 	const struct conf	*conf;
 	const char		*host;		/* docker host name */
+	char			 instance[40];	/* warren.instance label */
 	bool			 have_key;
 	unsigned char		 key[32];
 	int			 stop_fd;	/* readable once stopping */
@@ -38,6 +39,8 @@ void	metrics_docker(double seconds);
 void	metrics_build(const char *transition, double seconds, bool ok);
 void	metrics_pass(double seconds, int workspaces);
 void	metrics_status(const char *status, int n);
+void	metrics_observation(int foreign_containers, int foreign_volumes,
+	    int orphan_volumes, int held_containers, int adopted);
 char	*metrics_text(struct arena *);
 
 #endif

@@ -24,6 +24,7 @@
 #include "converge.h"
 #include "json.h"
 #include "log.h"
+#include "observe.h"
 #include "secretbox.h"
 #include "state.h"
 #include "traefik.h"
@@ -68,22 +69,6 @@ static struct {
 }			 recent[RECENT];
 static bool		 quitting;
 static volatile bool	 routes_dirty = true;
-/*
- * Orphans Docker refused to remove (a root file system it left mounted, a
- * volume still in use): each is tried again after a pause that doubles,
- * so a pass is not held up every time by Docker's own retries (five
- * seconds for a busy mount), and the log says why at each try.  Read and
- * written by full passes only, on the main thread.
- */
-#define MAX_STUCK	32
-#define STUCK_PAUSE	15		/* seconds, doubled up to ... */
-#define STUCK_PAUSE_MAX	960
-static struct stuck {
-	char		 name[80];	/* container id or volume name */
-	time_t		 next;
-	int		 pause;
-}			 stuck[MAX_STUCK];
-
 static const struct db_stmt q_lock = {
 	"recon_lock",
 	"SELECT pg_try_advisory_lock(hashtextextended('warren-reconciler:'"
@@ -335,150 +320,6 @@ schedules(struct db *db, struct arena *a, struct desired *ds, int n)
 	return made;
 }
 
-static const char *
-find_label(struct json_object *o, const char *k)
-{
-	struct json_object *l, *v;
-
-	if (!json_object_object_get_ex(o, "Labels", &l) || l == NULL ||
-	    !json_object_object_get_ex(l, k, &v))
-		return NULL;
-	return json_object_get_string(v);
-}
-
-static bool
-wanted(struct desired *ds, int n, const char *id)
-{
-	int i;
-
-	for (i = 0; id != NULL && i < n; i++)
-		if (strcmp(ds[i].id, id) == 0)
-			return true;
-	return false;
-}
-
-static struct stuck *
-stuck_find(const char *name)
-{
-	int i;
-
-	for (i = 0; i < MAX_STUCK; i++)
-		if (strcmp(stuck[i].name, name) == 0)
-			return &stuck[i];
-	return NULL;
-}
-
-/* Removes an orphan container or volume, unless its next try is later. */
-static void
-remove_orphan(struct worker *w, const char *what, const char *name,
-    const char *path, enum step step)
-{
-	struct stuck *s;
-	enum docker_result r;
-	time_t now = time(NULL);
-	/* A container by its short id, as docker ps shows it. */
-	int shown = step == STEP_REMOVE ? 12 : (int)strlen(name);
-	int i;
-
-	if ((s = stuck_find(name)) != NULL && now < s->next)
-		return;
-	log_info("removing orphan %s %.*s", what, shown, name);
-	r = docker_call(w->docker, w->a, "DELETE", path, NULL, 0, NULL);
-	metrics_step(step, r == DOCKER_OK || r == DOCKER_NOT_FOUND);
-	if (r == DOCKER_OK || r == DOCKER_NOT_FOUND || r == DOCKER_UNREACHABLE) {
-		/* Gone, or Docker is away: the pass says so and ends. */
-		if (s != NULL && r != DOCKER_UNREACHABLE)
-			memset(s, 0, sizeof(*s));
-		return;
-	}
-	if (s == NULL) {
-		/* A free slot, else the one due soonest. */
-		for (s = &stuck[0], i = 0; i < MAX_STUCK; i++) {
-			if (stuck[i].name[0] == '\0') {
-				s = &stuck[i];
-				break;
-			}
-			if (stuck[i].next < s->next)
-				s = &stuck[i];
-		}
-		memset(s, 0, sizeof(*s));
-		snprintf(s->name, sizeof(s->name), "%s", name);
-	}
-	s->pause = s->pause == 0 ? STUCK_PAUSE :
-	    s->pause * 2 > STUCK_PAUSE_MAX ? STUCK_PAUSE_MAX : s->pause * 2;
-	s->next = now + s->pause;
-	log_warnx("could not remove orphan %s %.*s: %s; next try in %d s",
-	    what, shown, name, docker_error(w->docker), s->pause);
-}
-
-/* Docker's Warren containers and volumes, in two calls. */
-static int
-observe_all(struct worker *w, struct desired *ds, int n, struct actual *acts)
-{
-	struct json_object *list, *vols, *c, *v, *arr;
-	const char *ws, *status, *filter;
-	size_t i;
-	int k;
-
-	filter = docker_escape(w->a, "{\"label\":[\"warren.managed=true\"]}");
-	if (docker_call(w->docker, w->a, "GET", arena_printf(w->a,
-	    "/containers/json?all=1&filters=%s", filter), NULL, 0, &list)
-	    != DOCKER_OK || docker_call(w->docker, w->a, "GET",
-	    arena_printf(w->a, "/volumes?filters=%s", filter), NULL, 0, &vols)
-	    != DOCKER_OK)
-		return -1;
-	memset(acts, 0, sizeof(*acts) * (size_t)n);
-	for (i = 0; list && i < json_object_array_length(list); i++) {
-		c = json_object_array_get_idx(list, i);
-		ws = find_label(c, "warren.workspace");
-		if (!wanted(ds, n, ws)) {
-			/* An orphan: no live workspace wants it. */
-			const char *id = json_object_get_string(
-			    json_object_object_get(c, "Id"));
-
-			if (id != NULL)
-				remove_orphan(w, "container", id, arena_printf(
-				    w->a, "/containers/%s?force=1", id),
-				    STEP_REMOVE);
-			continue;
-		}
-		for (k = 0; k < n && strcmp(ds[k].id, ws) != 0; k++)
-			;
-		acts[k].exists = true;
-		snprintf(acts[k].id, sizeof(acts[k].id), "%s",
-		    json_object_get_string(json_object_object_get(c, "Id")));
-		status = json_object_get_string(json_object_object_get(c,
-		    "State"));
-		acts[k].running = status && strcmp(status, "running") == 0;
-		if (find_label(c, "warren.build"))
-			acts[k].build_number = atoi(find_label(c,
-			    "warren.build"));
-		status = json_object_get_string(json_object_object_get(c,
-		    "Status"));
-		if (status && strncmp(status, "Exited (", 8) == 0)
-			acts[k].exit_code = atoi(status + 8);
-	}
-	if (vols && json_object_object_get_ex(vols, "Volumes", &arr) && arr)
-		for (i = 0; i < json_object_array_length(arr); i++) {
-			v = json_object_array_get_idx(arr, i);
-			ws = find_label(v, "warren.workspace");
-			if (!wanted(ds, n, ws)) {
-				const char *name = json_object_get_string(
-				    json_object_object_get(v, "Name"));
-
-				if (name != NULL)
-					remove_orphan(w, "volume", name,
-					    arena_printf(w->a, "/volumes/%s",
-					    name), STEP_REMOVE_VOLUME);
-				continue;
-			}
-			for (k = 0; k < n && strcmp(ds[k].id, ws) != 0; k++)
-				;
-			acts[k].volume = true;
-		}
-	return 0;
-}
-
 /* The Traefik snapshot, when Traefik is the data plane. */
 static void
 write_routes(struct worker *w)
@@ -524,6 +365,7 @@ static int
 full_pass(struct worker *main_w)
 {
 	struct timespec t0, t1;
+	struct observation o;
 	struct desired *ds;
 	struct actual *acts;
 	struct plan p;
@@ -539,7 +381,7 @@ full_pass(struct worker *main_w)
 	    state_desired(main_w->db, main_w->a, NULL, &ds, &n) == -1)
 		return -1;
 	acts = arena_alloc(main_w->a, sizeof(*acts) * (size_t)(n ? n : 1));
-	if (observe_all(main_w, ds, n, acts) == -1) {
+	if (observe_all(main_w, ds, n, acts, &o) == -1) {
 		log_warnx("Docker did not answer: %s",
 		    docker_error(main_w->docker));
 		return -1;
@@ -855,6 +697,11 @@ main(int argc, char *argv[])
 		curl_global_cleanup();
 		return once && !stopping ? 1 : 0;
 	}
+	if (state_instance(w->db, w->a, shared.instance,
+	    sizeof(shared.instance)) == -1)
+		fatalx("could not read this installation's id from the database "
+		    "(table instance): run warrenctl migrate");
+	log_info("installation %s: its Docker objects only", shared.instance);
 	endpoint(w, ep, sizeof(ep), &tls);
 	docker_free(w->docker);
 	if ((w->docker = docker_new(ep, &tls, conf.docker_timeout)) == NULL)

@@ -29,6 +29,10 @@ static unsigned long long steps[STEP_COUNT][2];
 static struct hist docker_h, pass_h, build_h[NT][2];
 static int by_status[NS];
 static int last_workspaces;
+static struct {
+	int	foreign_containers, foreign_volumes, orphan_volumes, held;
+	int	adopted;
+} own;
 
 static void
 observe(struct hist *h, double v)
@@ -94,6 +98,19 @@ metrics_status(const char *status, int n)
 	pthread_mutex_unlock(&mu);
 }
 
+void
+metrics_observation(int foreign_containers, int foreign_volumes,
+    int orphan_volumes, int held_containers, int adopted)
+{
+	pthread_mutex_lock(&mu);
+	own.foreign_containers = foreign_containers;
+	own.foreign_volumes = foreign_volumes;
+	own.orphan_volumes = orphan_volumes;
+	own.held = held_containers;
+	own.adopted = adopted;
+	pthread_mutex_unlock(&mu);
+}
+
 static char *
 hist(struct arena *a, char *out, const char *name, const char *labels,
     const struct hist *h)
@@ -153,6 +170,25 @@ metrics_text(struct arena *a)
 		    out, statuses[i], by_status[i]);
 	out = arena_printf(a, "%swarren_reconciler_workspaces %d\n", out,
 	    last_workspaces);
+	out = arena_printf(a, "%s# HELP warren_reconciler_foreign_objects "
+	    "Docker objects of other installations (or unowned), left alone."
+	    "\n# TYPE warren_reconciler_foreign_objects gauge\n"
+	    "warren_reconciler_foreign_objects{kind=\"container\"} %d\n"
+	    "warren_reconciler_foreign_objects{kind=\"volume\"} %d\n"
+	    "# HELP warren_reconciler_orphan_volumes Home volumes of this "
+	    "installation whose workspace the database does not know, kept.\n"
+	    "# TYPE warren_reconciler_orphan_volumes gauge\n"
+	    "warren_reconciler_orphan_volumes %d\n"
+	    "# HELP warren_reconciler_removals_held Orphan containers the "
+	    "removal fuse holds back (0: none).\n"
+	    "# TYPE warren_reconciler_removals_held gauge\n"
+	    "warren_reconciler_removals_held %d\n"
+	    "# HELP warren_reconciler_adopted_objects Objects made before "
+	    "instance labels, adopted.\n"
+	    "# TYPE warren_reconciler_adopted_objects gauge\n"
+	    "warren_reconciler_adopted_objects %d\n", out,
+	    own.foreign_containers, own.foreign_volumes, own.orphan_volumes,
+	    own.held, own.adopted);
 	pthread_mutex_unlock(&mu);
 	return out;
 }

@@ -212,6 +212,9 @@ plan_container(struct arena *a, const struct desired *d,
 	    json_object_new_string("true"));
 	json_object_object_add(labels, "warren.workspace",
 	    json_object_new_string(d->id));
+	if (c->instance != NULL)
+		json_object_object_add(labels, "warren.instance",
+		    json_object_new_string(c->instance));
 	json_object_object_add(labels, "warren.short_id",
 	    json_object_new_string(d->short_id));
 	json_object_object_add(labels, "warren.build", json_object_new_string(

@@ -42,6 +42,8 @@ struct actual {
 	char	 id[80];
 	int	 build_number;		/* warren.build label */
 	int	 exit_code;
+	/* Its container or volume name is taken by another installation. */
+	bool	 foreign;
 };
 
 enum step {
@@ -84,6 +86,7 @@ struct spec_context {
 	const char	*network;
 	const char	*volume;
 	const char	*secret_env;		/* JSON object name -> value */
+	const char	*instance;		/* warren.instance label */
 };
 
 /* The create body; NULL (and why) when the result would be unsafe. */

@@ -414,3 +414,128 @@ state_routes(struct db *db, struct arena *a, const char *publish_address,
 	}
 	return 0;
 }
+
+static const struct db_stmt q_instance = {
+	"recon_instance", "SELECT instance_id FROM instance", 0
+};
+
+int
+state_instance(struct db *db, struct arena *a, char *out, size_t len)
+{
+	PGresult *r;
+
+	if (db_query(db, a, &q_instance, NULL, &r) != DB_OK ||
+	    PQntuples(r) != 1)
+		return -1;
+	snprintf(out, len, "%s", PQgetvalue(r, 0, 0));
+	return 0;
+}
+
+/*
+ * The orphan volumes this pass saw ($2: [{"name": ..., "workspace": ...}])
+ * replace the host's list, first sightings kept; the names an operator
+ * asked to remove come back.
+ */
+static const struct db_stmt q_orphan_volumes = {
+	"recon_orphan_volumes",
+	"WITH seen AS (SELECT * FROM jsonb_to_recordset($2::jsonb)"
+	"  AS s(name text, workspace text)),"
+	" gone AS (DELETE FROM orphan_volumes o WHERE o.docker_host = $1"
+	"  AND NOT EXISTS (SELECT 1 FROM seen WHERE seen.name = o.name)),"
+	" new AS (INSERT INTO orphan_volumes (docker_host, name, workspace_id)"
+	"  SELECT $1, name, workspace FROM seen ON CONFLICT DO NOTHING)"
+	" SELECT o.name FROM orphan_volumes o JOIN seen ON seen.name = o.name"
+	" WHERE o.docker_host = $1 AND o.remove_requested_at IS NOT NULL", 2
+};
+
+static const struct db_stmt q_orphan_volume_gone = {
+	"recon_orphan_volume_gone",
+	"WITH d AS (DELETE FROM orphan_volumes WHERE docker_host = $1"
+	"  AND name = $2 RETURNING workspace_id, remove_requested_by)"
+	" INSERT INTO audit_log (actor_name, action, target_type, target_id,"
+	" result, details) SELECT 'warren-reconciler', 'volume.remove',"
+	" 'volume', $2, 'success', jsonb_build_object('docker_host', $1::text,"
+	" 'workspace_id', d.workspace_id, 'requested_by',"
+	" d.remove_requested_by) FROM d", 2
+};
+
+int
+state_orphan_volumes(struct db *db, struct arena *a, const char *host,
+    const char *seen_json, char ***remove, int *n)
+{
+	const char *p[] = { host, seen_json };
+	PGresult *r;
+	int i;
+
+	*n = 0;
+	if (db_query(db, a, &q_orphan_volumes, p, &r) != DB_OK)
+		return -1;
+	*n = PQntuples(r);
+	*remove = arena_alloc(a, sizeof(char *) * (size_t)(*n ? *n : 1));
+	for (i = 0; i < *n; i++)
+		(*remove)[i] = arena_strdup(a, PQgetvalue(r, i, 0));
+	return 0;
+}
+
+int
+state_orphan_volume_gone(struct db *db, struct arena *a, const char *host,
+    const char *name)
+{
+	const char *p[] = { host, name };
+
+	return run(db, a, &q_orphan_volume_gone, p);
+}
+
+/*
+ * A confirmation covers a hold of at most as many containers as it saw;
+ * a pass that would remove more is held again.
+ */
+static const struct db_stmt q_hold = {
+	"recon_hold",
+	"INSERT INTO removal_holds (docker_host, containers, total, reason)"
+	" VALUES ($1, $2, $3, $4) ON CONFLICT (docker_host) DO UPDATE SET"
+	" held_at = CASE WHEN removal_holds.containers = EXCLUDED.containers"
+	"  THEN removal_holds.held_at ELSE now() END,"
+	" confirmed_at = CASE WHEN EXCLUDED.containers <="
+	"  removal_holds.containers THEN removal_holds.confirmed_at END,"
+	" confirmed_by = CASE WHEN EXCLUDED.containers <="
+	"  removal_holds.containers THEN removal_holds.confirmed_by END,"
+	" containers = CASE WHEN EXCLUDED.containers <="
+	"  removal_holds.containers AND removal_holds.confirmed_at IS NOT NULL"
+	"  THEN removal_holds.containers ELSE EXCLUDED.containers END,"
+	" total = EXCLUDED.total, reason = EXCLUDED.reason"
+	" RETURNING confirmed_at IS NOT NULL, confirmed_by", 4
+};
+
+static const struct db_stmt q_hold_clear = {
+	"recon_hold_clear",
+	"DELETE FROM removal_holds WHERE docker_host = $1", 1
+};
+
+int
+state_hold(struct db *db, struct arena *a, const char *host, int containers,
+    int total, const char *reason, const char **confirmed_by)
+{
+	const char *p[4];
+	PGresult *r;
+
+	p[0] = host;
+	p[1] = arena_printf(a, "%d", containers);
+	p[2] = arena_printf(a, "%d", total);
+	p[3] = reason;
+	*confirmed_by = NULL;
+	if (db_query(db, a, &q_hold, p, &r) != DB_OK || PQntuples(r) != 1)
+		return -1;
+	if (PQgetvalue(r, 0, 0)[0] == 't')
+		*confirmed_by = arena_strdup(a, PQgetisnull(r, 0, 1) ?
+		    "an operator" : PQgetvalue(r, 0, 1));
+	return 0;
+}
+
+int
+state_hold_clear(struct db *db, struct arena *a, const char *host)
+{
+	const char *p[] = { host };
+
+	return run(db, a, &q_hold_clear, p);
+}

@@ -3,6 +3,7 @@
 #define WARREN_STATE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "arena.h"
 #include "db.h"
@@ -33,5 +34,22 @@ int	state_routes(struct db *, struct arena *, const char *publish_address,
 /* Decrypted secrets the workspace selected, as a JSON object text. */
 const char *state_secrets(struct db *, struct arena *, const struct desired *,
 	    const unsigned char *key, bool have_key, const char **why);
+
+/* This installation's id (instance.instance_id), for Docker labels. */
+int	state_instance(struct db *, struct arena *, char *out, size_t len)
+	    __attribute__((warn_unused_result));
+/* Records the orphan home volumes seen on host (a JSON array of
+ * {"name", "workspace"}); the names an operator asked to remove. */
+int	state_orphan_volumes(struct db *, struct arena *, const char *host,
+	    const char *seen_json, char ***remove, int *n)
+	    __attribute__((warn_unused_result));
+int	state_orphan_volume_gone(struct db *, struct arena *, const char *host,
+	    const char *name);
+/* Holds the removal of containers of total; *confirmed_by is set when an
+ * operator confirmed a hold that covers it. */
+int	state_hold(struct db *, struct arena *, const char *host,
+	    int containers, int total, const char *reason,
+	    const char **confirmed_by) __attribute__((warn_unused_result));
+int	state_hold_clear(struct db *, struct arena *, const char *host);
 
 #endif

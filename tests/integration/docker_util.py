@@ -912,6 +912,16 @@ class Stack:
                                "root-password-123", "admin")
         self.token = sign_in(self.w, self.admin_user)["access_token"]
 
+    @property
+    def instance(self):
+        """This installation's id, as its Docker objects are labelled."""
+        return self.db.value("SELECT instance_id::text FROM instance")
+
+    def labels(self, ws_id):
+        """The labels of a Docker object of this installation."""
+        return {"warren.managed": "true", "warren.workspace": ws_id,
+                "warren.instance": self.instance}
+
     # processes
 
     def reconciler(self, docker_host=None, **conf):

@@ -44,6 +44,9 @@ def serving(st, ws):
 
 
 def test_orphans_removed_others_left_alone(st):
+    """Orphan containers of this installation go; its orphan home volumes
+    are kept and listed for the operator; what is not Warren's is never
+    touched."""
     d = st.docker
     # A workspace deleted in the database whose container is still there,
     # and one that lives on.
@@ -53,9 +56,9 @@ def test_orphans_removed_others_left_alone(st):
     kept = running_ws(st, tpl)
     assert st.recons[-1].terminate() == 0
     st.db.exec("UPDATE workspaces SET deleted_at = now() WHERE id = %s", gone["id"])
-    # A container and a volume labelled as Warren's for no workspace at all.
+    # A container and a volume of this installation for no workspace at all.
     ghost = str(uuid.uuid4())
-    labels = {"warren.managed": "true", "warren.workspace": ghost}
+    labels = st.labels(ghost)
     d.start(d.create("warren-orphan1", {"Image": IMAGE, "Cmd": ["sleep", "3600"],
                                         "Labels": labels}))
     d.call("POST", "/volumes/create", {"Name": "warren-orphan1-home", "Labels": labels})
@@ -65,46 +68,67 @@ def test_orphans_removed_others_left_alone(st):
     try:
         r = st.once(timeout=60)
         assert d.inspect("warren-orphan1") is None, "orphan container kept"
-        assert d.volume("warren-orphan1-home") is None, "orphan volume kept"
         assert st.containers_of(gone) == [], "container of a deleted workspace kept"
-        assert d.volume(st.vname(gone)) is None, "volume of a deleted workspace kept"
+        # Home volumes are never removed as orphans: kept and listed.
+        assert d.volume("warren-orphan1-home") is not None, "orphan volume removed"
+        assert d.volume(st.vname(gone)) is not None, "home volume of a forgotten workspace removed"
+        listed = {row["name"]: row for row in st.db.all("SELECT * FROM orphan_volumes")}
+        assert set(listed) == {"warren-orphan1-home", st.vname(gone)}, listed
+        assert listed[st.vname(gone)]["workspace_id"] == gone["id"]
         assert d.inspect("not-warren-1")["State"]["Running"], "a foreign container was touched"
         assert serving(st, kept)
-        assert metric(r.metrics(), "warren_reconciler_actions_total", action="remove",
+        m = r.metrics()
+        assert metric(m, "warren_reconciler_actions_total", action="remove",
                       result="success") == 2, r.metrics_text()
+        assert metric(m, "warren_reconciler_actions_total", action="remove_volume") == 0
+        assert metric(m, "warren_reconciler_orphan_volumes") == 2, r.metrics_text()
+        assert "keeping 2 home volumes on local whose workspaces this database does not know" \
+            in r.log(), r.log()[-2000:]
+        # Kept pass after pass.
+        st.once(timeout=60)
+        assert d.volume("warren-orphan1-home") is not None
     finally:
         d.rm("not-warren-1")
 
 
 def test_orphan_docker_will_not_remove_is_retried_later(st):
-    """An orphan Docker refuses to remove (here a volume another container
-    still uses): the log says why, the next tries come after a pause that
-    doubles, other work goes on meanwhile, and the orphan goes once Docker
-    lets it."""
+    """An orphan home volume the operator asked to remove and Docker refuses
+    to (another container still uses it): the log says why, the next tries
+    come after a pause that doubles, other work goes on meanwhile, and the
+    volume goes once Docker lets it."""
     d = st.docker
     ghost = str(uuid.uuid4())
     name = "warren-orphan2-home"
-    d.call("POST", "/volumes/create", {"Name": name, "Labels": {
-        "warren.managed": "true", "warren.workspace": ghost}})
+    d.call("POST", "/volumes/create", {"Name": name, "Labels": st.labels(ghost)})
     d.start(d.create("not-warren-2", {"Image": IMAGE, "Cmd": ["sleep", "3600"],
                                       "HostConfig": {"Binds": [f"{name}:/data"]}}))
     try:
+        st.once(timeout=60)
+        assert d.volume(name) is not None
+        r = st.w.ctl("volumes", "remove", name)
+        assert r.returncode == 0 and "requested the removal of 1 home volume" in r.stdout, \
+            r.stdout + r.stderr
         r = st.reconciler(reconciler_resync=1).start()
-        r.wait_log(f"could not remove orphan volume {name}: .*in use.*; next try in 15 s", 10)
+        r.wait_log(f"could not remove home volume {name}: .*in use.*; next try in 15 s", 10)
         # Passes go on every second; the workspace is served all the same.
         t0 = time.monotonic()
         ws = running_ws(st, st.template())
         assert serving(st, ws)
         time.sleep(max(0.0, 6 - (time.monotonic() - t0)))
-        assert r.log().count(f"removing orphan volume {name}") == 1, r.log()[-2000:]
+        assert r.log().count(f"removing home volume {name}") == 1, r.log()[-2000:]
         assert metric(r.metrics(), "warren_reconciler_actions_total", action="remove_volume",
                       result="failure") == 1, r.metrics_text()
     finally:
         d.rm("not-warren-2")
     # Free now: gone at the next try, 15 s after the first.
     wait_for(lambda: d.volume(name) is None, 25, interval=0.2, what="the orphan volume to go")
-    assert r.log().count(f"could not remove orphan volume {name}") == 1
+    assert r.log().count(f"could not remove home volume {name}") == 1
     assert serving(st, ws)
+    wait_for(lambda: st.db.value("SELECT count(*) FROM orphan_volumes") == 0, 5,
+             what="the volume off the list")
+    audit = st.db.one("SELECT * FROM audit_log WHERE action = 'volume.remove'")
+    assert audit and audit["target_id"] == name, audit
+    assert audit["details"]["requested_by"].startswith("warrenctl ("), audit
 
 
 # ------------------------------------------------------------------ drift

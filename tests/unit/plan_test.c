@@ -70,13 +70,13 @@ steps(const struct plan *p)
 int
 main(void)
 {
-	struct actual none = { 0 }, up = { true, true, true, "c1", 3, 0 };
-	struct actual down = { true, false, true, "c1", 3, 137 };
-	struct actual old = { true, true, true, "c1", 2, 0 };
-	struct actual vol = { false, false, true, "", 0, 0 };
+	struct actual none = { 0 }, up = { true, true, true, "c1", 3, 0, false };
+	struct actual down = { true, false, true, "c1", 3, 137, false };
+	struct actual old = { true, true, true, "c1", 2, 0, false };
+	struct actual vol = { false, false, true, "", 0, 0, false };
 	struct arena *a = arena_new(8192);
 	struct spec_context ctx = { "127.0.0.1", "bridge", "warren-abcdefghij-home",
-	    "{\"TOKEN\":\"s3cret\"}" };
+	    "{\"TOKEN\":\"s3cret\"}", "6f1c7a1e-3f5d-4c2b-9a57-1d2e3f4a5b6c" };
 	struct json_object *spec, *hc, *v;
 	struct desired d;
 	const char *why, *reason;
@@ -188,6 +188,10 @@ main(void)
 	is_str(json_object_get_string(json_object_object_get(
 	    json_object_object_get(spec, "Labels"), "warren.build")), "3",
 	    "labelled with the build number");
+	is_str(json_object_get_string(json_object_object_get(
+	    json_object_object_get(spec, "Labels"), "warren.instance")),
+	    "6f1c7a1e-3f5d-4c2b-9a57-1d2e3f4a5b6c",
+	    "labelled with the installation's id");
 
 	json_object_object_add(hc, "Privileged", json_object_new_boolean(1));
 	ok(!plan_container_safe(spec, &why), "privileged refused: %s", why);
