@@ -125,7 +125,7 @@ const TRANSITIONAL = new Set(["starting", "stopping", "restarting", "updating", 
 const STATUS_CLASS = {
 	running: "ok", succeeded: "ok", starting: "busy", stopping: "busy", restarting: "busy",
 	updating: "busy", deleting: "busy", pending: "busy", stopped: "idle", canceled: "idle",
-	deleted: "idle", dormant: "warn", failed: "bad",
+	deleted: "idle", dormant: "warn", unknown: "warn", failed: "bad",
 };
 
 export function isTransitional(status) {

@@ -116,6 +116,8 @@ static const struct {
 	{ "notfound",	404, NULL, "No such workspace.\n" },
 	{ "stopped",	503, NULL, "This workspace is stopped.\n" },
 	{ "starting",	503, "2", "This workspace is starting.\n" },
+	{ "unreachable", 503, "5", "This workspace's Docker host does not "
+	    "answer.\n" },
 };
 
 /* A short per-worker memory of recent answers (and activity writes). */
@@ -453,6 +455,7 @@ h_forward(struct request *req, struct response *resp)
 	if (strcmp(status, "running") != 0 || hostport == NULL) {
 		fresh.status = 403;
 		snprintf(fresh.state, sizeof(fresh.state), "%s",
+		    strcmp(status, "unknown") == 0 ? "unreachable" :
 		    strcmp(status, "running") == 0 || strcmp(status,
 		    "starting") == 0 || strcmp(status, "restarting") == 0 ||
 		    strcmp(status, "updating") == 0 ? "starting" : "stopped");

@@ -171,7 +171,7 @@ h_workspaces_list(struct request *req, struct response *resp)
 		return;
 	static const char *const statuses[] = { "starting", "running",
 	    "stopping", "stopped", "restarting", "updating", "deleting",
-	    "failed", "canceled", "dormant", NULL };
+	    "failed", "canceled", "dormant", "unknown", NULL };
 
 	if ((owner && !in_uuid(owner)) || (tpl && !in_uuid(tpl)) ||
 	    (status && !in_choices(status, statuses))) {

@@ -33,6 +33,7 @@ struct run {
 	const char		*digest;
 	const char		*error;
 	bool			 transient;	/* Docker did not answer */
+	bool			 retry;		/* the step may succeed again */
 	bool			 stopped;	/* cut short by a shutdown */
 	struct timespec		 t0;
 };
@@ -56,9 +57,47 @@ call(struct run *r, const char *method, const char *path,
 	res = docker_call(r->w->docker, r->w->a, method, path, body,
 	    timeout_ms, out);
 	metrics_docker(docker_last_seconds(r->w->docker));
-	if (res == DOCKER_UNREACHABLE)
+	/*
+	 * No connection: the host is away and the build waits for it.  An
+	 * engine too slow to answer is tried again a few times, then the
+	 * build fails.
+	 */
+	if (res == DOCKER_UNREACHABLE && docker_timed_out(r->w->docker))
+		r->retry = true;
+	else if (res == DOCKER_UNREACHABLE)
 		r->transient = true;
 	return res;
+}
+
+/*
+ * Docker's refusals worth another try: a host port taken between its
+ * choice and its bind, a pull or a registry that broke off.  Anything
+ * else (an image that does not exist, a request Docker calls invalid)
+ * fails the build at once.
+ */
+static bool
+passing(const char *message)
+{
+	static const char *const marks[] = { "address already in use",
+	    "port is already allocated", "i/o timeout", "handshake timeout",
+	    "connection reset", "connection refused", "unexpected eof",
+	    "request canceled", "timeout exceeded", "too many requests",
+	    "toomanyrequests", "temporarily unavailable", "service unavailable",
+	    "broken pipe", NULL };
+	int i;
+
+	for (i = 0; marks[i] != NULL; i++)
+		if (strcasestr(message, marks[i]) != NULL)
+			return true;
+	return false;
+}
+
+/* After a failed call: may the step be tried again? */
+static void
+maybe_passing(struct run *r)
+{
+	if (passing(docker_error(r->w->docker)))
+		r->retry = true;
 }
 
 static const char *
@@ -86,7 +125,7 @@ ours(const struct worker *w, struct json_object *labels)
 int
 converge_observe(struct worker *w, const struct desired *d, struct actual *a)
 {
-	struct run r = { w, d, { 0 }, NULL, NULL, false, false, { 0, 0 } };
+	struct run r = { w, d, { 0 }, NULL, NULL, false, false, false, { 0, 0 } };
 	struct json_object *o, *st, *cfg, *v;
 	enum docker_result res;
 
@@ -198,10 +237,12 @@ ensure_image(struct run *r)
 		state_log(r->w->db, r->w->a, r->d->build_id, "system",
 		    "pulling image %s", r->d->image);
 		if (docker_pull(r->w->docker, r->w->a, r->d->image, 600000)
-		    != DOCKER_OK)
+		    != DOCKER_OK) {
+			maybe_passing(r);
 			return fail(r, "image %s is not available and could "
 			    "not be pulled: %s", r->d->image,
 			    docker_error(r->w->docker));
+		}
 		res = call(r, "GET", path, NULL, 0, &o);
 	}
 	if (res != DOCKER_OK || o == NULL)
@@ -244,9 +285,11 @@ step_create(struct run *r)
 		    r->d)), spec, 60000, &o);
 		if (res == DOCKER_OK)
 			break;
-		if (res != DOCKER_CONFLICT)
+		if (res != DOCKER_CONFLICT) {
+			maybe_passing(r);
 			return fail(r, "could not create the container: %s",
 			    docker_error(r->w->docker));
+		}
 		/* Made before a crash: the same build's is kept, else redone. */
 		if (converge_observe(r->w, r->d, &r->a) == 0 && r->a.foreign)
 			return fail(r, "the container name is taken by another "
@@ -303,9 +346,11 @@ step_start(struct run *r)
 {
 	if (call(r, "POST", arena_printf(r->w->a, "/containers/%s/start",
 	    plan_container_name(r->w->a, r->d)), NULL, 60000, NULL)
-	    != DOCKER_OK)
+	    != DOCKER_OK) {
+		maybe_passing(r);
 		return fail(r, "could not start the container: %s",
 		    docker_error(r->w->docker));
+	}
 	r->a.running = true;
 	if (!record(r, "running", 0))
 		return fail(r, "could not record the deployment");
@@ -516,11 +561,40 @@ execute(struct run *r, enum step s)
 	return false;
 }
 
+/*
+ * A step, and when it fails for a passing reason, again after a pause that
+ * doubles (1, 2, 4 s): each failed try is in the build log.
+ */
+#define TRIES		4
+#define TRY_PAUSE_MS	1000
+
+static bool
+attempt(struct run *r, enum step s)
+{
+	int n, pause = TRY_PAUSE_MS;
+
+	for (n = 1;; n++, pause *= 2) {
+		r->retry = false;
+		if (execute(r, s))
+			return true;
+		if (r->stopped || r->transient || !r->retry || n == TRIES)
+			return false;
+		metrics_step(s, false);
+		log_info("workspace %s: %s failed (try %d of %d): %s",
+		    r->d->short_id, step_names[s], n, TRIES, r->error);
+		state_log(r->w->db, r->w->a, r->d->build_id, "system",
+		    "%s failed (try %d of %d): %s; trying again in %d s",
+		    step_names[s], n, TRIES, r->error, pause / 1000);
+		if (!nap(r, pause))
+			return interrupted(r);
+	}
+}
+
 int
 converge_run(struct worker *w, const struct desired *d,
     const struct actual *a, const struct plan *p)
 {
-	struct run r = { w, d, *a, NULL, NULL, false, false, { 0, 0 } };
+	struct run r = { w, d, *a, NULL, NULL, false, false, false, { 0, 0 } };
 	int i;
 
 	clock_gettime(CLOCK_MONOTONIC, &r.t0);
@@ -537,7 +611,7 @@ converge_run(struct worker *w, const struct desired *d,
 		return 1;
 	}
 	for (i = 0; i < p->n; i++) {
-		if (execute(&r, p->steps[i])) {
+		if (attempt(&r, p->steps[i])) {
 			metrics_step(p->steps[i], true);
 			continue;
 		}

@@ -26,6 +26,7 @@ struct docker {
 	char		*ca, *cert, *key;	/* TLS files, or NULL */
 	bool		 tls;
 	bool		 fresh;		/* after a failure: a new connection */
+	bool		 timed_out;	/* the last request took too long */
 	char		 version[16];
 	long		 timeout_ms;
 	char		 err[512];
@@ -129,6 +130,12 @@ docker_error(struct docker *d)
 	return d->err;
 }
 
+bool
+docker_timed_out(struct docker *d)
+{
+	return d->timed_out;
+}
+
 double
 docker_last_seconds(struct docker *d)
 {
@@ -230,6 +237,7 @@ request(struct docker *d, struct arena *a, const char *method,
 	curl_slist_free_all(hdrs);
 	*status = 0;
 	d->fresh = rc != CURLE_OK;
+	d->timed_out = rc == CURLE_OPERATION_TIMEDOUT;
 	if (rc != CURLE_OK) {
 		/* libcurl's own text says which certificate, and why. */
 		snprintf(d->err, sizeof(d->err), "Docker did not answer %s %s:"

@@ -32,6 +32,8 @@ void		 docker_free(struct docker *);
 /* Agrees on an API version with the daemon; -1 when unreachable. */
 int		 docker_negotiate(struct docker *, struct arena *);
 const char	*docker_error(struct docker *);	/* last message */
+/* Did the last call get no answer in time (rather than no connection)? */
+bool		 docker_timed_out(struct docker *);
 double		 docker_last_seconds(struct docker *);
 
 enum docker_result docker_call(struct docker *, struct arena *,

@@ -273,6 +273,54 @@ wait_idle(void)
 	pthread_mutex_unlock(&qmu);
 }
 
+/*
+ * Whether Docker answers, recorded when it changes: a running workspace on
+ * a host that does not answer is "unknown" in the API, and each build
+ * waiting for the host says so in its log, once.  Full passes only (the
+ * main thread).
+ */
+#define MAX_TOLD	256
+static int	docker_up = -1;		/* -1: not yet recorded */
+static char	told[MAX_TOLD][40];
+
+static void
+host_answers(struct worker *w, bool up, const struct desired *ds, int n)
+{
+	const char *why = up ? NULL : docker_error(w->docker);
+	int i, k, free_slot;
+
+	if (docker_up != (int)up && state_host_status(w->db, w->a,
+	    conf.reconciler_host_name, up, why) == 0) {
+		if (docker_up != -1)
+			log_info("Docker host %s %s", conf.reconciler_host_name,
+			    up ? "answers again" : "does not answer: workspaces "
+			    "on it are unknown until it does");
+		docker_up = up;
+	}
+	metrics_docker_up(up);
+	if (up) {
+		memset(told, 0, sizeof(told));
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		if (!ds[i].has_build)
+			continue;
+		for (k = 0, free_slot = -1; k < MAX_TOLD; k++) {
+			if (strcmp(told[k], ds[i].build_id) == 0)
+				break;
+			if (told[k][0] == '\0' && free_slot == -1)
+				free_slot = k;
+		}
+		if (k < MAX_TOLD || free_slot == -1)
+			continue;
+		snprintf(told[free_slot], sizeof(told[0]), "%s", ds[i].build_id);
+		state_log(w->db, w->a, ds[i].build_id, "system", "waiting for "
+		    "the Docker host %s, which does not answer; the %s goes on "
+		    "when it does", conf.reconciler_host_name,
+		    ds[i].transition);
+	}
+}
+
 static const char *
 status_of(const struct desired *d)
 {
@@ -283,7 +331,7 @@ status_of(const struct desired *d)
 	if (strcmp(d->last_status, "failed") == 0)
 		return "failed";
 	if (strcmp(d->state, "running") == 0)
-		return "running";
+		return docker_up == 0 ? "unknown" : "running";
 	return d->dormant_at ? "dormant" : "stopped";
 }
 
@@ -384,8 +432,14 @@ full_pass(struct worker *main_w)
 	if (observe_all(main_w, ds, n, acts, &o) == -1) {
 		log_warnx("Docker did not answer: %s",
 		    docker_error(main_w->docker));
+		host_answers(main_w, false, ds, n);
+		metrics_pass(0, n);
+		for (i = 0; i < n; i++)
+			metrics_status(status_of(&ds[i]), 1);
+		write_metrics(main_w->a);
 		return -1;
 	}
+	host_answers(main_w, true, ds, n);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	metrics_pass((double)(t1.tv_sec - t0.tv_sec) +
 	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9, n);

@@ -21,8 +21,8 @@ static const char *const transitions[] = { "start", "stop", "restart",
 	"update", "delete" };
 #define NT	5
 static const char *const statuses[] = { "starting", "running", "stopping",
-	"stopped", "failed", "deleting", "dormant", "other" };
-#define NS	8
+	"stopped", "failed", "deleting", "dormant", "unknown", "other" };
+#define NS	9
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static unsigned long long steps[STEP_COUNT][2];
@@ -33,6 +33,7 @@ static struct {
 	int	foreign_containers, foreign_volumes, orphan_volumes, held;
 	int	adopted;
 } own;
+static int docker_up = 1;
 
 static void
 observe(struct hist *h, double v)
@@ -95,6 +96,14 @@ metrics_status(const char *status, int n)
 		;
 	pthread_mutex_lock(&mu);
 	by_status[i] += n;
+	pthread_mutex_unlock(&mu);
+}
+
+void
+metrics_docker_up(bool up)
+{
+	pthread_mutex_lock(&mu);
+	docker_up = up;
 	pthread_mutex_unlock(&mu);
 }
 
@@ -186,9 +195,13 @@ metrics_text(struct arena *a)
 	    "# HELP warren_reconciler_adopted_objects Objects made before "
 	    "instance labels, adopted.\n"
 	    "# TYPE warren_reconciler_adopted_objects gauge\n"
-	    "warren_reconciler_adopted_objects %d\n", out,
+	    "warren_reconciler_adopted_objects %d\n"
+	    "# HELP warren_reconciler_docker_up Whether the Docker host "
+	    "answered the last full pass.\n"
+	    "# TYPE warren_reconciler_docker_up gauge\n"
+	    "warren_reconciler_docker_up %d\n", out,
 	    own.foreign_containers, own.foreign_volumes, own.orphan_volumes,
-	    own.held, own.adopted);
+	    own.held, own.adopted, docker_up);
 	pthread_mutex_unlock(&mu);
 	return out;
 }

@@ -539,3 +539,24 @@ state_hold_clear(struct db *db, struct arena *a, const char *host)
 
 	return run(db, a, &q_hold_clear, p);
 }
+
+/* Everyone's workspace lists change with it: the empty payload says so. */
+static const struct db_stmt q_host_status = {
+	"recon_host_status",
+	"WITH u AS (INSERT INTO docker_host_status (name, reachable, error)"
+	"  VALUES ($1, $2, $3) ON CONFLICT (name) DO UPDATE SET"
+	"  reachable = EXCLUDED.reachable, error = EXCLUDED.error,"
+	"  changed_at = CASE WHEN docker_host_status.reachable ="
+	"  EXCLUDED.reachable THEN docker_host_status.changed_at ELSE now() END"
+	"  RETURNING name)"
+	" SELECT pg_notify('warren_workspaces', '') FROM u", 3
+};
+
+int
+state_host_status(struct db *db, struct arena *a, const char *host,
+    bool reachable, const char *error)
+{
+	const char *p[] = { host, reachable ? "true" : "false", error };
+
+	return run(db, a, &q_host_status, p);
+}

@@ -51,5 +51,8 @@ int	state_hold(struct db *, struct arena *, const char *host,
 	    int containers, int total, const char *reason,
 	    const char **confirmed_by) __attribute__((warn_unused_result));
 int	state_hold_clear(struct db *, struct arena *, const char *host);
+/* Whether the Docker host answers (error: why not, for operators). */
+int	state_host_status(struct db *, struct arena *, const char *host,
+	    bool reachable, const char *error);
 
 #endif

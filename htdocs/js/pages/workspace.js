@@ -141,8 +141,15 @@ export async function detail(ctx) {
 		setBadge(statusBadge, st);
 		const k = `${st}|${template && template.active_version}|${ws.template_version}`;
 		keyed("actions", k, actions, () => replace(actions, actionButtons()));
-		keyed("banner", `${st}|${ws.build_id}|${ws.build_status}`, banner, () => {
-			if (isTransitional(st))
+		keyed("banner", `${st}|${ws.build_id}|${ws.build_status}|${ws.status_reason}`, banner, () => {
+			if (st === "unknown")
+				replace(banner, h("div.alert.warn", h("strong", "Its state is unknown for now."),
+					h("p", `${ws.status_reason || "Its Docker host does not answer"}: Warren starts it again `
+						+ "as soon as the host is back.")));
+			else if (isTransitional(st) && ws.status_reason)
+				replace(banner, h("div.alert.warn", h("span.spinner", { "aria-hidden": "true" }),
+					`Waiting: ${ws.status_reason}. It goes on as soon as the host is back.`));
+			else if (isTransitional(st))
 				replace(banner, h("div.alert.info", h("span.spinner", { "aria-hidden": "true" }),
 					`${TRANSITION_VERB[ws.build_transition] || "Working"}… the log below follows the build.`));
 			else if (st === "failed")
