@@ -344,6 +344,9 @@ def test_missing_image_fails_with_clear_error(st):
     lines = st.log_lines(ws["build_id"])
     assert any(l.startswith("pulling image ") for l in lines), lines
     assert any(l.startswith("error: ") and MISSING_IMAGE in l for l in lines), lines
+    # Permanent: no second try.
+    assert not any(" failed (try " in l for l in lines), lines
+    assert (b["completed_at"] - b["started_at"]).total_seconds() < 5, b
     assert st.containers_of(ws) == []
     api = st.get_build(ws["build_id"])
     assert api["status"] == "failed" and api["error"] == b["error"], api

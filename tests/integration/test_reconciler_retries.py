@@ -3,7 +3,8 @@
 slow to answer; each try is in the build log, with a pause that doubles,
 and the build succeeds.  A permanent failure (an image that does not
 exist, a container Docker cannot run as specified) fails the build at once
-with a clear message and no second try.
+with a clear message and no second try (the missing image:
+test_reconciler_lifecycle.py's test_missing_image_fails_with_clear_error).
 """
 
 import socket
@@ -13,7 +14,7 @@ import pytest
 pytest.register_assert_rewrite("docker_util")
 
 from conftest import metric, wait_for  # noqa: E402
-from docker_util import IMAGE, MISSING_IMAGE, DockerRelay  # noqa: E402
+from docker_util import IMAGE, DockerRelay  # noqa: E402
 
 pytest_plugins = ["docker_util"]
 
@@ -85,16 +86,6 @@ def test_engine_too_slow_is_tried_again(st, tmp_path):
         assert st.serves(ws, "warren v1")
     finally:
         relay.close()
-
-
-def test_missing_image_fails_at_once(st):
-    st.reconciler().start()
-    assert st.docker.image(MISSING_IMAGE) is None
-    ws = st.workspace(st.template(image=MISSING_IMAGE))
-    b = st.wait_build(ws["build_id"], 30, "failed")
-    assert MISSING_IMAGE in b["error"] and "not available" in b["error"], b["error"]
-    assert tries(st, ws["build_id"]) == [], st.log_lines(ws["build_id"])
-    assert (b["completed_at"] - b["started_at"]).total_seconds() < 5, b
 
 
 def test_container_docker_refuses_fails_at_once(st):
