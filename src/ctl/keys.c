@@ -76,8 +76,8 @@ share(int fd, uid_t uid, gid_t gid, mode_t mode)
 }
 
 /* Writes the whole file next to the old one, then renames it in place. */
-static int
-write_file(const char *path, const char *text)
+int
+keys_write(const char *path, const char *text)
 {
 	char tmp[4096];
 	size_t n = strlen(text);
@@ -136,7 +136,7 @@ keys_init(const struct conf *c)
 		printf("%s exists: keeping it\n", c->jwt_key_file);
 	else {
 		new_line(line, sizeof(line));
-		if (write_file(c->jwt_key_file, line) == -1)
+		if (keys_write(c->jwt_key_file, line) == -1)
 			return -1;
 		printf("created %s\n", c->jwt_key_file);
 	}
@@ -183,7 +183,7 @@ keys_rotate(const struct conf *c)
 	}
 	fclose(f);
 	sodium_memzero(&keys, sizeof(keys));
-	if (write_file(c->jwt_key_file, text) == -1)
+	if (keys_write(c->jwt_key_file, text) == -1)
 		return -1;
 	sodium_memzero(text, sizeof(text));
 	printf("rotated %s: reload warren-api (SIGHUP) to sign with the new "

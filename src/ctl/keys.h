@@ -9,5 +9,7 @@
 
 int	keys_init(const struct conf *);
 int	keys_rotate(const struct conf *);
+/* Writes a key file in place, with the owner and mode keys_init gives. */
+int	keys_write(const char *path, const char *text);
 
 #endif

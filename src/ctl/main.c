@@ -8,6 +8,7 @@
 
 #include <sodium.h>
 
+#include "backup.h"
 #include "conf.h"
 #include "log.h"
 #include "keys.h"
@@ -29,6 +30,8 @@ static int	cmd_version(int, char **);
 static int	cmd_status(int, char **);
 static int	cmd_volumes(int, char **);
 static int	cmd_removals(int, char **);
+static int	cmd_backup(int, char **);
+static int	cmd_restore(int, char **);
 
 static const struct command {
 	const char	*name;
@@ -45,6 +48,8 @@ static const struct command {
 	{ "status", cmd_status, "status" },
 	{ "volumes", cmd_volumes, "volumes [remove NAME... | remove --all]" },
 	{ "removals", cmd_removals, "removals confirm [HOST]" },
+	{ "backup", cmd_backup, "backup DIR" },
+	{ "restore", cmd_restore, "restore DIR" },
 	{ "version", cmd_version, "version" },
 };
 
@@ -214,6 +219,30 @@ static int
 cmd_removals(int argc, char **argv)
 {
 	return ops(argc, argv, ops_removals);
+}
+
+static int
+cmd_backup(int argc, char **argv)
+{
+	struct conf c;
+
+	if (argc != 2)
+		usage();
+	if (load(&c) == -1)
+		return 1;
+	return backup_run(&c, argv[1]) == 0 ? 0 : 1;
+}
+
+static int
+cmd_restore(int argc, char **argv)
+{
+	struct conf c;
+
+	if (argc != 2)
+		usage();
+	if (load(&c) == -1)
+		return 1;
+	return restore_run(&c, argv[1]) == 0 ? 0 : 1;
 }
 
 static int

@@ -182,21 +182,11 @@ tls_hint(struct docker *d, CURLcode rc)
 	    "the client certificate)";
 }
 
-/* Raw request; *status 0 when nothing came back. */
-static int
-request(struct docker *d, struct arena *a, const char *method,
-    const char *path, const char *body, long timeout_ms, long *status,
-    struct sink *s, bool versioned)
+/* The handle for one call: endpoint, TLS, timeouts, error buffer. */
+static void
+prepare(struct docker *d, const char *url, const char *method,
+    long timeout_ms)
 {
-	struct curl_slist *hdrs = NULL;
-	struct timespec t0, t1;
-	char *url;
-	CURLcode rc;
-
-	memset(s, 0, sizeof(*s));
-	s->a = a;
-	url = versioned ? arena_printf(a, "%s/v%s%s", d->base, d->version,
-	    path) : arena_printf(a, "%s%s", d->base, path);
 	curl_easy_reset(d->curl);
 	if (d->socket != NULL)
 		curl_easy_setopt(d->curl, CURLOPT_UNIX_SOCKET_PATH, d->socket);
@@ -217,10 +207,27 @@ request(struct docker *d, struct arena *a, const char *method,
 	curl_easy_setopt(d->curl, CURLOPT_ERRORBUFFER, d->curl_err);
 	curl_easy_setopt(d->curl, CURLOPT_URL, url);
 	curl_easy_setopt(d->curl, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(d->curl, CURLOPT_TIMEOUT_MS, timeout_ms > 0 ?
-	    timeout_ms : d->timeout_ms);
+	curl_easy_setopt(d->curl, CURLOPT_TIMEOUT_MS, timeout_ms);
 	curl_easy_setopt(d->curl, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
 	curl_easy_setopt(d->curl, CURLOPT_NOSIGNAL, 1L);
+}
+
+/* Raw request; *status 0 when nothing came back. */
+static int
+request(struct docker *d, struct arena *a, const char *method,
+    const char *path, const char *body, long timeout_ms, long *status,
+    struct sink *s, bool versioned)
+{
+	struct curl_slist *hdrs = NULL;
+	struct timespec t0, t1;
+	char *url;
+	CURLcode rc;
+
+	memset(s, 0, sizeof(*s));
+	s->a = a;
+	url = versioned ? arena_printf(a, "%s/v%s%s", d->base, d->version,
+	    path) : arena_printf(a, "%s%s", d->base, path);
+	prepare(d, url, method, timeout_ms > 0 ? timeout_ms : d->timeout_ms);
 	curl_easy_setopt(d->curl, CURLOPT_WRITEFUNCTION, collect);
 	curl_easy_setopt(d->curl, CURLOPT_WRITEDATA, s);
 	if (body != NULL) {
@@ -330,6 +337,90 @@ docker_call(struct docker *d, struct arena *a, const char *method,
 	if (status == 409)
 		return DOCKER_CONFLICT;
 	return DOCKER_ERROR;
+}
+
+/* A streamed answer: to the file when it succeeded, else kept for why. */
+struct stream {
+	CURL		*curl;
+	FILE		*out;
+	struct sink	 err;
+	int		 ok;		/* -1 not known yet, 0 error, 1 success */
+	bool		 failed;	/* writing to the file failed */
+};
+
+static size_t
+stream_out(char *data, size_t size, size_t n, void *arg)
+{
+	struct stream *st = arg;
+	long code = 0;
+
+	if (st->ok == -1) {
+		curl_easy_getinfo(st->curl, CURLINFO_RESPONSE_CODE, &code);
+		st->ok = code >= 200 && code < 300;
+	}
+	if (!st->ok)
+		return collect(data, size, n, &st->err);
+	if (st->out == NULL)
+		return size * n;	/* not wanted */
+	if (fwrite(data, size, n, st->out) != n) {
+		st->failed = true;
+		return 0;
+	}
+	return size * n;
+}
+
+static size_t
+stream_in(char *buf, size_t size, size_t n, void *arg)
+{
+	return fread(buf, size, n, (FILE *)arg) * size;
+}
+
+enum docker_result
+docker_stream(struct docker *d, struct arena *a, const char *method,
+    const char *path, FILE *in, FILE *out, long timeout_ms)
+{
+	struct curl_slist *hdrs = NULL;
+	struct stream st;
+	long status = 0;
+	CURLcode rc;
+
+	memset(&st, 0, sizeof(st));
+	st.curl = d->curl;
+	st.out = out;
+	st.ok = -1;
+	st.err.a = a;
+	prepare(d, arena_printf(a, "%s/v%s%s", d->base, d->version, path),
+	    method, timeout_ms);
+	curl_easy_setopt(d->curl, CURLOPT_WRITEFUNCTION, stream_out);
+	curl_easy_setopt(d->curl, CURLOPT_WRITEDATA, &st);
+	if (in != NULL) {
+		hdrs = curl_slist_append(hdrs, "Content-Type: application/x-tar");
+		curl_easy_setopt(d->curl, CURLOPT_HTTPHEADER, hdrs);
+		curl_easy_setopt(d->curl, CURLOPT_UPLOAD, 1L);
+		curl_easy_setopt(d->curl, CURLOPT_READFUNCTION, stream_in);
+		curl_easy_setopt(d->curl, CURLOPT_READDATA, in);
+	}
+	rc = curl_easy_perform(d->curl);
+	curl_slist_free_all(hdrs);
+	d->fresh = rc != CURLE_OK;
+	if (st.failed) {
+		snprintf(d->err, sizeof(d->err), "could not write the answer to "
+		    "%s %s", method, path);
+		return DOCKER_ERROR;
+	}
+	if (rc != CURLE_OK) {
+		snprintf(d->err, sizeof(d->err), "Docker did not answer %s %s:"
+		    " %s", method, path, d->curl_err[0] != '\0' ? d->curl_err :
+		    curl_easy_strerror(rc));
+		return DOCKER_UNREACHABLE;
+	}
+	curl_easy_getinfo(d->curl, CURLINFO_RESPONSE_CODE, &status);
+	if (status >= 200 && status < 300)
+		return DOCKER_OK;
+	if (st.err.buf == NULL)
+		st.err.buf = arena_strdup(a, "");
+	set_error(d, a, method, path, status, &st.err);
+	return status == 404 ? DOCKER_NOT_FOUND : DOCKER_ERROR;
 }
 
 /*

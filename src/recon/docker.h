@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include <json-c/json.h>
 
@@ -44,6 +45,11 @@ enum docker_result docker_logs(struct docker *, struct arena *,
 		    const char *id, int tail, char **text);
 enum docker_result docker_pull(struct docker *, struct arena *,
 		    const char *image, long timeout_ms);
+/* A tar archive in or out: the request body read from in (NULL: none),
+ * a successful answer written to out. */
+enum docker_result docker_stream(struct docker *, struct arena *,
+		    const char *method, const char *path, FILE *in, FILE *out,
+		    long timeout_ms);
 char		*docker_escape(struct arena *, const char *);
 
 #endif
