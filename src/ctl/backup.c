@@ -192,14 +192,42 @@ helper_done(struct run *r, const char *id)
 	    "/containers/%s?force=1", id), NULL, 0, NULL);
 }
 
+/*
+ * Copies volume to the tar file at path (out) or from it (in), through a
+ * helper container; -1 after saying why.
+ */
+static int
+copy_volume(struct run *r, const char *volume, const char *path, bool out)
+{
+	enum docker_result res;
+	const char *id;
+	FILE *f;
+
+	if ((id = helper(r, volume)) == NULL)
+		return -1;
+	if ((f = fopen(path, out ? "wxe" : "re")) == NULL) {
+		helper_done(r, id);
+		return say_error("could not open %s: %s", path, strerror(errno));
+	}
+	res = docker_stream(r->docker, r->a, out ? "GET" : "PUT",
+	    arena_printf(r->a, "/containers/%s/archive?path=%s", id, out ?
+	    MOUNT : "/"), out ? NULL : f, out ? f : NULL, COPY_TIMEOUT);
+	helper_done(r, id);
+	if (out && (fflush(f) != 0 || fsync(fileno(f)) != 0))
+		res = DOCKER_ERROR;
+	fclose(f);
+	if (res != DOCKER_OK)
+		return say_error("could not copy volume %s %s %s: %s", volume,
+		    out ? "to" : "from", path, docker_error(r->docker));
+	return 0;
+}
+
 /* -1 error, 0 copied, 1 no such volume. */
 static int
 export_home(struct run *r, const char *volume, const char *path, long *bytes)
 {
 	enum docker_result res;
-	const char *id;
 	struct stat st;
-	FILE *out;
 
 	res = docker_call(r->docker, r->a, "GET", arena_printf(r->a,
 	    "/volumes/%s", volume), NULL, 0, NULL);
@@ -208,23 +236,8 @@ export_home(struct run *r, const char *volume, const char *path, long *bytes)
 	if (res != DOCKER_OK)
 		return say_error("could not look at volume %s: %s", volume,
 		    docker_error(r->docker));
-	if ((id = helper(r, volume)) == NULL)
+	if (copy_volume(r, volume, path, true) == -1)
 		return -1;
-	if ((out = fopen(path, "we")) == NULL) {
-		helper_done(r, id);
-		return say_error("could not write %s: %s", path,
-		    strerror(errno));
-	}
-	res = docker_stream(r->docker, r->a, "GET", arena_printf(r->a,
-	    "/containers/%s/archive?path=" MOUNT, id), NULL, out,
-	    COPY_TIMEOUT);
-	helper_done(r, id);
-	if (fflush(out) != 0 || fsync(fileno(out)) != 0)
-		res = DOCKER_ERROR;
-	fclose(out);
-	if (res != DOCKER_OK)
-		return say_error("could not copy volume %s: %s", volume,
-		    docker_error(r->docker));
 	*bytes = stat(path, &st) == 0 ? (long)st.st_size : 0;
 	return 0;
 }
@@ -445,8 +458,6 @@ import_home(struct run *r, const char *instance, const char *volume,
 {
 	struct json_object *b, *labels;
 	enum docker_result res;
-	const char *id;
-	FILE *in;
 
 	res = docker_call(r->docker, r->a, "GET", arena_printf(r->a,
 	    "/volumes/%s", volume), NULL, 0, NULL);
@@ -467,20 +478,8 @@ import_home(struct run *r, const char *instance, const char *volume,
 	    != DOCKER_OK)
 		return say_error("could not create volume %s: %s", volume,
 		    docker_error(r->docker));
-	if ((id = helper(r, volume)) == NULL)
+	if (copy_volume(r, volume, path, false) == -1)
 		return -1;
-	if ((in = fopen(path, "re")) == NULL) {
-		helper_done(r, id);
-		return say_error("could not read %s: %s", path,
-		    strerror(errno));
-	}
-	res = docker_stream(r->docker, r->a, "PUT", arena_printf(r->a,
-	    "/containers/%s/archive?path=/", id), in, NULL, COPY_TIMEOUT);
-	fclose(in);
-	helper_done(r, id);
-	if (res != DOCKER_OK)
-		return say_error("could not fill volume %s: %s", volume,
-		    docker_error(r->docker));
 	printf("restored home volume %s\n", volume);
 	return 0;
 }
