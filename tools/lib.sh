@@ -296,14 +296,20 @@ warren_docker_ensure() {
 }
 
 # warren_demo_image NAME: a tiny image made here (no registry is needed):
-# busybox, with httpd serving /www on port 8080 as the default command.
+# busybox, with httpd serving /www on port 8080 as the default command, and
+# /home/coder owned by the workspace user (1000:1000), so that the home
+# volume Docker fills from it is writable by that user.  An image of NAME
+# made before that (without the label warren.demo=2) is made again.
 warren_demo_image() {
-	local name=$1 root
-	docker image inspect "$name" >/dev/null 2>&1 && return 0
+	local name=$1 root rc
+	[ "$(docker image inspect -f '{{index .Config.Labels "warren.demo"}}' \
+	    "$name" 2>/dev/null)" = 2 ] && return 0
 	root=$(mktemp -d)
 	mkdir -p "$root/bin" "$root/www" "$root/tmp" "$root/home/coder"
+	chmod 0755 "$root"
+	chmod 1777 "$root/tmp"
 	cp /usr/bin/busybox "$root/bin/busybox"
-	for c in sh ls cat echo env mkdir rm sleep httpd nc id; do
+	for c in sh ls cat echo env mkdir rm sleep httpd nc id touch; do
 		ln -s busybox "$root/bin/$c"
 	done
 	cat >"$root/www/index.html" <<'HTML'
@@ -311,9 +317,13 @@ warren_demo_image() {
 <h1>Hello from a Warren workspace</h1>
 <p>This page is served by busybox httpd inside the workspace container.</p>
 HTML
-	tar -C "$root" -c . | docker import \
-	    -c 'CMD ["httpd", "-f", "-p", "8080", "-h", "/www"]' - "$name" >/dev/null
-	local rc=$?
-	rm -rf "$root"
+	tar -C "$root" --owner=0 --group=0 --numeric-owner -c --exclude=./home/coder . \
+	    >"$root.tar" &&
+	    tar -C "$root" --owner=1000 --group=1000 --numeric-owner -r \
+	    -f "$root.tar" ./home/coder &&
+	    docker import -c 'CMD ["httpd", "-f", "-p", "8080", "-h", "/www"]' \
+	    -c 'LABEL warren.demo=2' "$root.tar" "$name" >/dev/null
+	rc=$?
+	rm -rf "$root" "$root.tar"
 	return $rc
 }

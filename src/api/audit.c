@@ -2,6 +2,7 @@
 
 #include "audit.h"
 #include "auth.h"
+#include "input.h"
 #include "json.h"
 #include "query.h"
 
@@ -22,8 +23,10 @@ audit_as(struct request *req, const char *actor_id, const char *actor_name,
 	PGresult *res = NULL;
 	size_t len;
 
+	/* Ids as one form only, so that a filter finds them all. */
 	return q_run(req, &q_audit, &res, actor_id, actor_name, action,
-	    target_type, target_id, auth_client_addr(req), results[result],
+	    target_type, target_id ? uuid_canonical(req->arena, target_id) :
+	    NULL, auth_client_addr(req), results[result],
 	    details ? json_text(details, &len) : "{}", req->request_id);
 }
 

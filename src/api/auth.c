@@ -68,6 +68,20 @@ static const struct db_stmt q_refresh_new = {
 	"INSERT INTO refresh_tokens (hash, session_id) VALUES ($1, $2)", 2
 };
 
+const char *const auth_scopes[] = { "session", "read", "full", "workspace",
+	NULL };
+
+enum token_scope
+auth_scope(const char *name)
+{
+	int i;
+
+	for (i = SCOPE_READ; auth_scopes[i] != NULL; i++)
+		if (strcmp(auth_scopes[i], name) == 0)
+			return (enum token_scope)i;
+	return SCOPE_READ;	/* unknown: the least */
+}
+
 int64_t
 auth_now(void)
 {
@@ -317,7 +331,7 @@ resolve_api_token(struct request *req, const char *token, long *retry_after)
 	    auth_now(), retry_after))
 		return AUTH_LIMITED;
 	req->caller.via = AUTH_API_TOKEN;
-	req->caller.read_only = strcmp(PQgetvalue(res, 0, 1), "read") == 0;
+	req->caller.scope = auth_scope(PQgetvalue(res, 0, 1));
 	snprintf(req->caller.token_id, sizeof(req->caller.token_id), "%s",
 	    PQgetvalue(res, 0, 0));
 	snprintf(req->caller.user_id, sizeof(req->caller.user_id), "%s",

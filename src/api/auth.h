@@ -34,6 +34,9 @@ void	cookie_set(struct request *, struct response *, enum cookie_kind,
 	    const char *value, long max_age, bool http_only);
 char	*auth_random_token(struct arena *, size_t bytes);	/* base64url */
 char	*auth_hash_hex(struct arena *, const char *);	/* \x + sha256 */
+/* Scope names by enum token_scope; API token scopes from SCOPE_READ on. */
+extern const char *const auth_scopes[];
+enum token_scope auth_scope(const char *name);
 int64_t	 auth_now(void);
 
 /*

@@ -62,6 +62,8 @@ h_audit_list(struct request *req, struct response *resp)
 		    "id, since and until RFC 3339 times, cursor as returned");
 		return;
 	}
+	if (target != NULL)
+		target = uuid_canonical(req->arena, target);
 	if ((st = q_run(req, &q_audit_list, &res, actor, action, target, since,
 	    until, cursor, arena_printf(req->arena, "%ld", limit))) != DB_OK) {
 		q_fail(req, resp, st, res);

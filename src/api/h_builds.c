@@ -114,6 +114,39 @@ quota_for(struct request *req, struct response *resp, PGresult *ws,
 	    q_get(ws, 0, 4), &ch);
 }
 
+static const struct db_stmt q_owner_member = {
+	"build_owner_member",
+	"SELECT 1 FROM memberships WHERE org_id = $1 AND user_id = $2", 2
+};
+
+/*
+ * An organization's workspace runs only while its owner is a member: one
+ * who left it (or was removed) may stop and delete it, not start it.
+ */
+static bool
+may_run(struct request *req, struct response *resp, PGresult *ws,
+    const char *transition)
+{
+	PGresult *res = NULL;
+	enum db_status st;
+
+	if (strcmp(transition, "stop") == 0 ||
+	    strcmp(transition, "delete") == 0 || PQgetisnull(ws, 0, 4))
+		return true;
+	if ((st = q_run(req, &q_owner_member, &res, PQgetvalue(ws, 0, 4),
+	    PQgetvalue(ws, 0, 3))) != DB_OK) {
+		q_fail(req, resp, st, res);
+		return false;
+	}
+	if (PQntuples(res) == 1)
+		return true;
+	q_rollback(req);
+	problem(req, resp, PROBLEM_FORBIDDEN, "the workspace's owner is not a "
+	    "member of its organization any more: it can be stopped and "
+	    "deleted, not started");
+	return false;
+}
+
 void
 h_builds_create(struct request *req, struct response *resp)
 {
@@ -148,7 +181,9 @@ h_builds_create(struct request *req, struct response *resp)
 	if ((idem = idem_begin(req, resp)) == IDEM_FAILED ||
 	    idem == IDEM_REPLAYED)
 		return;
-	if ((ws = ws_visible(req, resp, id, true, true)) == NULL)
+	if ((ws = ws_visible(req, resp, id, strcmp(transition, "stop") == 0 ?
+	    WS_STOP : WS_WRITE, true)) == NULL || !may_run(req, resp, ws,
+	    transition))
 		return;
 	if (strcmp(transition, "update") == 0) {
 		if ((st = q_run(req, &q_update_target, &target, id, has_version
@@ -222,7 +257,7 @@ h_builds_list(struct request *req, struct response *resp)
 		problem(req, resp, PROBLEM_INVALID_INPUT, "cursor is not valid");
 		return;
 	}
-	if (ws_visible(req, resp, req->params[0], false, false) == NULL)
+	if (ws_visible(req, resp, req->params[0], WS_READ, false) == NULL)
 		return;
 	if ((st = q_run(req, &q_builds, &res, req->params[0], cursor,
 	    num(req, limit))) != DB_OK) {

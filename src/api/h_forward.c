@@ -424,6 +424,15 @@ h_forward(struct request *req, struct response *resp)
 		return;
 	}
 	known = identify(req, label, cookie, uid, sid, &bearer, &iat);
+	/* A token that may only read the API opens no workspace. */
+	if (known && req->caller.scope == SCOPE_READ) {
+		memset(&fresh, 0, sizeof(fresh));
+		snprintf(fresh.key, sizeof(fresh.key), "%s", key);
+		fresh.at_ms = now_ms();
+		fresh.status = 403;
+		snprintf(fresh.state, sizeof(fresh.state), "denied");
+		goto done;
+	}
 	if ((st = q_run(req, &q_forward, &res, short_id, known ? uid : NULL,
 	    port ? arena_printf(req->arena, "%ld", port) : NULL,
 	    known && sid[0] ? sid : NULL, arena_printf(req->arena, "%lld",

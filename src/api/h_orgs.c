@@ -69,6 +69,33 @@ static const struct db_stmt q_member_delete = {
 	" RETURNING role", 2
 };
 
+/*
+ * Leaving an organization ends the member's use of its workspaces: those
+ * that run are stopped (a build with reason "membership", and the
+ * reconciler woken), in the transaction that ends the membership.  They
+ * stay the member's, who may delete them; org owners and admins see and
+ * stop them; none starts again, nor gets the org's secrets, until their
+ * owner is a member again.  A workspace in the middle of a transition is
+ * stopped by warren-reconciler once the transition is over.
+ */
+static const struct db_stmt q_member_stop = {
+	"org_member_stop",
+	"WITH s AS (SELECT w.id, w.template_version_id FROM workspaces w"
+	"  WHERE w.org_id = $1 AND w.owner_id = $2 AND w.deleted_at IS NULL"
+	"  AND w.desired_state = 'running' AND NOT EXISTS (SELECT 1 FROM"
+	"  workspace_builds b WHERE b.workspace_id = w.id AND b.status IN"
+	"  ('pending', 'running')) FOR UPDATE OF w),"
+	" b AS (INSERT INTO workspace_builds (workspace_id, number, transition,"
+	"  reason, initiator_id, template_version_id) SELECT s.id,"
+	"  coalesce((SELECT max(number) FROM workspace_builds WHERE"
+	"  workspace_id = s.id), 0) + 1, 'stop', 'membership', $3,"
+	"  s.template_version_id FROM s RETURNING workspace_id),"
+	" u AS (UPDATE workspaces w SET desired_state = 'stopped',"
+	"  updated_at = now() FROM s WHERE w.id = s.id)"
+	" SELECT b.workspace_id, pg_notify('warren_reconcile',"
+	" b.workspace_id::text) FROM b", 3
+};
+
 /* Is user $2 an owner, and how many others are (locks the rows). */
 static const struct db_stmt q_owners_left = {
 	"org_owners_left",
@@ -361,7 +388,8 @@ void
 h_org_member_delete(struct request *req, struct response *resp)
 {
 	const char *my_role, *uid = req->params[1];
-	struct json_object *d;
+	struct json_object *d, *stopped;
+	int i;
 	enum db_status st;
 	PGresult *res = NULL;
 	bool manage;
@@ -393,8 +421,18 @@ h_org_member_delete(struct request *req, struct response *resp)
 		problem(req, resp, PROBLEM_NOT_FOUND, NULL);
 		return;
 	}
+	if ((st = q_run(req, &q_member_stop, &res, req->params[0], uid,
+	    req->caller.user_id)) != DB_OK) {
+		q_fail(req, resp, st, res);
+		return;
+	}
 	d = json_own(req->arena, json_object_new_object());
 	json_object_object_add(d, "user_id", json_object_new_string(uid));
+	stopped = json_object_new_array();
+	for (i = 0; i < PQntuples(res); i++)
+		json_object_array_add(stopped, json_object_new_string(
+		    PQgetvalue(res, i, 0)));
+	json_object_object_add(d, "stopped_workspaces", stopped);
 	if ((st = audit(req, "org.member_remove", "organization",
 	    req->params[0], AUDIT_SUCCESS, d)) != DB_OK ||
 	    (st = q_commit(req)) != DB_OK) {

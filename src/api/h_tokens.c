@@ -57,7 +57,8 @@ h_tokens_create(struct request *req, struct response *resp)
 {
 	static const char *const fields[] = { "name", "scope",
 	    "expires_in_days", NULL };
-	static const char *const scopes[] = { "read", "full", NULL };
+	static const char *const scopes[] = { "read", "full", "workspace",
+	    NULL };
 	const char *name = NULL, *scope = NULL, *days = NULL;
 	struct json_object *o, *d;
 	enum db_status st;

@@ -177,7 +177,7 @@ h_me(struct request *req, struct response *resp)
 	    c->via == AUTH_COOKIE ? "cookie" : "bearer");
 	if (c->via == AUTH_API_TOKEN) {
 		jw_key(&w, "token_scope");
-		jw_string(&w, c->read_only ? "read" : "full");
+		jw_string(&w, auth_scopes[c->scope]);
 	} else {
 		jw_key(&w, "session_id");
 		jw_string(&w, c->session_id);

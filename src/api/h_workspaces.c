@@ -380,7 +380,7 @@ h_workspaces_create(struct request *req, struct response *resp)
 		q_fail(req, resp, st, NULL);
 		return;
 	}
-	if ((res = ws_visible(req, resp, wid, true, false)) == NULL ||
+	if ((res = ws_visible(req, resp, wid, WS_WRITE, false)) == NULL ||
 	    (o = ws_answer(req, resp, res)) == NULL)
 		return;
 	resp_json(req, resp, 201, o);
@@ -396,7 +396,7 @@ h_workspace_get(struct request *req, struct response *resp)
 	struct json_object *o;
 	PGresult *res;
 
-	if ((res = ws_visible(req, resp, req->params[0], false, false)) ==
+	if ((res = ws_visible(req, resp, req->params[0], WS_READ, false)) ==
 	    NULL || (o = ws_answer(req, resp, res)) == NULL)
 		return;
 	resp_json(req, resp, 200, o);
@@ -430,7 +430,7 @@ h_workspace_patch(struct request *req, struct response *resp)
 		q_fail(req, resp, st, NULL);
 		return;
 	}
-	if (ws_visible(req, resp, id, true, true) == NULL)
+	if (ws_visible(req, resp, id, WS_WRITE, true) == NULL)
 		return;
 	if ((st = q_run(req, &q_ws_idle_max, &res, id)) != DB_OK) {
 		q_fail(req, resp, st, res);
@@ -452,7 +452,7 @@ h_workspace_patch(struct request *req, struct response *resp)
 	}
 	if ((st = audit(req, "workspace.update", "workspace", id,
 	    AUDIT_SUCCESS, json_own(req->arena, json_object_get(req->body))))
-	    != DB_OK || (res = ws_visible(req, resp, id, true, false)) == NULL
+	    != DB_OK || (res = ws_visible(req, resp, id, WS_WRITE, false)) == NULL
 	    || (o = ws_answer(req, resp, res)) == NULL) {
 		if (st != DB_OK)
 			q_fail(req, resp, st, NULL);
@@ -476,7 +476,7 @@ h_workspace_delete(struct request *req, struct response *resp)
 		q_fail(req, resp, st, NULL);
 		return;
 	}
-	if (ws_visible(req, resp, id, true, true) == NULL ||
+	if (ws_visible(req, resp, id, WS_WRITE, true) == NULL ||
 	    (bid = ws_build(req, resp, id, "delete", "user", NULL)) == NULL)
 		return;
 	if ((st = audit(req, "workspace.delete", "workspace", id,
@@ -506,7 +506,7 @@ h_workspace_extend(struct request *req, struct response *resp)
 		q_fail(req, resp, st, NULL);
 		return;
 	}
-	if (ws_visible(req, resp, id, true, true) == NULL)
+	if (ws_visible(req, resp, id, WS_WRITE, true) == NULL)
 		return;
 	if ((st = q_run(req, &q_ws_extend, &res, id, num(req, hours)))
 	    != DB_OK) {
@@ -565,7 +565,7 @@ h_workspace_port_put(struct request *req, struct response *resp)
 		q_fail(req, resp, st, NULL);
 		return;
 	}
-	if (ws_visible(req, resp, id, true, true) == NULL)
+	if (ws_visible(req, resp, id, WS_WRITE, true) == NULL)
 		return;
 	if ((st = q_run(req, &q_port_max, &res, id)) != DB_OK) {
 		q_fail(req, resp, st, res);
@@ -614,7 +614,7 @@ h_workspace_port_delete(struct request *req, struct response *resp)
 		q_fail(req, resp, st, NULL);
 		return;
 	}
-	if (ws_visible(req, resp, id, true, true) == NULL)
+	if (ws_visible(req, resp, id, WS_WRITE, true) == NULL)
 		return;
 	if ((st = q_run(req, &q_share_delete, &res, id, num(req, port)))
 	    != DB_OK) {

@@ -34,6 +34,17 @@ enum auth_via {
 	AUTH_API_TOKEN,		/* API token in Authorization */
 };
 
+/*
+ * What an API token may do: read the API, use all of it, or only open
+ * workspaces (the data plane); a session may do everything.
+ */
+enum token_scope {
+	SCOPE_SESSION,
+	SCOPE_READ,
+	SCOPE_FULL,
+	SCOPE_WORKSPACE,
+};
+
 /* Who is calling, filled once per request by the central auth step. */
 struct caller {
 	enum auth_via	via;
@@ -44,7 +55,7 @@ struct caller {
 	char		display_name[208];
 	char		session_id[64];
 	char		token_id[64];
-	bool		read_only;
+	enum token_scope scope;
 };
 
 struct request {

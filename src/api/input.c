@@ -134,6 +134,21 @@ in_int(struct request *req, struct response *resp, const char *key,
 	return true;
 }
 
+/* A UUID in lower case (its canonical form); anything else as it is. */
+const char *
+uuid_canonical(struct arena *a, const char *s)
+{
+	char *out;
+	size_t i;
+
+	if (!in_uuid(s))
+		return s;
+	out = arena_strdup(a, s);
+	for (i = 0; out[i] != '\0'; i++)
+		out[i] = (char)tolower((unsigned char)out[i]);
+	return out;
+}
+
 bool
 in_uuid(const char *s)
 {

@@ -22,6 +22,7 @@ bool	in_bool(struct request *, struct response *, const char *key,
 bool	in_int(struct request *, struct response *, const char *key,
 	    long min, long max, bool required, long *out, bool *present);
 bool	in_uuid(const char *);
+const char *uuid_canonical(struct arena *, const char *);
 /* The one of the NULL-terminated choices that s is; NULL for none. */
 const char *in_choices(const char *s, const char *const *choices);
 bool	in_name(const char *, size_t max);	/* DNS-label style name */

@@ -134,6 +134,12 @@ read_json_body(struct server *srv, struct request *req,
 		    json_parse_error(r));
 		return false;
 	}
+	/* A null is no body at all: not an empty object either. */
+	if (req->body == NULL) {
+		problem(req, resp, PROBLEM_INVALID_INPUT, "the request body "
+		    "must be a JSON object, not null");
+		return false;
+	}
 	return true;
 }
 
@@ -202,9 +208,14 @@ enforce_policy(struct request *req, struct response *resp)
 		problem(req, resp, PROBLEM_NOT_FOUND, NULL);
 		return false;
 	}
+	if (req->caller.scope == SCOPE_WORKSPACE) {
+		problem(req, resp, PROBLEM_FORBIDDEN, "this token opens "
+		    "workspaces only: it has no access to the API");
+		return false;
+	}
 	if (method_is_safe(req->method))
 		return true;
-	if (req->caller.read_only) {
+	if (req->caller.scope == SCOPE_READ) {
 		problem(req, resp, PROBLEM_FORBIDDEN,
 		    "this token has read-only scope");
 		return false;

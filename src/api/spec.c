@@ -4,8 +4,10 @@
 #include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "imageref.h"
 #include "json.h"
 #include "spec.h"
 
@@ -62,6 +64,132 @@ spec_env_name_valid(const char *s)
 		return false;
 	for (i = 0; i < n; i++)
 		if (!isalnum((unsigned char)s[i]) && s[i] != '_')
+			return false;
+	return true;
+}
+
+/*
+ * A parameter's pattern costs little to compile and to match: glibc
+ * compiles a counted repetition by copying its atom, so repetitions inside
+ * repetitions grow exponentially (five nested {1,15} took 443 MB).  No
+ * repetition of a group that holds one, counts up to SPEC_REPEAT_MAX, and
+ * at most SPEC_QUANTIFIERS_MAX repetitions.
+ */
+bool
+spec_pattern_bounded(const char *re, const char **why)
+{
+	bool inner[SPEC_PATTERN_MAX + 1];	/* per open group: holds one */
+	int depth = 0, quantifiers = 0;
+	bool last_group = false, last_inner = false;
+	const char *p;
+	long a, b;
+	char *end;
+
+	inner[0] = false;
+	for (p = re; *p != '\0'; p++) {
+		bool group_closed = false;
+
+		switch (*p) {
+		case '\\':
+			if (p[1] != '\0')
+				p++;
+			break;
+		case '[':
+			/* A bracket expression, "]" first is one of its own. */
+			p++;
+			if (*p == '^')
+				p++;
+			if (*p == ']')
+				p++;
+			while (*p != '\0' && *p != ']')
+				p++;
+			if (*p == '\0') {
+				*why = "has an unclosed [";
+				return false;
+			}
+			break;
+		case '(':
+			inner[++depth] = false;
+			break;
+		case ')':
+			if (depth == 0) {
+				*why = "has an unmatched )";
+				return false;
+			}
+			last_inner = inner[depth--];
+			inner[depth] |= last_inner;
+			group_closed = true;
+			break;
+		case '*': case '+': case '?': case '{':
+			if (*p == '{') {
+				a = strtol(p + 1, &end, 10);
+				b = *end == ',' ? (end[1] == '}' ? a :
+				    strtol(end + 1, &end, 10)) : a;
+				if (*end == ',')
+					end++;
+				if (*end != '}' || a > SPEC_REPEAT_MAX ||
+				    b > SPEC_REPEAT_MAX) {
+					*why = "counts a repetition beyond "
+					    SPEC_REPEAT_MAX_TEXT;
+					return false;
+				}
+				p = end;
+			}
+			if (last_group && last_inner) {
+				*why = "repeats a group that repeats itself";
+				return false;
+			}
+			if (++quantifiers > SPEC_QUANTIFIERS_MAX) {
+				*why = "has too many repetitions";
+				return false;
+			}
+			inner[depth] = true;
+			break;
+		}
+		last_group = group_closed;
+	}
+	if (depth != 0) {
+		*why = "has an unclosed (";
+		return false;
+	}
+	return true;
+}
+
+/*
+ * A clean absolute path for the home volume: segments of [A-Za-z0-9._-]
+ * (no "." or ".."), no empty segment, and not in or under a directory the
+ * system needs (a volume there would hide it, or Docker refuses it only
+ * when the container starts).
+ */
+bool
+spec_home_path_valid(const char *s)
+{
+	static const char *const system_dirs[] = { "bin", "boot", "dev", "etc",
+	    "lib", "lib32", "lib64", "libx32", "proc", "run", "sbin", "sys",
+	    "tmp", "usr", "var", NULL };
+	const char *seg, *end;
+	size_t n;
+	int i;
+
+	if (s[0] != '/' || strlen(s) > 255 || strlen(s) < 2)
+		return false;
+	for (seg = s + 1; *seg != '\0'; seg = *end ? end + 1 : end) {
+		end = seg + strcspn(seg, "/");
+		n = (size_t)(end - seg);
+		if (n == 0 || (n == 1 && seg[0] == '.') ||
+		    (n == 2 && seg[0] == '.' && seg[1] == '.'))
+			return false;
+		for (i = 0; (size_t)i < n; i++)
+			if (!isalnum((unsigned char)seg[i]) && seg[i] != '.' &&
+			    seg[i] != '_' && seg[i] != '-')
+				return false;
+		if (*end == '/' && end[1] == '\0')
+			return false;	/* a trailing slash */
+	}
+	n = strcspn(s + 1, "/");
+	for (i = 0; system_dirs[i] != NULL; i++)
+		if (strlen(system_dirs[i]) == n &&
+		    strncmp(s + 1, system_dirs[i], n) == 0)
 			return false;
 	return true;
 }
@@ -167,6 +295,9 @@ parse_env(struct ctx *x)
 	json_object_object_foreach(v, key, val) {
 		if (!spec_env_name_valid(key))
 			return fail(x, "env name '%.64s' is not valid", key);
+		if (strncmp(key, "WARREN_", 7) == 0 || strcmp(key, "HOME") == 0)
+			return fail(x, "env may not set %.64s: Warren sets it",
+			    key);
 		if (val == NULL || !json_object_is_type(val, json_type_string))
 			return fail(x, "env %.64s must be a string", key);
 		bytes += strlen(key) + (size_t)json_object_get_string_len(val);
@@ -244,6 +375,15 @@ parse_probe(struct ctx *x, struct json_object *ports, const char **out)
 
 	if (v != NULL && !json_object_is_type(v, json_type_object))
 		return fail(x, "%s must be an object", "probe");
+	if (v != NULL) {
+		json_object_object_foreach(v, key, val) {
+			(void)val;
+			if (strcmp(key, "type") && strcmp(key, "port") &&
+			    strcmp(key, "path") && strcmp(key, "timeout"))
+				return fail(x, "probe: unknown field '%.32s'",
+				    key);
+		}
+	}
 	if (v != NULL && json_object_object_get_ex(v, "type", &f)) {
 		if (!json_object_is_type(f, json_type_string))
 			return fail(x, "%s.type must be http or tcp", "probe");
@@ -312,9 +452,14 @@ param_def_valid(struct ctx *x, struct json_object *d)
 		    "parameters");
 	if (json_object_object_get_ex(d, "pattern", &f)) {
 		regex_t re;
+		const char *why;
 		if (!json_object_is_type(f, json_type_string) ||
-		    json_object_get_string_len(f) > 256 ||
-		    regcomp(&re, json_object_get_string(f),
+		    json_object_get_string_len(f) > SPEC_PATTERN_MAX)
+			return fail(x, "%s: pattern must be a string of at most "
+			    "%d characters", "parameters", SPEC_PATTERN_MAX);
+		if (!spec_pattern_bounded(json_object_get_string(f), &why))
+			return fail(x, "%s: pattern %s", "parameters", why);
+		if (regcomp(&re, json_object_get_string(f),
 		    REG_EXTENDED | REG_NOSUB) != 0)
 			return fail(x, "%s: pattern is not a valid regular "
 			    "expression", "parameters");
@@ -455,6 +600,10 @@ spec_version_parse(struct arena *a, const struct conf *c,
 		fail(&x, "%s is not a valid image reference", "image");
 		goto out;
 	}
+	if (!imageref_allowed(s->image, c->image_registries, &v)) {
+		fail(&x, "the image is refused: %s", v);
+		goto out;
+	}
 	if (!string_array(&x, "command", SPEC_MAX_ARGV, &s->command) ||
 	    !string_array(&x, "args", SPEC_MAX_ARGV, &s->args) ||
 	    !parse_env(&x) || !parse_ports(&x, &ports) ||
@@ -480,10 +629,10 @@ spec_version_parse(struct arena *a, const struct conf *c,
 		goto out;
 	s->env = get(&x, "env") ? text(&x, get(&x, "env")) : "{}";
 	s->ports = ports ? text(&x, ports) : "[]";
-	if (s->home_path[0] != '/' || strstr(s->home_path, "/..") != NULL ||
-	    strcmp(s->home_path, "/") == 0 || strchr(s->home_path, ':')) {
-		fail(&x, "%s must be an absolute path other than /",
-		    "home_path");
+	if (!spec_home_path_valid(s->home_path)) {
+		fail(&x, "%s must be a clean absolute path (letters, digits, "
+		    "'.', '_', '-') outside the system's directories, such as "
+		    "/home/coder", "home_path");
 		goto out;
 	}
 	if (spec_share_rank(s->max_share_level) < 0) {

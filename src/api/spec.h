@@ -42,6 +42,13 @@ bool	spec_version_parse(struct arena *, const struct conf *,
 	    const char **err);
 bool	spec_image_valid(const char *);
 bool	spec_env_name_valid(const char *);
+bool	spec_home_path_valid(const char *);
+/* A parameter's pattern: bounded cost to compile and match. */
+#define SPEC_PATTERN_MAX	128
+#define SPEC_REPEAT_MAX		64
+#define SPEC_REPEAT_MAX_TEXT	"64"
+#define SPEC_QUANTIFIERS_MAX	16
+bool	spec_pattern_bounded(const char *, const char **why);
 int	spec_share_rank(const char *level);	/* -1 when unknown */
 /* The share levels in rank order, as a SQL array (spec.c's order). */
 #define SHARE_LEVELS_SQL \

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -311,6 +312,29 @@ watch(int ep, int fd)
 		fatal("epoll_ctl");
 }
 
+/*
+ * A request that runs away with memory fails alone: this worker's
+ * allocations fail past the limit, it exits, and the master starts
+ * another.  AddressSanitizer reserves terabytes of address space, so a
+ * sanitized build runs without it.
+ */
+static void
+limit_memory(long bytes)
+{
+#if defined(__SANITIZE_ADDRESS__)
+	(void)bytes;
+#else
+	struct rlimit rl;
+
+	if (bytes <= 0)
+		return;
+	rl.rlim_cur = rl.rlim_max = (rlim_t)bytes;
+	if (setrlimit(RLIMIT_AS, &rl) == -1)
+		log_warn("could not limit this worker's memory to %ld bytes",
+		    bytes);
+#endif
+}
+
 void
 worker_main(struct server *srv, const struct listeners *l, int slot)
 {
@@ -323,6 +347,7 @@ worker_main(struct server *srv, const struct listeners *l, int slot)
 	log_forked();
 	request_id_seed();
 	worker_signals(&waitmask);
+	limit_memory(srv->conf.worker_memory_limit);
 	metrics_use_slot(slot);
 	srv->db = db_new(srv->conf.db_conninfo, "warren-api",
 	    (int)srv->conf.db_connect_timeout,

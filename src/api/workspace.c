@@ -136,9 +136,26 @@ sees_all(struct request *req, bool write)
 	    (!write && strcmp(req->caller.role, "auditor") == 0);
 }
 
+static const struct db_stmt q_org_manager = {
+	"ws_org_manager",
+	"SELECT 1 FROM memberships WHERE org_id = $1 AND user_id = $2"
+	" AND role IN ('owner', 'admin')", 2
+};
+
+/* Owners and admins of the workspace's organization see and stop it. */
+static bool
+manages_org(struct request *req, PGresult *ws)
+{
+	PGresult *res = NULL;
+
+	return !PQgetisnull(ws, 0, 4) && q_run(req, &q_org_manager, &res,
+	    PQgetvalue(ws, 0, 4), req->caller.user_id) == DB_OK &&
+	    PQntuples(res) == 1;
+}
+
 PGresult *
 ws_visible(struct request *req, struct response *resp, const char *id,
-    bool write, bool lock)
+    enum ws_access access, bool lock)
 {
 	enum db_status st;
 	PGresult *res = NULL;
@@ -157,7 +174,8 @@ ws_visible(struct request *req, struct response *resp, const char *id,
 		return NULL;
 	}
 	if (PQntuples(res) == 0 || (strcmp(PQgetvalue(res, 0, 3),
-	    req->caller.user_id) != 0 && !sees_all(req, write))) {
+	    req->caller.user_id) != 0 && !sees_all(req, access != WS_READ) &&
+	    (access == WS_WRITE || !manages_org(req, res)))) {
 		q_rollback(req);
 		problem(req, resp, PROBLEM_NOT_FOUND, NULL);
 		return NULL;

@@ -26,13 +26,20 @@ struct usage_change {
 	long	memory_mb;
 };
 
+/* Who may do what with a workspace, besides its owner and admins. */
+enum ws_access {
+	WS_READ,	/* auditors, owners and admins of its organization */
+	WS_STOP,	/* owners and admins of its organization */
+	WS_WRITE,	/* nobody else */
+};
+
 /*
- * Loads the workspace in the path for the caller: owners and admins see
- * it, auditors read it, everyone else gets 404.  With lock, the row is
- * locked for the transaction.  NULL after answering.
+ * Loads the workspace in the path for the caller: its owner and admins may
+ * do anything, others what access allows; everyone else gets 404.  With
+ * lock, the row is locked for the transaction.  NULL after answering.
  */
 PGresult *ws_visible(struct request *, struct response *, const char *id,
-	    bool write, bool lock);
+	    enum ws_access, bool lock);
 /* Checks the owner's (and org's) quotas with the change applied, under a
  * lock that serializes concurrent changes.  false after a 403. */
 bool	ws_quota_ok(struct request *, struct response *, const char *owner,

@@ -47,6 +47,9 @@ const struct conf_key conf_keys[] = {
 	    NULL, "seconds in-flight requests get on SIGTERM" },
 	{ "max_body_size", CONF_SIZE, OFF(max_body_size), 1024, 64 << 20, "1m",
 	    NULL, "largest request body accepted" },
+	{ "worker_memory_limit", CONF_SIZE, OFF(worker_memory_limit), 0,
+	    64L << 30, "1g", NULL, "address space each worker may use "
+	    "(0: no limit)" },
 	{ "db_conninfo", CONF_STRING, OFF(db_conninfo), 0, 0, "dbname=warren",
 	    NULL, "libpq connection string" },
 	{ "db_connect_timeout", CONF_INT, OFF(db_connect_timeout), 100, 60000,
@@ -122,6 +125,9 @@ const struct conf_key conf_keys[] = {
 	{ "docker_host", CONF_STRING, OFF(docker_host), 0, 0,
 	    "unix:///var/run/docker.sock", NULL,
 	    "Docker Engine API: unix:///path or tcp://host:port" },
+	{ "image_registries", CONF_STRING, OFF(image_registries), 0, 0, "",
+	    NULL, "registries workspace images may come from; empty: any "
+	    "public name" },
 	{ "docker_publish_address", CONF_STRING, OFF(docker_publish_address),
 	    0, 0, "127.0.0.1", NULL, "host address workspace ports publish on" },
 	{ "docker_network", CONF_STRING, OFF(docker_network), 0, 0, "bridge",

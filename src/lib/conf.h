@@ -16,6 +16,7 @@ struct conf {
 	long	max_requests;
 	long	shutdown_grace;		/* seconds */
 	long	max_body_size;		/* bytes */
+	long	worker_memory_limit;	/* bytes of address space, 0: none */
 	char	db_conninfo[CONF_STR_MAX];
 	long	db_connect_timeout;	/* milliseconds */
 	long	db_query_timeout;	/* milliseconds */
@@ -54,6 +55,7 @@ struct conf {
 	long	default_max_running;
 	char	secret_key_file[CONF_STR_MAX];
 	char	docker_host[CONF_STR_MAX];
+	char	image_registries[CONF_STR_MAX];
 	char	docker_publish_address[CONF_STR_MAX];
 	char	docker_network[CONF_STR_MAX];
 	long	docker_timeout;		/* milliseconds */

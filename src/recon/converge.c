@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -20,6 +21,7 @@
 #include <unistd.h>
 
 #include "converge.h"
+#include "imageref.h"
 #include "json.h"
 #include "log.h"
 #include "state.h"
@@ -90,6 +92,50 @@ passing(const char *message)
 		if (strcasestr(message, marks[i]) != NULL)
 			return true;
 	return false;
+}
+
+/*
+ * An error as its workspace's owner sees it: Docker's own words, without
+ * the host's paths (its data root, overlay and volume directories, the
+ * runtime's sockets).  The full text goes to the reconciler's log.
+ */
+static const char *
+shown(struct arena *a, const char *raw)
+{
+	static const char *const internal[] = { "/overlay2/", "/_data",
+	    "/containerd", "/var/lib/docker", "/run/docker", "/runc",
+	    "/proc/self/", NULL };
+	static const char hidden[] = "<host path>";
+	/* Each path becomes at most its own length or the mark. */
+	char *out = arena_alloc(a, 2 * strlen(raw) + sizeof(hidden)), *o = out;
+	const char *p = raw, *end;
+	int i, slashes;
+
+	while (*p != '\0') {
+		/* A path starts at a "/" that follows no name or URL part. */
+		if (*p != '/' || (p > raw && (isalnum((unsigned char)p[-1]) ||
+		    strchr("./-_:", p[-1]) != NULL))) {
+			*o++ = *p++;
+			continue;
+		}
+		for (end = p, slashes = 0; *end != '\0' &&
+		    strchr(" \"'(),;\n", *end) == NULL && !(*end == ':' &&
+		    (end[1] == ' ' || end[1] == '\0')); end++)
+			slashes += *end == '/';
+		for (i = 0; internal[i] != NULL && memmem(p, (size_t)(end - p),
+		    internal[i], strlen(internal[i])) == NULL; i++)
+			;
+		if (slashes >= 4 || internal[i] != NULL) {
+			memcpy(o, hidden, sizeof(hidden) - 1);
+			o += sizeof(hidden) - 1;
+		} else {
+			memcpy(o, p, (size_t)(end - p));
+			o += end - p;
+		}
+		p = end;
+	}
+	*o = '\0';
+	return out;
 }
 
 /* After a failed call: may the step be tried again? */
@@ -231,7 +277,12 @@ ensure_image(struct run *r)
 	enum docker_result res;
 	const char *path = arena_printf(r->w->a, "/images/%s/json",
 	    docker_escape(r->w->a, r->d->image));
+	const char *why;
 
+	/* The operator's policy holds for templates older than it, too. */
+	if (!imageref_allowed(r->d->image, r->w->shared->conf->image_registries,
+	    &why))
+		return fail(r, "image %s is refused: %s", r->d->image, why);
 	res = call(r, "GET", path, NULL, 0, &o);
 	if (res == DOCKER_NOT_FOUND) {
 		state_log(r->w->db, r->w->a, r->d->build_id, "system",
@@ -584,7 +635,8 @@ attempt(struct run *r, enum step s)
 		    r->d->short_id, step_names[s], n, TRIES, r->error);
 		state_log(r->w->db, r->w->a, r->d->build_id, "system",
 		    "%s failed (try %d of %d): %s; trying again in %d s",
-		    step_names[s], n, TRIES, r->error, pause / 1000);
+		    step_names[s], n, TRIES, shown(r->w->a, r->error),
+		    pause / 1000);
 		if (!nap(r, pause))
 			return interrupted(r);
 	}
@@ -626,10 +678,11 @@ converge_run(struct worker *w, const struct desired *d,
 		    "database unavailable");
 		/* Docker away is not the build's fault: the next pass retries. */
 		if (d->has_build && r.error != NULL && !r.transient) {
+			const char *why = shown(w->a, r.error);
 			state_log(w->db, w->a, d->build_id, "system", "error: %s",
-			    r.error);
+			    why);
 			if (state_build_finish(w->db, w->a, d->build_id, false,
-			    r.error, r.digest) == 0)
+			    why, r.digest) == 0)
 				metrics_build(d->transition, since(&r.t0),
 				    false);
 		}

@@ -91,7 +91,9 @@ plan_schedule(const struct desired *d, int64_t now, long dormancy_days,
 	if (d->has_build)
 		return SCHED_NONE;
 	if (is(d->state, "running")) {
-		if (d->max_deadline > 0 && now >= d->max_deadline)
+		if (!d->member)
+			*reason = "membership";
+		else if (d->max_deadline > 0 && now >= d->max_deadline)
 			*reason = "lifetime";
 		else if (d->deadline > 0 && now >= d->deadline)
 			*reason = "autostop";

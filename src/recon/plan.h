@@ -35,6 +35,8 @@ struct desired {
 	int64_t		 deadline, max_deadline, activity, stopped_at;
 	int64_t		 dormant_at;
 	long		 idle_timeout;
+	/* No organization, or its owner is a member of it. */
+	bool		 member;
 };
 
 struct actual {

@@ -31,7 +31,9 @@
 	" " EPOCH("w.stopped_at") ", " EPOCH("w.dormant_at") ","              \
 	" coalesce(w.idle_timeout, v.idle_timeout, 0),"                       \
 	" coalesce((SELECT status FROM workspace_builds WHERE workspace_id ="  \
-	"  w.id ORDER BY number DESC LIMIT 1), '')"                           \
+	"  w.id ORDER BY number DESC LIMIT 1), ''),"                          \
+	" w.org_id IS NULL OR EXISTS (SELECT 1 FROM memberships m"            \
+	"  WHERE m.org_id = w.org_id AND m.user_id = w.owner_id)"             \
 	" FROM workspaces w"                                                  \
 	" JOIN template_versions v ON v.id = w.template_version_id"           \
 	" LEFT JOIN workspace_builds ab ON ab.workspace_id = w.id"            \
@@ -153,12 +155,15 @@ static const struct db_stmt q_dormant = {
 	" 'build_id', b.id) FROM b", 1
 };
 
+/* An organization's secrets reach only its members' workspaces. */
 static const struct db_stmt q_secrets = {
 	"recon_secrets",
 	"SELECT name, nonce, ciphertext FROM secrets"
 	" WHERE name IN (SELECT jsonb_array_elements_text($3::jsonb))"
 	" AND ((scope = 'user' AND owner_id = $1)"
-	" OR (scope = 'org' AND owner_id = nullif($2, '')::uuid))"
+	" OR (scope = 'org' AND owner_id = nullif($2, '')::uuid"
+	"  AND EXISTS (SELECT 1 FROM memberships m WHERE"
+	"  m.org_id = nullif($2, '')::uuid AND m.user_id = $1)))"
 	" ORDER BY scope = 'user'", 3
 };
 
@@ -212,6 +217,7 @@ fill(struct arena *a, PGresult *r, int i, struct desired *d)
 	d->dormant_at = atoll(PQgetvalue(r, i, 32));
 	d->idle_timeout = atol(PQgetvalue(r, i, 33));
 	COPY(d->last_status, r, i, 34);
+	d->member = PQgetvalue(r, i, 35)[0] == 't';
 }
 
 int

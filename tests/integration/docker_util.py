@@ -956,6 +956,14 @@ class Stack:
             body["activate"] = True
         return self.api("POST", f"/templates/{tpl_id}/versions", 201, json=body).json()
 
+    def alter_version(self, tpl_id, column, value):
+        """Changes a template's versions in the database, past their
+        immutability trigger: a template an older Warren accepted."""
+        assert re.fullmatch(r"[a-z_]+", column), column
+        self.db.exec("SET session_replication_role = replica;"
+                     f" UPDATE template_versions SET {column} = %s WHERE template_id = %s;"
+                     " SET session_replication_role = DEFAULT", value, tpl_id)
+
     def workspace(self, template, **body):
         """POST /workspaces (which starts it unless start=false)."""
         body.setdefault("name", unique("ws-"))

@@ -39,6 +39,17 @@ ECHO_CMD = ["/bin/wsecho", "8080", "8081"]
 MAIN_PORT, ALT_PORT = 8080, 8081
 PASSWORD = "routing-password-123"
 SCHEMA_DIR = TOP / "tests" / "data" / "traefik"
+# What a page of a workspace may send in its answer's headers to steer the
+# proxy or pass as Warren (wsecho sends the X-Echo-Reply it is given).
+STEERING = [
+    "X-Accel-Redirect: /_warren/auth",
+    "X-Accel-Redirect: /api/v1/me",
+    "X-Accel-Buffering: yes",
+    "X-Accel-Limit-Rate: 1",
+    "X-Warren-Upstream: 10.0.0.1:22",
+    "X-Warren-State: notfound",
+    "X-Warren-Cookie: warren_ws=x",
+]
 SHORT_ID = re.compile(r"^[a-z2-7]{10}$")
 CACHE_TTL = 1.0   # h_forward.c's per-worker answer cache
 

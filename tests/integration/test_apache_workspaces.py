@@ -29,7 +29,7 @@ pytest.register_assert_rewrite("routing_util", "docker_util")
 from conftest import TOP, free_port, wait_for  # noqa: E402
 from identity_util import unique  # noqa: E402
 from routing_util import (  # noqa: E402
-    ALT_PORT, API_HOST, CACHE_TTL, MAIN_PORT, Agent, RoutingStack, WebSocketRefused,
+    ALT_PORT, API_HOST, CACHE_TTL, MAIN_PORT, STEERING, Agent, RoutingStack, WebSocketRefused,
     cookies_in, host_of, proxied_head, served, via_nginx, websocket_echo,
 )
 from test_apache import Apache  # noqa: E402
@@ -291,3 +291,16 @@ def apache_children(pid):
             except (OSError, ValueError, IndexError):
                 pass
     return out
+
+
+@pytest.mark.parametrize("header", STEERING)
+def test_workspace_answers_cannot_pass_as_warrens(world, header):
+    """What a page of the workspace sends in its headers: Warren's own
+    headers and other servers' X-Accel-* directives stop at Apache."""
+    x = world
+    r = via(x, host_of(x.w), token=x.ta, headers={"X-Echo-Reply": header})
+    assert served(r, MAIN_PORT), (header, r.status_code, r.text[:300])
+    assert not [k for k in r.headers if k.lower().startswith(("x-warren-", "x-accel-"))], \
+        dict(r.headers)
+    r = via(x, host_of(x.w), token=x.ta, headers={"X-Echo-Reply": "X-Demo-Reply: yes"})
+    assert r.headers.get("X-Demo-Reply") == "yes", dict(r.headers)

@@ -21,7 +21,6 @@ def echo(warren, body, headers=JSON, **kwargs):
         [1, 2.5, -3, "x"],
         "just a string",
         42,
-        None,
         {"unicode": "grüße, 日本, \U0001f600", "escaped": "line\nbreak \"quoted\" \\"},
         {"nested": [[[[[[[[[[{"deep": "enough"}]]]]]]]]]]},
     ],
@@ -173,3 +172,11 @@ def test_echo_error_leaves_server_healthy(warren):
     r = echo(warren, b'{"still":"fine"}')
     assert r.status_code == 200
     assert r.json() == {"received": {"still": "fine"}}
+
+
+@pytest.mark.parametrize("path", ["/api/v1/echo", "/api/v1/auth/login"])
+def test_null_body_is_400(warren, path):
+    """JSON null is no body: a clear 400, not an empty object."""
+    r = warren.request("POST", path, data=b"null", headers={"Content-Type": "application/json"})
+    body = assert_problem(r, 400)
+    assert "not null" in body["detail"], body

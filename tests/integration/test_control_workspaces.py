@@ -675,7 +675,8 @@ def every_workspace_call(w, tok, ws, bid):
 
 def test_other_users_and_organizations_get_404(w, world, tpl):
     """Alice's workspace in org A: bob (a member of org A), carol (org B)
-    and dave (an admin of org A) find nothing; nothing changes."""
+    and a template admin find nothing; dave (an admin of org A) sees it
+    and could stop it, nothing more; nothing changes."""
     tok = world.tokens["alice"]
     ws = running_ws(w, tok, tpl["id"], org_id=world.org_a, autostop_ttl=600)
     assert ws["org_id"] == world.org_a
@@ -683,10 +684,20 @@ def test_other_users_and_organizations_get_404(w, world, tpl):
     bid = ws["build_id"]
     psql(w, f"INSERT INTO build_logs (build_id, line) VALUES ({q(bid)}, 'secret line')")
     before = get_ws(w, tok, ws["id"])
-    for who in ("bob", "carol", "dave", "tadmin"):
+    for who in ("bob", "carol", "tadmin"):
         for r in every_workspace_call(w, world.tokens[who], ws, bid):
             not_found(r)
             assert "secret line" not in r.text
+    dave = world.tokens["dave"]
+    ok(call(w, "GET", f"/workspaces/{ws['id']}", dave))
+    ok(call(w, "GET", f"/workspaces/{ws['id']}/builds", dave))
+    for r in (call(w, "PATCH", f"/workspaces/{ws['id']}", dave, json={"name": unique("d-")}),
+              call(w, "DELETE", f"/workspaces/{ws['id']}", dave),
+              call(w, "POST", f"/workspaces/{ws['id']}/extend", dave, json={"hours": 1}),
+              call(w, "PUT", f"/workspaces/{ws['id']}/ports/8080", dave, json={"level": "owner"}),
+              call(w, "POST", f"/workspaces/{ws['id']}/builds", dave,
+                   json={"transition": "restart"})):
+        not_found(r)
     assert get_ws(w, tok, ws["id"]) == before
     # The auditor reads but does not write.
     aud = world.tokens["auditor"]

@@ -7,13 +7,14 @@ Containers are reached only through the ports they publish on 127.0.0.1.
 """
 
 import concurrent.futures
+import os
 import time
 
 import pytest
 
 pytest.register_assert_rewrite("docker_util")
 
-from conftest import wait_for  # noqa: E402
+from conftest import lib, wait_for  # noqa: E402
 from docker_util import (  # noqa: E402
     IMAGE, IMAGE2, MISSING_IMAGE, Db, http_get,
 )
@@ -528,3 +529,17 @@ def test_sigterm_interrupts_a_readiness_wait(st):
     assert [c["Id"] for c in st.containers_of(ws)] == [cid]
     assert st.db.value("SELECT count(*) FROM workspace_builds WHERE workspace_id = %s",
                        ws["id"]) == 1
+
+
+def test_demo_image_home_is_the_users(st):
+    """tools/stack's demo image (tools/lib.sh): a workspace of it, as uid
+    1000, writes its home."""
+    env = dict(os.environ, DOCKER_HOST=st.dockerd.host)
+    name = "warren/demo-test:1"
+    r = lib("warren_demo_image", name, env=env, check=False)
+    assert r.returncode == 0, r.stderr
+    st.reconciler().start()
+    ws = st.workspace(st.template(image=name, command=None, home_path="/home/coder"))
+    st.wait_build(ws["build_id"], 60, "succeeded")
+    code, out = st.docker.exec(st.cname(ws), ["sh", "-c", "id -u; touch /home/coder/mine && echo ok"])
+    assert code == 0 and out.split() == ["1000", "ok"], out

@@ -97,9 +97,21 @@ def test_engine_too_slow_is_tried_again(st, tmp_path):
 
 
 def test_container_docker_refuses_fails_at_once(st):
-    st.reconciler().start()
-    ws = st.workspace(st.template(home_path="/proc"))
+    """Docker refuses to run the container (a home volume over /proc, from a
+    template older than the API's check of home paths): the build fails
+    at once; the owner reads Docker's reason without the host's paths, the
+    operator finds them in the reconciler's log (issue 15 point 8)."""
+    r = st.reconciler().start()
+    tpl = st.template()
+    st.alter_version(tpl["id"], "home_path", "/proc")
+    ws = st.workspace(tpl)
     b = st.wait_build(ws["build_id"], 30, "failed")
     assert b["error"].startswith("could not start the container: "), b["error"]
     assert tries(st, ws["build_id"]) == [], st.log_lines(ws["build_id"])
     assert (b["completed_at"] - b["started_at"]).total_seconds() < 5, b
+    data_root = str(st.dockerd.dir)
+    shown = [b["error"], *st.log_lines(ws["build_id"]),
+             st.get_build(ws["build_id"])["error"]]
+    assert not [s for s in shown if data_root in s or "/_data" in s], shown
+    assert "<host path>" in b["error"], b["error"]
+    assert data_root in r.log(), r.log()[-2000:]

@@ -21,7 +21,7 @@ pytest.register_assert_rewrite("routing_util", "docker_util")
 from conftest import TOP, wait_for  # noqa: E402
 from identity_util import jwt_decode, reload_and_wait, sha256_bytea, unique  # noqa: E402
 from routing_util import (  # noqa: E402
-    ALT_PORT, API_HOST, BASE_DOMAIN, CACHE_TTL, MAIN_PORT, SHORT_ID,
+    ALT_PORT, API_HOST, BASE_DOMAIN, CACHE_TTL, MAIN_PORT, SHORT_ID, STEERING,
     WebSocketRefused, api_cookies, check_traefik_contract, cookies_in, lint_traefik, read_traefik,
     traefik_routes, forward, handoff_url,
     host_of, proxied_head, redeem, served, take_code, via_nginx, websocket_echo, ws_cookie,
@@ -777,3 +777,20 @@ def test_traefik_file_from_the_reconciler_v2(world, tmp_path):
         assert (before.st_ino, before.st_mtime_ns) == (after.st_ino, after.st_mtime_ns)
     finally:
         st.unshare(x.ta, x.w, ALT_PORT)
+
+
+# A page of the workspace cannot steer nginx (issue 15 point 6).
+@pytest.mark.parametrize("header", STEERING)
+def test_workspace_answers_cannot_steer_nginx(world, header):
+    x, st = world, world.st
+    r = answer(st, host_of(x.w), x.ta, headers={"X-Echo-Reply": header})
+    # The workspace's own answer, not an internal redirect's.
+    assert served(r, MAIN_PORT), (header, r.status_code, r.text[:300])
+    name = header.split(":")[0].lower()
+    assert name not in {k.lower() for k in r.headers}, (header, dict(r.headers))
+    assert not [k for k in r.headers if k.lower().startswith(("x-warren-", "x-accel-"))], \
+        dict(r.headers)
+    # Any other header of the workspace's reaches the client: the image
+    # does send what it is asked to.
+    r = answer(st, host_of(x.w), x.ta, headers={"X-Echo-Reply": "X-Demo-Reply: yes"})
+    assert r.headers.get("X-Demo-Reply") == "yes", dict(r.headers)

@@ -3,7 +3,8 @@
  * image: on every port named on the command line it answers HTTP/1.1 with
  * the request head it received (so a test sees exactly which headers and
  * cookies reached the container), and echoes WebSocket messages back after
- * an RFC 6455 handshake.  One thread per connection, as the event-driven
+ * an RFC 6455 handshake.  A request header "X-Echo-Reply: Name: value"
+ * puts that header line in the answer.  One thread per connection, as the event-driven
  * servers of real workspaces are far cheaper per connection than a fork;
  * keep-alive for plain requests unless the client asks to close.
  *
@@ -243,7 +244,7 @@ static void
 serve(int fd, int port)
 {
 	char buf[HEAD_MAX + 1];
-	char value[1024], *end, out[512];
+	char value[1024], *end, out[1536], reply[512];
 	size_t have = 0, used;
 	long body;
 	ssize_t r;
@@ -272,12 +273,19 @@ serve(int fd, int port)
 		/* HTTP/1.1: "Connection: close" ends it after this answer. */
 		closing = header(buf, "Connection", value, sizeof(value)) !=
 		    NULL && strcasestr(value, "close") != NULL;
+		/* A header line the client asks the answer to carry, as a
+		 * page of the workspace could. */
+		if (header(buf, "X-Echo-Reply", reply, sizeof(reply) - 2) != NULL &&
+		    strpbrk(reply, "\r\n") == NULL)
+			strcat(reply, "\r\n");
+		else
+			reply[0] = '\0';
 		snprintf(value, sizeof(value), "port %d\n", port);
 		n = snprintf(out, sizeof(out), "HTTP/1.1 200 OK\r\n"
-		    "Content-Type: text/plain\r\nContent-Length: %zu\r\n%s"
+		    "Content-Type: text/plain\r\nContent-Length: %zu\r\n%s%s"
 		    "Set-Cookie: app_seen=%d; Path=/\r\n\r\n%s",
 		    strlen(value) + strlen(buf),
-		    closing ? "Connection: close\r\n" : "", port, value);
+		    closing ? "Connection: close\r\n" : "", reply, port, value);
 		if (write_all(fd, out, (size_t)n) == -1 ||
 		    write_all(fd, buf, strlen(buf)) == -1 || closing)
 			return;

@@ -41,6 +41,7 @@ ws(const char *state, const char *transition, const char *status)
 	d.pids = 100;
 	d.uid = d.gid = 1000;
 	d.probe_timeout = 60;
+	d.member = true;
 	return d;
 }
 
@@ -120,6 +121,14 @@ main(void)
 	d.build_started = 1000 - d.probe_timeout - PLAN_BUILD_GRACE - 1;
 	PLAN(d, up, "stuck", "a build past its deadline fails");
 
+	d = ws("running", NULL, NULL);
+	is_int(plan_schedule(&d, 1000, 0, 0, &reason), SCHED_NONE,
+	    "a member's workspace runs on");
+	d.member = false;
+	is_int(plan_schedule(&d, 1000, 0, 0, &reason), SCHED_STOP,
+	    "owner no longer a member of the organization");
+	is_str(reason, "membership", "reason membership");
+	d.member = true;
 	d = ws("running", NULL, NULL);
 	d.deadline = 900;
 	is_int(plan_schedule(&d, 1000, 0, 0, &reason), SCHED_STOP,
