@@ -404,7 +404,7 @@ db_commit(struct db *db, struct arena *a)
 bool
 db_in_transaction(struct db *db)
 {
-	return db->conn != NULL &&
+	return db != NULL && db->conn != NULL &&
 	    PQtransactionStatus(db->conn) != PQTRANS_IDLE &&
 	    PQtransactionStatus(db->conn) != PQTRANS_UNKNOWN;
 }
