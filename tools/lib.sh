@@ -275,11 +275,16 @@ warren_stop_pid() {
 	return 1
 }
 
-# Docker: answers on /var/run/docker.sock, or a dockerd is started (its pid
-# in $1 when given, so that whoever started it can stop it).
+# Docker: answers at $DOCKER_HOST when that is set (then nothing is
+# started), else on /var/run/docker.sock, or a dockerd is started there (its
+# pid in $1 when given, so that whoever started it can stop it).
 warren_docker_ensure() {
 	local pidfile=${1:-} i
 	docker version >/dev/null 2>&1 && return 0
+	if [ -n "${DOCKER_HOST:-}" ]; then
+		warren_log "no Docker Engine answers at DOCKER_HOST=$DOCKER_HOST"
+		return 1
+	fi
 	warren_log "starting dockerd"
 	# Published ports by the kernel's NAT, not a docker-proxy process
 	# per port: a workspace's port then answers as fast as the

@@ -14,8 +14,11 @@ from conftest import HTTP_TIMEOUT, TOP, free_port, sanitizer_reports
 STACK = TOP / "tools" / "stack"
 
 
+pytest_plugins = ["docker_util"]
+
+
 @pytest.fixture
-def stack_env():
+def stack_env(dockerd):
     if os.geteuid() != 0:
         pytest.fail("tools/stack up needs root (it installs packages and runs PostgreSQL)")
     # As in a clone in root's home: a directory only root may enter (the
@@ -25,6 +28,8 @@ def stack_env():
     state = os.path.join(parent, "state dir")
     env = {k: v for k, v in os.environ.items() if not k.startswith("WARREN_")}
     env.update(
+        # The tests' own Docker Engine, never the machine's.
+        DOCKER_HOST=dockerd.host,
         WARREN_STATE_DIR=state,
         WARREN_HTTP_PORT=str(free_port()),
         WARREN_PG_PORT=str(free_port()),
