@@ -130,7 +130,7 @@ const struct conf_key conf_keys[] = {
 	    "public name" },
 	{ "docker_publish_address", CONF_STRING, OFF(docker_publish_address),
 	    0, 0, "127.0.0.1", NULL, "host address workspace ports publish on" },
-	{ "docker_network", CONF_STRING, OFF(docker_network), 0, 0, "bridge",
+	{ "docker_network", CONF_STRING, OFF(docker_network), 0, 0, "warren",
 	    NULL, "Docker network of workspace containers" },
 	{ "docker_timeout", CONF_INT, OFF(docker_timeout), 1000, 600000,
 	    "30000", NULL, "milliseconds a Docker API call may take" },

@@ -308,6 +308,67 @@ ensure_image(struct run *r)
 	return true;
 }
 
+/*
+ * The workspaces' network (docker_network), made when missing: a bridge on
+ * which containers cannot reach one another (inter-container traffic off,
+ * enforced by dockerd's packet filter), its interface named wrn-NAME so
+ * that the host's firewall can tell workspace traffic apart (README).  A
+ * network the operator made, or Docker's own, is used as it is.
+ */
+int
+converge_network(struct worker *w)
+{
+	const char *name = w->shared->conf->docker_network;
+	struct json_object *b, *labels, *opts;
+	enum docker_result res;
+	char ifname[16];
+	size_t i, o;
+
+	if (strcmp(name, "bridge") == 0 || strcmp(name, "none") == 0)
+		return 0;
+	res = docker_call(w->docker, w->a, "GET", arena_printf(w->a,
+	    "/networks/%s", docker_escape(w->a, name)), NULL, 0, NULL);
+	if (res == DOCKER_OK)
+		return 0;
+	if (res != DOCKER_NOT_FOUND)
+		return -1;
+	for (i = 0, o = 4, memcpy(ifname, "wrn-", 4); name[i] != '\0' &&
+	    o < sizeof(ifname) - 1; i++)
+		if (isalnum((unsigned char)name[i]))
+			ifname[o++] = (char)tolower((unsigned char)name[i]);
+	ifname[o] = '\0';
+	b = json_own(w->a, json_object_new_object());
+	json_object_object_add(b, "Name", json_object_new_string(name));
+	json_object_object_add(b, "Driver", json_object_new_string("bridge"));
+	json_object_object_add(b, "CheckDuplicate",
+	    json_object_new_boolean(1));
+	labels = json_object_new_object();
+	json_object_object_add(labels, "warren.managed",
+	    json_object_new_string("true"));
+	json_object_object_add(labels, "warren.network",
+	    json_object_new_string("workspaces"));
+	json_object_object_add(labels, "warren.instance",
+	    json_object_new_string(w->shared->instance));
+	json_object_object_add(b, "Labels", labels);
+	opts = json_object_new_object();
+	json_object_object_add(opts, "com.docker.network.bridge.enable_icc",
+	    json_object_new_string("false"));
+	json_object_object_add(opts, "com.docker.network.bridge.name",
+	    json_object_new_string(ifname));
+	json_object_object_add(b, "Options", opts);
+	res = docker_call(w->docker, w->a, "POST", "/networks/create", b, 0,
+	    NULL);
+	if (res != DOCKER_OK && res != DOCKER_CONFLICT) {
+		log_warnx("could not create the workspaces' network %s: %s",
+		    name, docker_error(w->docker));
+		return -1;
+	}
+	if (res == DOCKER_OK)
+		log_info("created the workspaces' network %s (bridge %s, no "
+		    "traffic between workspaces)", name, ifname);
+	return 0;
+}
+
 static bool
 step_create(struct run *r)
 {
@@ -336,6 +397,10 @@ step_create(struct run *r)
 		    r->d)), spec, 60000, &o);
 		if (res == DOCKER_OK)
 			break;
+		/* The workspaces' network went away: made again. */
+		if (res == DOCKER_NOT_FOUND && strstr(docker_error(r->w->docker),
+		    "network") != NULL && converge_network(r->w) == 0)
+			continue;
 		if (res != DOCKER_CONFLICT) {
 			maybe_passing(r);
 			return fail(r, "could not create the container: %s",

@@ -29,6 +29,8 @@ struct worker {
 /* Docker's view of one workspace, by its container and volume names. */
 int	converge_observe(struct worker *, const struct desired *,
 	    struct actual *) __attribute__((warn_unused_result));
+/* The workspaces' network exists (made when missing); -1 when not. */
+int	converge_network(struct worker *);
 /* Runs the plan; returns the number of steps that failed. */
 int	converge_run(struct worker *, const struct desired *,
 	    const struct actual *, const struct plan *);

@@ -763,6 +763,8 @@ main(int argc, char *argv[])
 	if (docker_negotiate(w->docker, w->a) == -1)
 		log_warnx("Docker at %s does not answer yet: %s", ep,
 		    docker_error(w->docker));
+	else
+		(void)converge_network(w);
 	pool = calloc((size_t)conf.reconciler_threads, sizeof(*pool));
 	threads = calloc((size_t)conf.reconciler_threads, sizeof(*threads));
 	if (pool == NULL || threads == NULL)

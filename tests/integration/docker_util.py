@@ -449,8 +449,98 @@ class Dockerd:
                 mounts = [l.split()[1] for l in f if l.split()[1].startswith(str(self.dir))]
             for m in sorted(mounts, key=len, reverse=True):
                 subprocess.run(["umount", "-l", m], capture_output=True, timeout=30)
-            _ip("link", "del", self.bridge)
+            self._release_network()
             shutil.rmtree(self.dir, ignore_errors=True)
+
+    def _release_network(self):
+        _ip("link", "del", self.bridge)
+
+
+class NetnsDockerd(Dockerd):
+    """A Docker Engine with its packet filter on, as a production host has
+    it, in a network namespace of its own: its iptables rules live in that
+    namespace, never the machine's.  A second namespace, "outside", stands
+    for the world beyond the host: a veth pair joins them, the engine's
+    namespace routes through it, and outside answers at `outside_addr`.
+    Processes that must be on the engine's host (the reconciler, whose
+    readiness probe connects to 127.0.0.1) run with `prefix`.  No TLS."""
+
+    def __init__(self):
+        self.proc = None
+        self.log_file = None
+        self.tls_host = self.ca = self.server = self.tls_client = None
+        self.started = True
+        self.dir = pathlib.Path(tempfile.mkdtemp(prefix="wdn-", dir="/tmp"))
+        self.netns = self.outside = None
+        self.sock = str(self.dir / "docker.sock")
+        self.client = DockerClient(self.sock)
+        self.log_path = self.dir / "dockerd.log"
+        n = os.getpid() % 100000
+        self.netns, self.outside = f"wdn{n}", f"wdo{n}"
+        # nsenter, not "ip netns exec": that one remounts /sys, where
+        # dockerd would find no cgroups.
+        self.prefix = ["nsenter", f"--net=/run/netns/{self.netns}", "--"]
+        self.bridge = None
+        try:
+            self._make_namespaces(n)
+            (self.dir / "daemon.json").write_text("{}\n")
+            self.start()
+        except BaseException:
+            self.close()
+            raise
+
+    def _make_namespaces(self, n):
+        third = 10 + n % 200
+        self.host_addr = f"10.123.{third}.1"
+        self.outside_addr = f"10.123.{third}.2"
+        for ns in (self.netns, self.outside):
+            _ip("netns", "del", ns)
+        steps = [
+            ("netns", "add", self.netns), ("netns", "add", self.outside),
+            ("link", "add", f"vh{n}", "type", "veth", "peer", "name", f"vo{n}"),
+            ("link", "set", f"vh{n}", "netns", self.netns),
+            ("link", "set", f"vo{n}", "netns", self.outside),
+            ("-n", self.netns, "addr", "add", f"{self.host_addr}/24", "dev", f"vh{n}"),
+            ("-n", self.outside, "addr", "add", f"{self.outside_addr}/24", "dev", f"vo{n}"),
+            ("-n", self.netns, "link", "set", f"vh{n}", "up"),
+            ("-n", self.outside, "link", "set", f"vo{n}", "up"),
+            ("-n", self.netns, "link", "set", "lo", "up"),
+            ("-n", self.outside, "link", "set", "lo", "up"),
+            ("-n", self.netns, "route", "add", "default", "via", self.outside_addr),
+        ]
+        for args in steps:
+            r = _ip(*args)
+            if r.returncode != 0:
+                pytest.fail(f"ip {' '.join(args)}: {r.stderr}")
+
+    def start(self):
+        self.log_file = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [*self.prefix, DOCKERD, "--host", self.host, "--data-root", str(self.dir / "data"),
+             "--exec-root", str(self.dir / "x"), "--pidfile", str(self.dir / "docker.pid"),
+             "--config-file", str(self.dir / "daemon.json"), "--cgroup-parent", "/warren-test",
+             "--shutdown-timeout", "5"],
+            stdin=subprocess.DEVNULL, stdout=self.log_file, stderr=self.log_file,
+            start_new_session=True,
+        )
+
+        def up():
+            if self.proc.poll() is not None:
+                pytest.fail(f"dockerd exited with {self.proc.returncode}:\n{self.log()[-3000:]}")
+            return self.client.ping(timeout=1)
+
+        wait_for(up, 60, interval=0.05, what="the namespace's dockerd to answer")
+
+    def run(self, *cmd, where=None, **kw):
+        """A command in the engine's namespace (or another)."""
+        ns = where or self.netns
+        return subprocess.run(["nsenter", f"--net=/run/netns/{ns}", "--", *cmd],
+                              capture_output=True, text=True, timeout=60, **kw)
+
+    def _release_network(self):
+        for ns in (self.netns, self.outside):
+            if ns:
+                _ip("netns", "del", ns)
 
 
 # ------------------------------------------------------------- database
@@ -517,15 +607,15 @@ class Reconciler:
     with the reconciler's keys added (docker_host, metrics file, ...) and
     stderr goes to a log file of its own."""
 
-    def __init__(self, w, docker_host, **conf):
+    def __init__(self, w, docker_host, prefix=(), **conf):
         _recon_counter[0] += 1
+        self.prefix = list(prefix)
         self.n = _recon_counter[0]
         self.w = w
         self.conf = dict(w.conf)
         self.conf.update({
             "docker_host": docker_host,
             "docker_publish_address": "127.0.0.1",
-            "docker_network": "bridge",
             "docker_timeout": 30000,
             "reconciler_host_name": "local",
             "reconciler_resync": 30,
@@ -545,7 +635,7 @@ class Reconciler:
     def start(self, *args, wait_active=True):
         self.log_file = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [str(RECON_BIN), "-c", str(self.conf_path), *args],
+            [*self.prefix, str(RECON_BIN), "-c", str(self.conf_path), *args],
             stdin=subprocess.DEVNULL, stdout=self.log_file, stderr=self.log_file,
             start_new_session=True,
         )
@@ -857,7 +947,6 @@ STACK_CONF = {
     "token_rate_limit": 1000000,
     "max_concurrent_hashes": 2,
     "docker_publish_address": "127.0.0.1",
-    "docker_network": "bridge",
     "reconciler_host_name": "local",
 }
 TERMINAL = ("succeeded", "failed", "canceled")
@@ -925,7 +1014,9 @@ class Stack:
     # processes
 
     def reconciler(self, docker_host=None, **conf):
-        r = Reconciler(self.w, docker_host or self.dockerd.host, **conf)
+        # On the engine's host: in its network namespace, if it has one.
+        r = Reconciler(self.w, docker_host or self.dockerd.host,
+                       prefix=getattr(self.dockerd, "prefix", ()), **conf)
         self.recons.append(r)
         return r
 

@@ -167,7 +167,7 @@ def test_update_to_new_version_keeps_volume(st, images):
     tpl = st.template()
     ws = running_ws(st, tpl)
     text = write_home(st, ws)
-    v2 = st.add_version(tpl["id"], image=IMAGE2, env={"LANG": "C", "WARREN_TEST": "v2"})
+    v2 = st.add_version(tpl["id"], image=IMAGE2, env={"LANG": "C", "APP_VERSION_TAG": "v2"})
     assert v2["number"] == 2, v2
     b = st.build(ws, "update", template_version=2)
     st.wait_build(b["id"], 30, "succeeded")
@@ -175,7 +175,7 @@ def test_update_to_new_version_keeps_volume(st, images):
     assert len(cs) == 1, cs
     c = st.docker.inspect(st.cname(ws))
     assert c["Config"]["Image"] == IMAGE2, c["Config"]["Image"]
-    assert "WARREN_TEST=v2" in c["Config"]["Env"], c["Config"]["Env"]
+    assert "APP_VERSION_TAG=v2" in c["Config"]["Env"], c["Config"]["Env"]
     assert read_home(st, ws) == text
     assert st.serves(ws, "warren v2")
     assert st.get_build(b["id"])["image_digest"] == images[IMAGE2]["Id"]
@@ -221,8 +221,13 @@ def test_limits_and_security_in_docker_inspect(st):
                for o in hc["SecurityOpt"] or []), hc["SecurityOpt"]
     assert cfg["User"] == "1000:1000", cfg["User"]
     assert hc["Privileged"] is False
-    assert hc["NetworkMode"] == "bridge", hc["NetworkMode"]
-    assert list(c["NetworkSettings"]["Networks"]) == ["bridge"], c["NetworkSettings"]["Networks"]
+    # The workspaces' own network, with no traffic between workspaces.
+    assert hc["NetworkMode"] == "warren", hc["NetworkMode"]
+    net = st.docker.call("GET", "/networks/warren")
+    assert net["Options"]["com.docker.network.bridge.enable_icc"] == "false", net
+    assert net["Options"]["com.docker.network.bridge.name"] == "wrn-warren", net
+    assert net["Labels"]["warren.managed"] == "true", net
+    assert list(c["NetworkSettings"]["Networks"]) == ["warren"], c["NetworkSettings"]["Networks"]
     assert hc["PidMode"] == "" and hc["UsernsMode"] == "" and hc["IpcMode"] != "host", hc
     assert not hc.get("Binds") and not hc.get("VolumesFrom") and not hc.get("Devices"), hc
     tmp = (hc["Tmpfs"] or {}).get("/tmp", "")
