@@ -132,14 +132,23 @@ cookie_name(struct request *req, enum cookie_kind k)
 	return req->srv->secure ? host[k] : plain[k];
 }
 
-const char *
-cookie_get(struct request *req, enum cookie_kind k)
+/*
+ * Every value of cookie name, in the order the browser sent them.  A
+ * browser sends several cookies of one name when a page of another host
+ * in the domain set one with a Domain or a longer Path (a workspace on
+ * http): each is tried, so such a cookie can neither lock a user out nor
+ * stand in for the real one.
+ */
+int
+cookie_values(struct request *req, const char *name, const char **out,
+    int max)
 {
-	const char *name = cookie_name(req, k), *p, *end;
-	const char *h = req->header(req, "HTTP_COOKIE");
+	const char *h = req->header(req, "HTTP_COOKIE"), *p, *end;
 	size_t nlen = strlen(name);
+	int n = 0;
 
-	for (p = h; p != NULL && *p != '\0'; p = *end ? end + 1 : end) {
+	for (p = h; p != NULL && *p != '\0' && n < max;
+	    p = *end ? end + 1 : end) {
 		while (*p == ' ')
 			p++;
 		end = strchr(p, ';');
@@ -147,10 +156,16 @@ cookie_get(struct request *req, enum cookie_kind k)
 			end = p + strlen(p);
 		if ((size_t)(end - p) > nlen && strncmp(p, name, nlen) == 0 &&
 		    p[nlen] == '=')
-			return arena_strndup(req->arena, p + nlen + 1,
+			out[n++] = arena_strndup(req->arena, p + nlen + 1,
 			    (size_t)(end - p) - nlen - 1);
 	}
-	return NULL;
+	return n;
+}
+
+int
+cookie_all(struct request *req, enum cookie_kind k, const char **out, int max)
+{
+	return cookie_values(req, cookie_name(req, k), out, max);
 }
 
 void
@@ -198,8 +213,13 @@ auth_origin_ok(struct request *req)
 bool
 auth_csrf_ok(struct request *req)
 {
-	return same(req->header(req, "HTTP_X_CSRF_TOKEN"),
-	    cookie_get(req, COOKIE_CSRF)) && auth_origin_ok(req);
+	const char *v[COOKIE_MAX_SAME];
+	int i, n = cookie_all(req, COOKIE_CSRF, v, COOKIE_MAX_SAME);
+
+	for (i = 0; i < n; i++)
+		if (same(req->header(req, "HTTP_X_CSRF_TOKEN"), v[i]))
+			return auth_origin_ok(req);
+	return false;
 }
 
 static bool
@@ -364,9 +384,20 @@ auth_resolve(struct request *req, long *retry_after)
 			return resolve_api_token(req, tok, retry_after);
 		return resolve_access(req, tok, AUTH_BEARER);
 	}
-	if ((tok = cookie_get(req, COOKIE_ACCESS)) != NULL && *tok != '\0')
-		return resolve_access(req, tok, AUTH_COOKIE);
-	return AUTH_ANONYMOUS;
+	{
+		const char *v[COOKIE_MAX_SAME];
+		enum auth_result r = AUTH_ANONYMOUS;
+		int i, n = cookie_all(req, COOKIE_ACCESS, v, COOKIE_MAX_SAME);
+
+		for (i = 0; i < n; i++) {
+			if (*v[i] == '\0')
+				continue;
+			if ((r = resolve_access(req, v[i], AUTH_COOKIE)) ==
+			    AUTH_OK || r == AUTH_UNAVAILABLE)
+				return r;
+		}
+		return r;
+	}
 }
 
 char *

@@ -29,7 +29,11 @@ bool	auth_csrf_ok(struct request *);
 bool	auth_origin_ok(struct request *);
 const char *auth_client_addr(struct request *);
 const char *cookie_name(struct request *, enum cookie_kind);
-const char *cookie_get(struct request *, enum cookie_kind);
+/* Every value of a cookie (a browser may send several): how many. */
+#define COOKIE_MAX_SAME	8
+int	cookie_all(struct request *, enum cookie_kind, const char **, int max);
+int	cookie_values(struct request *, const char *name, const char **,
+	    int max);
 void	cookie_set(struct request *, struct response *, enum cookie_kind,
 	    const char *value, long max_age, bool http_only);
 char	*auth_random_token(struct arena *, size_t bytes);	/* base64url */

@@ -203,18 +203,25 @@ void
 h_refresh(struct request *req, struct response *resp)
 {
 	static const char *const fields[] = { "refresh_token", NULL };
-	const char *token = NULL, *hash, *sid, *uid, *next;
+	const char *token = NULL, *hash = NULL, *sid, *uid, *next;
+	const char *cand[COOKIE_MAX_SAME], *all[COOKIE_MAX_SAME];
 	struct json_object *answer, *d;
+	int i, n, ncand = 0;
 	enum db_status st;
 	PGresult *res = NULL;
 
 	if (!in_fields(req, resp, fields) ||
 	    !in_string(req, resp, "refresh_token", 16, 256, false, &token))
 		return;
-	if (token == NULL) {
-		/* From the cookie: a browser, so the CSRF rules apply. */
-		if ((token = cookie_get(req, COOKIE_REFRESH)) == NULL ||
-		    *token == '\0') {
+	if (token != NULL)
+		cand[ncand++] = token;
+	else {
+		/* From the cookies: a browser, so the CSRF rules apply. */
+		for (i = 0, n = cookie_all(req, COOKIE_REFRESH, all,
+		    COOKIE_MAX_SAME); i < n; i++)
+			if (*all[i] != '\0')
+				cand[ncand++] = all[i];
+		if (ncand == 0) {
 			refresh_refused(req, resp, "no refresh token");
 			return;
 		}
@@ -224,13 +231,21 @@ h_refresh(struct request *req, struct response *resp)
 			return;
 		}
 	}
-	hash = auth_hash_hex(req->arena, token);
-	if ((st = q_begin(req)) != DB_OK ||
-	    (st = q_run(req, &q_refresh_lookup, &res, hash)) != DB_OK) {
+	if ((st = q_begin(req)) != DB_OK) {
 		q_fail(req, resp, st, NULL);
 		return;
 	}
-	if (PQntuples(res) == 0) {
+	/* The first the database knows: another may be a stranger's. */
+	for (i = 0; i < ncand; i++) {
+		hash = auth_hash_hex(req->arena, cand[i]);
+		if ((st = q_run(req, &q_refresh_lookup, &res, hash)) != DB_OK) {
+			q_fail(req, resp, st, NULL);
+			return;
+		}
+		if (PQntuples(res) > 0)
+			break;
+	}
+	if (i == ncand) {
 		q_rollback(req);
 		refresh_refused(req, resp, "unknown refresh token");
 		return;

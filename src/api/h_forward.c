@@ -220,17 +220,31 @@ original_uri(struct request *req)
 	return uri ? uri : req->header(req, "HTTP_X_FORWARDED_URI");
 }
 
-/* The workspace cookie from the Cookie header, and the header without it. */
+/* The workspace host's own cookie: __Host- on https, like the API's. */
 static const char *
-split_cookies(struct request *req, const char **rest)
+ws_cookie_name(struct request *req)
 {
-	const char *h = req->header(req, "HTTP_COOKIE"), *p, *end, *found = NULL;
+	return req->srv->secure ? "__Host-" WS_COOKIE : WS_COOKIE;
+}
+
+/*
+ * The values of the workspace cookie (all of them: a page of another host
+ * in the domain may have set one too, on http), and the Cookie header
+ * without any of Warren's cookies for the workspace.
+ */
+static int
+split_cookies(struct request *req, const char **found, int max,
+    const char **rest)
+{
+	const char *h = req->header(req, "HTTP_COOKIE"), *p, *end;
+	const char *name = ws_cookie_name(req);
+	size_t n = strlen(name), o = 0;
 	char *out;
-	size_t n = strlen(WS_COOKIE), o = 0;
+	int nfound = 0;
 
 	*rest = "";
 	if (h == NULL)
-		return NULL;
+		return 0;
 	out = arena_alloc(req->arena, strlen(h) + 1);
 	for (p = h; *p != '\0'; p = *end ? end + 1 : end) {
 		while (*p == ' ')
@@ -238,12 +252,10 @@ split_cookies(struct request *req, const char **rest)
 		end = strchr(p, ';');
 		if (end == NULL)
 			end = p + strlen(p);
-		if ((size_t)(end - p) > n && strncmp(p, WS_COOKIE, n) == 0 &&
-		    p[n] == '=') {
-			found = arena_strndup(req->arena, p + n + 1,
+		if ((size_t)(end - p) > n && strncmp(p, name, n) == 0 &&
+		    p[n] == '=' && nfound < max)
+			found[nfound++] = arena_strndup(req->arena, p + n + 1,
 			    (size_t)(end - p) - n - 1);
-			continue;
-		}
 		/* No Warren cookie of any kind goes on to a workspace. */
 		if (strncmp(p, "warren_", 7) == 0 ||
 		    strncmp(p, "__Host-warren_", 14) == 0)
@@ -257,25 +269,36 @@ split_cookies(struct request *req, const char **rest)
 	}
 	out[o] = '\0';
 	*rest = out;
-	return found;
+	return nfound;
 }
 
 static const char *safe_path(struct request *, const char *);
 
-/* A short digest of the cookie or Authorization header, "-" for none. */
+/*
+ * A short digest of the workspace cookies or the Authorization header, "-"
+ * for none: the cache's key.
+ */
 static const char *
-credential_hash(struct request *req, const char *cookie)
+credential_hash(struct request *req, const char **cookies, int ncookies)
 {
 	const char *h = req->header(req, "HTTP_AUTHORIZATION");
+	crypto_generichash_state st;
 	unsigned char out[16];
 	char *hex;
+	int i;
 
-	if (cookie == NULL && h == NULL)
+	if (ncookies == 0 && h == NULL)
 		return "-";
-	crypto_generichash(out, sizeof(out), (const unsigned char *)(cookie ?
-	    cookie : h), strlen(cookie ? cookie : h), NULL, 0);
+	crypto_generichash_init(&st, NULL, 0, sizeof(out));
+	for (i = 0; i < ncookies; i++)
+		crypto_generichash_update(&st, (const unsigned char *)
+		    cookies[i], strlen(cookies[i]) + 1);
+	if (ncookies == 0)
+		crypto_generichash_update(&st, (const unsigned char *)h,
+		    strlen(h));
+	crypto_generichash_final(&st, out, sizeof(out));
 	hex = arena_alloc(req->arena, 2 * sizeof(out) + 2);
-	hex[0] = cookie ? 'c' : 'a';
+	hex[0] = ncookies ? 'c' : 'a';
 	sodium_bin2hex(hex + 1, 2 * sizeof(out) + 1, out, sizeof(out));
 	return hex;
 }
@@ -303,27 +326,31 @@ deny(struct request *req, struct response *resp, int status,
 
 /* Who asks: a workspace cookie, or a Bearer token from a script. */
 static bool
-identify(struct request *req, const char *label, const char *cookie,
-    char *uid, char *sid, bool *bearer, int64_t *iat)
+identify(struct request *req, const char *label, const char **cookies,
+    int ncookies, char *uid, char *sid, bool *bearer, int64_t *iat)
 {
 	const char *h = req->header(req, "HTTP_AUTHORIZATION");
 	struct webtoken_claims c;
 	long retry;
+	int i;
 
 	*bearer = false;
 	*iat = 0;
 	uid[0] = sid[0] = '\0';
-	if (cookie != NULL) {
-		if (webtoken_verify(req->arena, &req->srv->keys, cookie,
+	/* The first of the workspace cookies that is this host's. */
+	for (i = 0; i < ncookies; i++) {
+		if (webtoken_verify(req->arena, &req->srv->keys, cookies[i],
 		    req->srv->conf.public_url, arena_printf(req->arena, "%s%s",
 		    WS_AUDIENCE_PREFIX, label), "workspace", auth_now(), &c)
 		    != WEBTOKEN_OK || !in_uuid(c.sub) || !in_uuid(c.sid))
-			return false;
+			continue;
 		snprintf(uid, 64, "%s", c.sub);
 		snprintf(sid, 64, "%s", c.sid);
 		*iat = c.iat;
 		return true;
 	}
+	if (ncookies > 0)
+		return false;
 	/* An access token is checked here; its session and user by the
 	 * one lookup statement, like a cookie's. */
 	if (h != NULL && strncasecmp(h, "Bearer ", 7) == 0 &&
@@ -396,7 +423,7 @@ answer(struct request *req, struct response *resp, const struct cached *c,
 void
 h_forward(struct request *req, struct response *resp)
 {
-	const char *rest, *cookie, *status, *hostport, *key;
+	const char *rest, *cookies[COOKIE_MAX_SAME], *status, *hostport, *key;
 	char short_id[16], label[64], uid[64], sid[64];
 	struct cached *c, fresh;
 	enum db_status st;
@@ -404,8 +431,9 @@ h_forward(struct request *req, struct response *resp)
 	bool bearer, known;
 	int64_t iat;
 	long port;
+	int ncookies;
 
-	cookie = split_cookies(req, &rest);
+	ncookies = split_cookies(req, cookies, COOKIE_MAX_SAME, &rest);
 	if (!parse_host(req, forwarded_host(req), short_id, &port, label)) {
 		deny(req, resp, 403, "notfound");
 		return;
@@ -417,13 +445,14 @@ h_forward(struct request *req, struct response *resp)
 	 * database.
 	 */
 	key = arena_printf(req->arena, "%s|%s", label, credential_hash(req,
-	    cookie));
+	    cookies, ncookies));
 	c = &cache[slot(key)];
 	if (strcmp(c->key, key) == 0 && now_ms() - c->at_ms < CACHE_TTL_MS) {
 		answer(req, resp, c, rest);
 		return;
 	}
-	known = identify(req, label, cookie, uid, sid, &bearer, &iat);
+	known = identify(req, label, cookies, ncookies, uid, sid, &bearer,
+	    &iat);
 	/* A token that may only read the API opens no workspace. */
 	if (known && req->caller.scope == SCOPE_READ) {
 		memset(&fresh, 0, sizeof(fresh));
@@ -593,7 +622,8 @@ h_handoff_redeem(struct request *req, struct response *resp)
 	c.exp = c.iat + req->srv->conf.workspace_cookie_ttl;
 	/* Host-only (no Domain), so no other host ever receives it. */
 	resp_header(resp, "Set-Cookie", arena_printf(req->arena,
-	    "%s=%s; Path=/; Max-Age=%ld; HttpOnly; SameSite=Lax%s", WS_COOKIE,
+	    "%s=%s; Path=/; Max-Age=%ld; HttpOnly; SameSite=Lax%s",
+	    ws_cookie_name(req),
 	    webtoken_sign(req->arena, &req->srv->keys,
 	    req->srv->conf.public_url, arena_printf(req->arena, "%s%s",
 	    WS_AUDIENCE_PREFIX, label), &c), req->srv->conf.workspace_cookie_ttl,

@@ -571,6 +571,18 @@ finish(struct request *req, struct response *resp, const struct provider *p,
 	    req->srv->conf.public_url, ret));
 }
 
+/* Did the sign-in start in this browser: one of its cookies the flow's? */
+static bool
+bound(struct request *req, const char **cookies, int n, const char *hash)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(auth_hash_hex(req->arena, cookies[i]), hash) == 0)
+			return true;
+	return false;
+}
+
 void
 h_oauth_callback(struct request *req, struct response *resp)
 {
@@ -578,7 +590,7 @@ h_oauth_callback(struct request *req, struct response *resp)
 	const char *state = query_param(req, "state");
 	const char *code = query_param(req, "code");
 	const char *error = query_param(req, "error");
-	const char *binding = cookie_get(req, COOKIE_OAUTH), *why;
+	const char *bindings[COOKIE_MAX_SAME], *why;
 	char *verifier, *nonce, *invite, *ret, *form;
 	struct json_object *tok;
 	struct identity id;
@@ -607,8 +619,8 @@ h_oauth_callback(struct request *req, struct response *resp)
 		    "unknown, used or expired state");
 		return;
 	}
-	if (binding == NULL || strcmp(auth_hash_hex(req->arena, binding),
-	    PQgetvalue(res, 0, 2)) != 0) {
+	if (!bound(req, bindings, cookie_all(req, COOKIE_OAUTH, bindings,
+	    COOKIE_MAX_SAME), PQgetvalue(res, 0, 2))) {
 		signin_failed(req, resp, p, PROBLEM_SIGNIN_FAILED,
 		    "the sign-in did not start in this browser");
 		return;
