@@ -71,13 +71,13 @@ def axe_source():
 
 
 class Browser:
-    def __init__(self, base_url, axe_js):
+    def __init__(self, base_url, axe_js, extra_flags=()):
         for path in (CHROMIUM, CHROMEDRIVER):
             if not os.access(path, os.X_OK):
                 pytest.fail(f"{path} is missing: apt-get install chromium chromium-driver")
         opts = webdriver.ChromeOptions()
         opts.binary_location = CHROMIUM
-        for f in FLAGS:
+        for f in [*FLAGS, *extra_flags]:
             opts.add_argument(f)
         opts.add_argument(f"--window-size={DESKTOP[0]},{DESKTOP[1]}")
         opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})

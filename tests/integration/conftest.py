@@ -442,6 +442,7 @@ class Warren:
             check=False,
         )
         assert r.returncode == 0, f"nginx configuration: {r.stderr}"
+        self.edit_site(self.nginx_dir / "site.conf")
         r = lib("warren_nginx", self.nginx_dir, check=False)
         if r.returncode != 0:
             pytest.fail(f"nginx did not start: {r.stderr}")
@@ -455,6 +456,9 @@ class Warren:
                 return False
 
         wait_for(listening, START_TIMEOUT, what="nginx to listen")
+
+    def edit_site(self, path):
+        """For a subclass that runs the shipped site with a change."""
 
     def stop_nginx(self):
         if not self.nginx_up:

@@ -125,3 +125,38 @@ def test_https_gives_every_cookie_the_host_prefix(pg, tmp_path, dockerd, echo_im
         errors = st.close()
         if errors:
             pytest.fail("\n".join(errors))
+
+
+def test_workspaces_on_a_domain_of_their_own(pg, tmp_path, dockerd, echo_image):
+    """The recommended set-up: the site at one registrable domain
+    (public_url), the workspaces at another (base_domain), so no page of a
+    workspace can set a cookie the site receives.  Sign-in on the site, the
+    hand-off to the workspace's host on the other domain, and the host's
+    own cookie there."""
+    st = RoutingStack(pg, tmp_path / "split", dockerd, public_url="http://warren-site.test")
+    try:
+        st.reconciler(reconciler_resync=5).start()
+        user, token = st.user("split")
+        ws = st.as_user(token, "POST", "/workspaces", 201,
+                        json={"name": "split-ws", "template": st.echo_template()["id"]}).json()
+        st.wait_build(ws["build_id"], 60, "succeeded")
+        host = host_of(ws)
+        assert ws["url"] == f"http://{host}", ws["url"]
+        assert not host.endswith("warren-site.test")
+        api = api_cookies(st, user)
+        code, loc = take_code(st, api, host)
+        assert loc.startswith(f"http://{host}/_warren/handoff?"), loc
+        r = redeem(st, host, code)
+        assert r.status_code == 302 and "Domain" not in r.headers["Set-Cookie"], r.headers
+        value = r.headers["Set-Cookie"].split(";")[0].split("=", 1)[1]
+        assert served(via_nginx(st, host, headers={"Cookie": f"warren_ws={value}"}), 8080)
+        # A browser going to the workspace without a session: sent to sign
+        # in on the site's domain.
+        r = via_nginx(st, host, accept="text/html")
+        assert r.status_code == 302, r.status_code
+        assert r.headers["Location"].startswith("http://warren-site.test/api/v1/auth/handoff?"), \
+            r.headers["Location"]
+    finally:
+        errors = st.close()
+        if errors:
+            pytest.fail("\n".join(errors))
