@@ -12,7 +12,7 @@ WARREN_NGINX_SITE=$WARREN_TOP/etc/nginx/warren.conf
 WARREN_PACKAGES=(
 	build-essential autoconf automake pkg-config
 	libfcgi-dev libjson-c-dev libpq-dev libcurl4-openssl-dev libjwt-dev
-	libsodium-dev
+	libsodium-dev libssl-dev
 	postgresql-15 "nginx-light|nginx-core|nginx-full|nginx-extras"
 	spawn-fcgi curl procps
 	python3 python3-pytest python3-pytest-timeout python3-requests
@@ -21,6 +21,8 @@ WARREN_PACKAGES=(
 	# the Debian packages (tests/package), the Apache site, man pages
 	debhelper apache2-dev lintian apache2 mandoc
 	iproute2 python3-psycopg2
+	# the OpenID Connect provider of the sign-in tests
+	glewlwyd sqlite3 python3-cryptography
 	# the browser tests (tests/e2e)
 	chromium chromium-driver python3-selenium
 )

@@ -1,14 +1,17 @@
 /*
- * Sign-in with GitHub (OAuth 2.0) and Google (OpenID Connect): the
- * authorization code flow with PKCE (S256), a one-time state bound to a
- * cookie of this browser, the redirect URI taken from the configuration,
- * and identities linked by the provider's stable subject id.
+ * Sign-in with GitHub (OAuth 2.0) and any OpenID Connect provider (one
+ * file each in oidc_provider_dir; endpoints from its discovery document):
+ * the authorization code flow with PKCE (S256), a one-time state bound to
+ * a cookie of this browser, the redirect URI taken from the configuration,
+ * ID tokens verified against the provider's key set, and identities linked
+ * by the provider's stable subject id.
  */
 #include "config.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sodium.h>
 
@@ -19,35 +22,42 @@
 #include "input.h"
 #include "json.h"
 #include "log.h"
+#include "oidc.h"
 #include "problem.h"
 #include "query.h"
 #include "server.h"
 
 #define FLOW_TTL	600
+#define META_TTL	3600	/* seconds a discovery document is kept */
+#define JWKS_MIN_AGE	30	/* an unknown kid fetches keys at most this often */
 
 enum provider_kind { KIND_GITHUB, KIND_OIDC };
 
 struct provider {
-	const char		*name;
-	enum provider_kind	 kind;
-	size_t			 client_id, secret, auth_url, token_url;
-	const char		*scope;
+	const char			*name, *display;
+	enum provider_kind		 kind;
+	const struct oidc_provider	*oidc;
+	int				 index;		/* of srv->oidc */
 };
 
-#define C(f)	offsetof(struct conf, f)
-static const struct provider providers[] = {
-	{ "github", KIND_GITHUB, C(github_client_id), C(github_client_secret),
-	    C(github_auth_url), C(github_token_url), "read:user user:email" },
-	{ "google", KIND_OIDC, C(google_client_id), C(google_client_secret),
-	    C(google_auth_url), C(google_token_url), "openid email profile" },
+/* What a provider's discovery document says, per worker. */
+struct meta {
+	time_t			 at, jwks_at;
+	char			 issuer[CONF_STR_MAX];
+	char			 auth[CONF_STR_MAX], token[CONF_STR_MAX];
+	char			 userinfo[CONF_STR_MAX], jwks_uri[CONF_STR_MAX];
+	bool			 basic;
+	struct json_object	*jwks;
 };
-#define NPROVIDERS	(sizeof(providers) / sizeof(providers[0]))
+
+static struct meta	metas[OIDC_MAX_PROVIDERS];
 
 struct identity {
-	char	subject[128];
+	char	subject[256];
 	char	login[128];
 	char	email[256];
 	bool	email_verified;
+	bool	by_subject;	/* an account without e-mail, by subject */
 	char	name[256];
 };
 
@@ -93,14 +103,15 @@ static const struct db_stmt q_signup_user = {
 	"oauth_signup_user",
 	"INSERT INTO users (username, email, display_name, role)"
 	" SELECT $1, CASE WHEN EXISTS (SELECT 1 FROM users WHERE email ="
-	" lower($2)) THEN NULL ELSE lower($2) END, left($3, 200), $4"
+	" lower($2)) THEN NULL ELSE nullif(lower($2), '') END, left($3, 200),"
+	" $4"
 	" ON CONFLICT (username) DO NOTHING RETURNING id, username", 4
 };
 
 static const struct db_stmt q_identity_new = {
 	"oauth_identity_new",
 	"INSERT INTO identities (provider, subject, user_id, email)"
-	" VALUES ($1, $2, $3, $4)", 4
+	" VALUES ($1, $2, $3, nullif($4, ''))", 4
 };
 
 static const struct db_stmt q_invite_mark = {
@@ -147,22 +158,30 @@ static const struct db_stmt q_invite_used = {
 	"SELECT used_at IS NOT NULL FROM invitations WHERE id = $1", 1
 };
 
-static const char *
-cf(struct request *req, size_t off)
+/* The provider of this name, when configured. */
+static bool
+find_provider(struct request *req, const char *name, struct provider *p)
 {
-	return (const char *)&req->srv->conf + off;
-}
+	int i;
 
-static const struct provider *
-find_provider(struct request *req, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < NPROVIDERS; i++)
-		if (strcmp(providers[i].name, name) == 0 &&
-		    cf(req, providers[i].client_id)[0] != '\0')
-			return &providers[i];
-	return NULL;
+	memset(p, 0, sizeof(*p));
+	if (strcmp(name, "github") == 0 &&
+	    req->srv->conf.github_client_id[0] != '\0') {
+		p->name = "github";
+		p->display = "GitHub";
+		p->kind = KIND_GITHUB;
+		return true;
+	}
+	for (i = 0; i < req->srv->noidc; i++)
+		if (strcmp(req->srv->oidc[i].name, name) == 0) {
+			p->oidc = &req->srv->oidc[i];
+			p->name = p->oidc->name;
+			p->display = p->oidc->display_name;
+			p->kind = KIND_OIDC;
+			p->index = i;
+			return true;
+		}
+	return false;
 }
 
 static char *
@@ -172,28 +191,186 @@ redirect_uri(struct request *req, const struct provider *p)
 	    req->srv->conf.public_url, p->name);
 }
 
+static void
+provider_entry(struct request *req, struct json_object *a, const char *name,
+    const char *display)
+{
+	struct json_object *e = json_object_new_object();
+
+	json_object_object_add(e, "name", json_object_new_string(name));
+	json_object_object_add(e, "display_name",
+	    json_object_new_string(display));
+	json_object_object_add(e, "start_url", json_object_new_string(
+	    arena_printf(req->arena, "/api/v1/auth/oauth/%s/start", name)));
+	json_object_array_add(a, e);
+}
+
 void
 h_providers(struct request *req, struct response *resp)
 {
-	struct json_object *o, *a, *e;
-	size_t i;
+	struct json_object *o, *a;
+	int i;
 
 	o = json_own(req->arena, json_object_new_object());
 	a = json_object_new_array();
-	for (i = 0; i < NPROVIDERS; i++) {
-		if (cf(req, providers[i].client_id)[0] == '\0')
-			continue;
-		e = json_object_new_object();
-		json_object_object_add(e, "name",
-		    json_object_new_string(providers[i].name));
-		json_object_object_add(e, "start_url", json_object_new_string(
-		    arena_printf(req->arena, "/api/v1/auth/oauth/%s/start",
-		    providers[i].name)));
-		json_object_array_add(a, e);
-	}
+	if (req->srv->conf.github_client_id[0] != '\0')
+		provider_entry(req, a, "github", "GitHub");
+	for (i = 0; i < req->srv->noidc; i++)
+		provider_entry(req, a, req->srv->oidc[i].name,
+		    req->srv->oidc[i].display_name);
 	json_object_object_add(o, "providers", a);
 	json_object_object_add(o, "password", json_object_new_boolean(1));
 	resp_json(req, resp, 200, o);
+}
+
+static const char *
+jstr(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	if (o == NULL || !json_object_object_get_ex(o, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+/* authorization: the header's value, or NULL. */
+static struct json_object *
+fetch_json(struct request *req, const char *url, const char *form,
+    const char *authorization, long *status)
+{
+	struct httpc_response r;
+	struct json_object *o;
+
+	*status = 0;
+	if (httpc_request(req->arena, url, form, authorization,
+	    req->srv->conf.oauth_timeout, &r) == -1)
+		return NULL;
+	*status = r.status;
+	if (json_parse(req->arena, r.body, r.len, &o) != JSON_OK)
+		return NULL;
+	return o;
+}
+
+
+/* An endpoint of the discovery document, where the provider allows it. */
+static bool
+endpoint(const struct provider *p, struct json_object *doc, const char *key,
+    bool required, char *out, size_t len)
+{
+	const char *v = jstr(doc, key);
+
+	out[0] = '\0';
+	if (v == NULL)
+		return !required;
+	if (!oidc_url_ok(p->oidc, v) || strlen(v) >= len)
+		return false;
+	snprintf(out, len, "%s", v);
+	return true;
+}
+
+static bool
+listed(struct json_object *doc, const char *key, const char *want,
+    bool absent)
+{
+	struct json_object *a;
+	size_t i;
+
+	if (!json_object_object_get_ex(doc, key, &a) ||
+	    !json_object_is_type(a, json_type_array))
+		return absent;
+	for (i = 0; i < json_object_array_length(a); i++)
+		if (strcmp(json_object_get_string(json_object_array_get_idx(a,
+		    i)), want) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * The provider's endpoints, from its discovery document (kept for an hour
+ * by each worker); NULL, and why, when it is not usable.
+ */
+static struct meta *
+discover(struct request *req, const struct provider *p, const char **why)
+{
+	struct meta *m = &metas[p->index], fresh;
+	struct json_object *doc;
+	const char *base = p->oidc->issuer;
+	size_t n = strlen(base);
+	time_t now = time(NULL);
+	long status;
+
+	if (m->at != 0 && now - m->at < META_TTL &&
+	    strcmp(m->issuer, base) == 0)
+		return m;
+	doc = fetch_json(req, arena_printf(req->arena, "%.*s/.well-known/"
+	    "openid-configuration", (int)(n && base[n - 1] == '/' ? n - 1 : n),
+	    base), NULL, NULL, &status);
+	if (doc == NULL || status != 200) {
+		log_warnx("provider %s: no discovery document at its issuer "
+		    "(status %ld)", p->name, status);
+		*why = "the provider's discovery document could not be read";
+		return NULL;
+	}
+	memset(&fresh, 0, sizeof(fresh));
+	if (jstr(doc, "issuer") == NULL || strcmp(jstr(doc, "issuer"),
+	    base) != 0 || !endpoint(p, doc, "authorization_endpoint", true,
+	    fresh.auth, sizeof(fresh.auth)) || !endpoint(p, doc,
+	    "token_endpoint", true, fresh.token, sizeof(fresh.token)) ||
+	    !endpoint(p, doc, "jwks_uri", true, fresh.jwks_uri,
+	    sizeof(fresh.jwks_uri)) || !endpoint(p, doc, "userinfo_endpoint",
+	    false, fresh.userinfo, sizeof(fresh.userinfo)) ||
+	    (!listed(doc, "id_token_signing_alg_values_supported", "RS256",
+	    false) && !listed(doc, "id_token_signing_alg_values_supported",
+	    "ES256", false))) {
+		log_warnx("provider %s: its discovery document names another "
+		    "issuer, an endpoint that is not https, or no RS256 or "
+		    "ES256 signatures", p->name);
+		*why = "the provider's discovery document is not usable";
+		return NULL;
+	}
+	/* Without the list, client_secret_basic is the default. */
+	fresh.basic = listed(doc, "token_endpoint_auth_methods_supported",
+	    "client_secret_basic", true);
+	snprintf(fresh.issuer, sizeof(fresh.issuer), "%s", base);
+	fresh.at = now;
+	/* Keys of the same provider stay while its key set is the same. */
+	fresh.jwks = m->jwks;
+	fresh.jwks_at = strcmp(m->jwks_uri, fresh.jwks_uri) == 0 ? m->jwks_at :
+	    0;
+	*m = fresh;
+	return m;
+}
+
+/*
+ * The provider's key set, fetched again when stale or, when a token names
+ * a key the set lacks (the provider rolled its keys), at most every
+ * JWKS_MIN_AGE seconds.
+ */
+static struct json_object *
+key_set(struct request *req, const struct provider *p, struct meta *m,
+    bool again)
+{
+	struct json_object *set;
+	time_t now = time(NULL);
+	long status;
+
+	if (m->jwks != NULL && m->jwks_at != 0 && (again ? now - m->jwks_at <
+	    JWKS_MIN_AGE : now - m->jwks_at < META_TTL))
+		return m->jwks;
+	set = fetch_json(req, m->jwks_uri, NULL, NULL, &status);
+	if (set == NULL || status != 200 ||
+	    !json_object_is_type(set, json_type_object)) {
+		log_warnx("provider %s: its key set could not be read "
+		    "(status %ld)", p->name, status);
+		return m->jwks;
+	}
+	/* Kept past this request: the cache holds its own reference. */
+	if (m->jwks != NULL)
+		json_object_put(m->jwks);
+	m->jwks = json_object_get(set);
+	m->jwks_at = now;
+	return m->jwks;
 }
 
 static char *
@@ -230,14 +407,16 @@ redirect(struct request *req, struct response *resp, const char *url)
 void
 h_oauth_start(struct request *req, struct response *resp)
 {
-	const struct provider *p = find_provider(req, req->params[0]);
 	const char *invite = query_param(req, "invite");
 	const char *ret = query_param(req, "return_to");
+	const char *auth_url, *client_id, *scope, *why;
 	char *state, *verifier, *nonce, *binding, *url;
+	struct provider p;
+	struct meta *m;
 	enum db_status st;
 	PGresult *res = NULL;
 
-	if (p == NULL) {
+	if (!find_provider(req, req->params[0], &p)) {
 		problem(req, resp, PROBLEM_NOT_FOUND, "no such sign-in provider");
 		return;
 	}
@@ -249,39 +428,70 @@ h_oauth_start(struct request *req, struct response *resp)
 		    "path of this site; invite as given");
 		return;
 	}
+	if (p.kind == KIND_GITHUB) {
+		auth_url = req->srv->conf.github_auth_url;
+		client_id = req->srv->conf.github_client_id;
+		scope = "read:user user:email";
+	} else {
+		if ((m = discover(req, &p, &why)) == NULL) {
+			problem(req, resp, PROBLEM_PROVIDER_ERROR, why);
+			return;
+		}
+		auth_url = m->auth;
+		client_id = p.oidc->client_id;
+		scope = p.oidc->scopes;
+	}
 	state = auth_random_token(req->arena, 32);
 	verifier = auth_random_token(req->arena, 48);
 	nonce = auth_random_token(req->arena, 24);
 	binding = auth_random_token(req->arena, 32);
 	if ((st = q_run(req, &q_flow_new, &res, auth_hash_hex(req->arena,
-	    state), p->name, verifier, nonce, auth_hash_hex(req->arena,
-	    binding), invite ? auth_hash_hex(req->arena, invite) : NULL, ret, arena_printf(req->arena, "%d", FLOW_TTL)))
-	    != DB_OK) {
+	    state), p.name, verifier, nonce, auth_hash_hex(req->arena,
+	    binding), invite ? auth_hash_hex(req->arena, invite) : NULL, ret,
+	    arena_printf(req->arena, "%d", FLOW_TTL))) != DB_OK) {
 		q_fail(req, resp, st, res);
 		return;
 	}
-	url = arena_printf(req->arena, "%s?response_type=code&client_id=%s"
+	url = arena_printf(req->arena, "%s%cresponse_type=code&client_id=%s"
 	    "&redirect_uri=%s&scope=%s&state=%s&code_challenge=%s"
-	    "&code_challenge_method=S256%s%s", cf(req, p->auth_url),
-	    httpc_escape(req->arena, cf(req, p->client_id)),
-	    httpc_escape(req->arena, redirect_uri(req, p)),
-	    httpc_escape(req->arena, p->scope), state, s256(req, verifier),
-	    p->kind == KIND_OIDC ? "&nonce=" : "",
-	    p->kind == KIND_OIDC ? nonce : "");
+	    "&code_challenge_method=S256%s%s", auth_url,
+	    strchr(auth_url, '?') ? '&' : '?',
+	    httpc_escape(req->arena, client_id),
+	    httpc_escape(req->arena, redirect_uri(req, &p)),
+	    httpc_escape(req->arena, scope), state, s256(req, verifier),
+	    p.kind == KIND_OIDC ? "&nonce=" : "",
+	    p.kind == KIND_OIDC ? nonce : "");
 	cookie_set(req, resp, COOKIE_OAUTH, binding, FLOW_TTL, true);
 	redirect(req, resp, url);
 }
+
+static void	signin_refused(struct request *, struct response *,
+		    const struct provider *, enum problem, const char *,
+		    struct json_object *);
 
 /* Ends a failed sign-in: audit entry and a clear answer. */
 static void
 signin_failed(struct request *req, struct response *resp,
     const struct provider *p, enum problem pr, const char *why)
 {
+	signin_refused(req, resp, p, pr, why, NULL);
+}
+
+/* The same, with what the provider said (extra) in the audit entry. */
+static void
+signin_refused(struct request *req, struct response *resp,
+    const struct provider *p, enum problem pr, const char *why,
+    struct json_object *extra)
+{
 	struct json_object *d = json_own(req->arena, json_object_new_object());
 
 	q_rollback(req);
 	json_object_object_add(d, "provider", json_object_new_string(p->name));
 	json_object_object_add(d, "reason", json_object_new_string(why));
+	if (extra != NULL) {
+		json_object_object_foreach(extra, k, v)
+			json_object_object_add(d, k, json_object_get(v));
+	}
 	if (audit_as(req, NULL, NULL, "auth.oauth_login", "provider", p->name,
 	    AUDIT_FAILURE, d) != DB_OK)
 		log_warnx("could not audit a failed sign-in");
@@ -289,44 +499,17 @@ signin_failed(struct request *req, struct response *resp,
 	problem(req, resp, pr, why);
 }
 
-static const char *
-jstr(struct json_object *o, const char *key)
-{
-	struct json_object *v;
-
-	if (o == NULL || !json_object_object_get_ex(o, key, &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
-static struct json_object *
-fetch_json(struct request *req, const char *url, const char *form,
-    const char *bearer, long *status)
-{
-	struct httpc_response r;
-	struct json_object *o;
-
-	*status = 0;
-	if (httpc_request(req->arena, url, form, bearer,
-	    req->srv->conf.oauth_timeout, &r) == -1)
-		return NULL;
-	*status = r.status;
-	if (json_parse(req->arena, r.body, r.len, &o) != JSON_OK)
-		return NULL;
-	return o;
-}
-
 static int
 github_identity(struct request *req, const char *token, struct identity *id)
 {
 	const char *api = req->srv->conf.github_api_url;
+	const char *bearer = arena_printf(req->arena, "Bearer %s", token);
 	struct json_object *u, *emails, *e, *v;
 	long status;
 	size_t i;
 
 	u = fetch_json(req, arena_printf(req->arena, "%s/user", api), NULL,
-	    token, &status);
+	    bearer, &status);
 	if (u == NULL || status != 200 ||
 	    !json_object_object_get_ex(u, "id", &v) ||
 	    !json_object_is_type(v, json_type_int) ||
@@ -339,7 +522,7 @@ github_identity(struct request *req, const char *token, struct identity *id)
 	snprintf(id->name, sizeof(id->name), "%s",
 	    jstr(u, "name") ? jstr(u, "name") : "");
 	emails = fetch_json(req, arena_printf(req->arena, "%s/user/emails",
-	    api), NULL, token, &status);
+	    api), NULL, bearer, &status);
 	if (emails == NULL || status != 200 ||
 	    !json_object_is_type(emails, json_type_array))
 		return 0;
@@ -357,55 +540,88 @@ github_identity(struct request *req, const char *token, struct identity *id)
 	return 0;
 }
 
+/* email_verified: true, or the string "true" some providers send. */
+static int
+verified_claim(struct json_object *c)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(c, "email_verified", &v))
+		return -1;
+	return (json_object_is_type(v, json_type_boolean) &&
+	    json_object_get_boolean(v)) || (json_object_is_type(v,
+	    json_type_string) && strcmp(json_object_get_string(v), "true") ==
+	    0);
+}
+
+/* Claims the ID token lacks, from the userinfo endpoint (same subject). */
+static void
+userinfo(struct request *req, const struct provider *p, struct meta *m,
+    const char *access_token, struct json_object **claims)
+{
+	struct json_object *u;
+	long status;
+
+	if (m->userinfo[0] == '\0' || access_token == NULL)
+		return;
+	u = fetch_json(req, m->userinfo, NULL, arena_printf(req->arena,
+	    "Bearer %s", access_token), &status);
+	if (u == NULL || status != 200 || !json_object_is_type(u,
+	    json_type_object) || jstr(u, "sub") == NULL || strcmp(jstr(u,
+	    "sub"), jstr(*claims, "sub")) != 0) {
+		log_warnx("provider %s: no userinfo for this subject (status "
+		    "%ld)", p->name, status);
+		return;
+	}
+	json_object_object_foreach(u, k, v) {
+		if (!json_object_object_get_ex(*claims, k, NULL))
+			json_object_object_add(*claims, k, json_object_get(v));
+	}
+}
+
 /*
- * The ID token comes straight from the token endpoint over TLS, so its
- * claims are checked here (OpenID Connect Core 3.1.3.7) rather than its
- * signature: issuer, audience, expiry, nonce.
+ * Who signed in: the ID token, verified (its signature by a key of the
+ * provider's set, fetched again once if it names another key, then its
+ * claims), completed by userinfo.  NULL, or why not.
  */
 static const char *
-oidc_identity(struct request *req, struct json_object *tok,
-    const char *nonce, struct identity *id)
+oidc_identity(struct request *req, const struct provider *p, struct meta *m,
+    struct json_object *tok, const char *nonce, struct identity *id)
 {
-	const char *idt = jstr(tok, "id_token"), *d1, *d2;
-	struct json_object *c, *v;
-	size_t n;
-	char *raw;
+	struct json_object *c;
+	enum oidc_result r;
+	const char *why = NULL;
+	int v;
 
-	if (idt == NULL || (d1 = strchr(idt, '.')) == NULL ||
-	    (d2 = strchr(d1 + 1, '.')) == NULL || d2 - d1 - 1 > 8192)
-		return "no usable ID token";
-	raw = arena_alloc(req->arena, (size_t)(d2 - d1));
-	if (sodium_base642bin((unsigned char *)raw, (size_t)(d2 - d1), d1 + 1,
-	    (size_t)(d2 - d1 - 1), NULL, &n, NULL,
-	    sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
-	    json_parse(req->arena, raw, n, &c) != JSON_OK ||
-	    !json_object_is_type(c, json_type_object))
-		return "no usable ID token";
-	if (jstr(c, "iss") == NULL || strcmp(jstr(c, "iss"),
-	    req->srv->conf.google_issuer) != 0)
-		return "ID token from another issuer";
-	if (jstr(c, "aud") == NULL || strcmp(jstr(c, "aud"),
-	    req->srv->conf.google_client_id) != 0)
-		return "ID token for another audience";
-	if (!json_object_object_get_ex(c, "exp", &v) ||
-	    !json_object_is_type(v, json_type_int) ||
-	    json_object_get_int64(v) <= auth_now())
-		return "ID token expired";
-	if (jstr(c, "nonce") == NULL || strcmp(jstr(c, "nonce"), nonce) != 0)
-		return "ID token for another sign-in";
-	if (jstr(c, "sub") == NULL || strlen(jstr(c, "sub")) == 0 ||
-	    strlen(jstr(c, "sub")) >= sizeof(id->subject))
-		return "ID token without subject";
+	r = oidc_verify(req->arena, jstr(tok, "id_token"), key_set(req, p, m,
+	    false), p->oidc->issuer, p->oidc->client_id, nonce, auth_now(),
+	    &c, &why);
+	if (r == OIDC_NO_KEY)
+		r = oidc_verify(req->arena, jstr(tok, "id_token"), key_set(req,
+		    p, m, true), p->oidc->issuer, p->oidc->client_id, nonce,
+		    auth_now(), &c, &why);
+	if (r == OIDC_NO_KEY)
+		return "the ID token is signed by a key the provider does not "
+		    "publish";
+	if (r != OIDC_OK)
+		return why;
+	if (jstr(c, "email") == NULL || jstr(c, "name") == NULL)
+		userinfo(req, p, m, jstr(tok, "access_token"), &c);
 	snprintf(id->subject, sizeof(id->subject), "%s", jstr(c, "sub"));
 	snprintf(id->email, sizeof(id->email), "%s",
 	    jstr(c, "email") ? jstr(c, "email") : "");
 	snprintf(id->name, sizeof(id->name), "%s",
 	    jstr(c, "name") ? jstr(c, "name") : "");
-	id->email_verified = json_object_object_get_ex(c, "email_verified",
-	    &v) && ((json_object_is_type(v, json_type_boolean) &&
-	    json_object_get_boolean(v)) || (json_object_is_type(v,
-	    json_type_string) && strcmp(json_object_get_string(v),
-	    "true") == 0));
+	snprintf(id->login, sizeof(id->login), "%s",
+	    jstr(c, "preferred_username") ? jstr(c, "preferred_username") : "");
+	/* The provider's policy when it does not say (without_email_verified). */
+	if ((v = verified_claim(c)) == -1)
+		v = p->oidc->email == OIDC_EMAIL_TRUST && id->email[0] != '\0';
+	id->email_verified = v;
+	if (p->oidc->email == OIDC_EMAIL_SUBJECT) {
+		id->email[0] = '\0';
+		id->by_subject = true;
+	}
 	return NULL;
 }
 
@@ -458,7 +674,7 @@ sign_up(struct request *req, struct response *resp, const struct provider *p,
 	PGresult *res = NULL;
 	int i;
 
-	if (!id->email_verified || id->email[0] == '\0') {
+	if (!id->by_subject && (!id->email_verified || id->email[0] == '\0')) {
 		signin_failed(req, resp, p, PROBLEM_SIGNIN_FAILED,
 		    "the provider has not verified this e-mail address");
 		return NULL;
@@ -542,7 +758,8 @@ finish(struct request *req, struct response *resp, const struct provider *p,
 	}
 	if (PQntuples(res) == 1) {
 		/* OpenID Connect providers vouch for the address every time. */
-		if (p->kind == KIND_OIDC && !id->email_verified) {
+		if (p->kind == KIND_OIDC && !id->email_verified &&
+		    !id->by_subject) {
 			signin_failed(req, resp, p, PROBLEM_SIGNIN_FAILED,
 			    "the provider has not verified this e-mail address");
 			return;
@@ -583,22 +800,96 @@ bound(struct request *req, const char **cookies, int n, const char *hash)
 	return false;
 }
 
+/*
+ * The authorization code for tokens at the token endpoint, the client
+ * authenticated as the provider takes it (client_secret_basic or _post);
+ * NULL after answering.  A refusal's own words go to the log and the
+ * audit entry.
+ */
+static struct json_object *
+exchange(struct request *req, struct response *resp, const struct provider *p,
+    const struct meta *m, const char *code, const char *verifier)
+{
+	const char *id, *secret, *url, *auth = NULL, *perr, *pdesc;
+	struct json_object *tok, *extra;
+	bool basic;
+	long status;
+	char *form, *pair, *b64;
+	size_t len;
+
+	if (p->kind == KIND_GITHUB) {
+		id = req->srv->conf.github_client_id;
+		secret = req->srv->conf.github_client_secret;
+		url = req->srv->conf.github_token_url;
+		basic = false;
+	} else {
+		id = p->oidc->client_id;
+		secret = p->oidc->client_secret;
+		url = m->token;
+		basic = p->oidc->auth == OIDC_AUTH_BASIC ||
+		    (p->oidc->auth == OIDC_AUTH_AUTO && m->basic);
+	}
+	form = arena_printf(req->arena, "grant_type=authorization_code"
+	    "&code=%s&redirect_uri=%s&code_verifier=%s",
+	    httpc_escape(req->arena, code),
+	    httpc_escape(req->arena, redirect_uri(req, p)), verifier);
+	if (basic) {
+		/* RFC 6749 2.3.1: each part form-encoded, then Base64. */
+		pair = arena_printf(req->arena, "%s:%s", httpc_escape(req->arena,
+		    id), httpc_escape(req->arena, secret));
+		len = sodium_base64_ENCODED_LEN(strlen(pair),
+		    sodium_base64_VARIANT_ORIGINAL);
+		b64 = arena_alloc(req->arena, len);
+		sodium_bin2base64(b64, len, (const unsigned char *)pair,
+		    strlen(pair), sodium_base64_VARIANT_ORIGINAL);
+		auth = arena_printf(req->arena, "Basic %s", b64);
+	} else
+		form = arena_printf(req->arena, "%s&client_id=%s&client_secret=%s",
+		    form, httpc_escape(req->arena, id),
+		    httpc_escape(req->arena, secret));
+	tok = fetch_json(req, url, form, auth, &status);
+	if (tok == NULL && status == 0) {
+		signin_failed(req, resp, p, PROBLEM_PROVIDER_ERROR,
+		    "the provider could not be reached");
+		return NULL;
+	}
+	if (tok != NULL && status == 200 && jstr(tok, "error") == NULL &&
+	    (p->kind == KIND_OIDC ? jstr(tok, "id_token") != NULL :
+	    jstr(tok, "access_token") != NULL))
+		return tok;
+	perr = jstr(tok, "error") ? jstr(tok, "error") : "none";
+	pdesc = jstr(tok, "error_description") ? jstr(tok,
+	    "error_description") : "";
+	log_warnx("provider %s refused the authorization code (status %ld): "
+	    "%.100s: %.300s", p->name, status, perr, pdesc);
+	extra = json_own(req->arena, json_object_new_object());
+	json_object_object_add(extra, "provider_status",
+	    json_object_new_int64(status));
+	json_object_object_add(extra, "provider_error",
+	    json_object_new_string_len(perr, (int)strnlen(perr, 100)));
+	json_object_object_add(extra, "provider_error_description",
+	    json_object_new_string_len(pdesc, (int)strnlen(pdesc, 300)));
+	signin_refused(req, resp, p, PROBLEM_SIGNIN_FAILED,
+	    "the provider refused the authorization code", extra);
+	return NULL;
+}
+
 void
 h_oauth_callback(struct request *req, struct response *resp)
 {
-	const struct provider *p = find_provider(req, req->params[0]);
 	const char *state = query_param(req, "state");
 	const char *code = query_param(req, "code");
 	const char *error = query_param(req, "error");
 	const char *bindings[COOKIE_MAX_SAME], *why;
-	char *verifier, *nonce, *invite, *ret, *form;
+	char *verifier, *nonce, *invite, *ret;
+	struct provider prov, *p = &prov;
+	struct meta *m = NULL;
 	struct json_object *tok;
 	struct identity id;
 	enum db_status st;
 	PGresult *res = NULL;
-	long status;
 
-	if (p == NULL) {
+	if (!find_provider(req, req->params[0], p)) {
 		problem(req, resp, PROBLEM_NOT_FOUND, "no such sign-in provider");
 		return;
 	}
@@ -647,24 +938,12 @@ h_oauth_callback(struct request *req, struct response *resp)
 		    "this code was already used");
 		return;
 	}
-	form = arena_printf(req->arena, "grant_type=authorization_code"
-	    "&code=%s&redirect_uri=%s&client_id=%s&client_secret=%s"
-	    "&code_verifier=%s", httpc_escape(req->arena, code),
-	    httpc_escape(req->arena, redirect_uri(req, p)),
-	    httpc_escape(req->arena, cf(req, p->client_id)),
-	    httpc_escape(req->arena, cf(req, p->secret)), verifier);
-	tok = fetch_json(req, cf(req, p->token_url), form, NULL, &status);
-	if (tok == NULL && status == 0) {
-		signin_failed(req, resp, p, PROBLEM_PROVIDER_ERROR,
-		    "the provider could not be reached");
+	if (p->kind == KIND_OIDC && (m = discover(req, p, &why)) == NULL) {
+		signin_failed(req, resp, p, PROBLEM_PROVIDER_ERROR, why);
 		return;
 	}
-	if (tok == NULL || status != 200 || jstr(tok, "error") != NULL ||
-	    (p->kind == KIND_GITHUB && jstr(tok, "access_token") == NULL)) {
-		signin_failed(req, resp, p, PROBLEM_SIGNIN_FAILED,
-		    "the provider refused the authorization code");
+	if ((tok = exchange(req, resp, p, m, code, verifier)) == NULL)
 		return;
-	}
 	memset(&id, 0, sizeof(id));
 	if (p->kind == KIND_GITHUB) {
 		if (github_identity(req, jstr(tok, "access_token"), &id) == -1) {
@@ -672,7 +951,7 @@ h_oauth_callback(struct request *req, struct response *resp)
 			    "the provider did not say who signed in");
 			return;
 		}
-	} else if ((why = oidc_identity(req, tok, nonce, &id)) != NULL) {
+	} else if ((why = oidc_identity(req, p, m, tok, nonce, &id)) != NULL) {
 		signin_failed(req, resp, p, PROBLEM_SIGNIN_FAILED, why);
 		return;
 	}

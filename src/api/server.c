@@ -256,6 +256,13 @@ query_valid(struct request *req)
 	return utf8_valid(buf, o);
 }
 
+static void
+oidc_error(void *ctx, const char *where, const char *msg)
+{
+	(void)ctx;
+	log_warnx("%s: %s", where, msg);
+}
+
 int
 server_prepare(struct server *srv)
 {
@@ -273,6 +280,9 @@ server_prepare(struct server *srv)
 		log_warnx("jwt_key_file: %s", err);
 		return -1;
 	}
+	if (oidc_load(srv->conf.oidc_provider_dir, srv->oidc,
+	    OIDC_MAX_PROVIDERS, &srv->noidc, oidc_error, NULL) == -1)
+		return -1;
 	/* Without its key, only the secrets endpoints are unavailable. */
 	srv->has_secret_key = secretbox_load(srv->conf.secret_key_file,
 	    srv->secret_key, err, sizeof(err)) == 0;

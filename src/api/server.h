@@ -5,6 +5,7 @@
 #include "conf.h"
 #include "db.h"
 #include "http.h"
+#include "oidc.h"
 #include "webtoken.h"
 
 struct server {
@@ -17,6 +18,8 @@ struct server {
 	bool			 has_secret_key;
 	unsigned char		 secret_key[32];
 	char			 origin[CONF_STR_MAX];	/* of public_url */
+	struct oidc_provider	 oidc[OIDC_MAX_PROVIDERS];
+	int			 noidc;
 };
 
 /* Loads what the configuration points at (keys); -1 after logging. */

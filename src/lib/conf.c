@@ -95,14 +95,9 @@ const struct conf_key conf_keys[] = {
 	URLKEY(github_token_url, "https://github.com/login/oauth/access_token",
 	    "GitHub token endpoint"),
 	URLKEY(github_api_url, "https://api.github.com", "GitHub API base"),
-	URLKEY(google_client_id, "", "Google OAuth client id"),
-	URLKEY(google_client_secret, "", "Google OAuth client secret"),
-	URLKEY(google_auth_url, "https://accounts.google.com/o/oauth2/v2/auth",
-	    "Google (OpenID Connect) authorization endpoint"),
-	URLKEY(google_token_url, "https://oauth2.googleapis.com/token",
-	    "Google (OpenID Connect) token endpoint"),
-	URLKEY(google_issuer, "https://accounts.google.com",
-	    "issuer expected in Google ID tokens"),
+	{ "oidc_provider_dir", CONF_STRING, OFF(oidc_provider_dir), 0, 0,
+	    "/etc/warren/oidc", NULL, "directory of OpenID Connect "
+	    "providers, one NAME.conf each" },
 	{ "base_domain", CONF_STRING, OFF(base_domain), 0, 0,
 	    "warren.localhost", NULL, "workspaces answer at <id>.<base_domain>" },
 	{ "max_cpu_millis", CONF_INT, OFF(max_cpu_millis), 100, 1024000, "8000",
@@ -285,8 +280,7 @@ check_string(const struct conf_key *k, const char *v, char *err, size_t errlen)
 			    k->name);
 			return -1;
 		}
-	if ((strstr(k->name, "_url") != NULL || strcmp(k->name,
-	    "google_issuer") == 0) && v[0] != '\0' &&
+	if (strstr(k->name, "_url") != NULL && v[0] != '\0' &&
 	    strncmp(v, "https://", 8) != 0 && strncmp(v, "http://", 7) != 0) {
 		snprintf(err, errlen, "bad value for %s: expected an http or "
 		    "https URL", k->name);
@@ -401,6 +395,11 @@ conf_defaults(struct conf *c)
 			abort();	/* a bad default is a programming error */
 }
 
+struct parse_ctx {
+	struct conf	*c;
+	bool		*seen;
+};
+
 static const char *
 trim(char *s, char **endp)
 {
@@ -416,50 +415,62 @@ trim(char *s, char **endp)
 	return s;
 }
 
-static int
-parse_line(struct conf *c, char *line, bool *seen, char *err, size_t errlen)
+int
+conf_split(char *line, char **key, char **val, char *err, size_t errlen)
 {
-	const struct conf_key *k;
-	char *eq, *end, *key, *val;
-	size_t klen;
+	char *eq, *end, *k, *v;
 
-	key = (char *)trim(line, &end);
-	if (*key == '\0' || *key == '#')
+	k = (char *)trim(line, &end);
+	if (*k == '\0' || *k == '#')
 		return 0;
-	if ((eq = strchr(key, '=')) == NULL) {
+	if ((eq = strchr(k, '=')) == NULL) {
 		snprintf(err, errlen, "expected key = value");
 		return -1;
 	}
 	*eq = '\0';
-	key = (char *)trim(key, &end);
-	klen = strlen(key);
-	val = (char *)trim(eq + 1, &end);
-	if ((k = conf_lookup(key, klen)) == NULL) {
-		snprintf(err, errlen, "unknown key '%.64s'", key);
-		return -1;
-	}
-	if (seen[k - conf_keys]) {
-		snprintf(err, errlen, "duplicate key '%s'", k->name);
-		return -1;
-	}
-	seen[k - conf_keys] = true;
-	if (*val == '"') {
-		if (end - val < 2 || end[-1] != '"') {
+	k = (char *)trim(k, &end);
+	v = (char *)trim(eq + 1, &end);
+	if (*v == '"') {
+		if (end - v < 2 || end[-1] != '"') {
 			snprintf(err, errlen, "unterminated quote in value "
-			    "of %s", k->name);
+			    "of %.64s", k);
 			return -1;
 		}
 		end[-1] = '\0';
-		val++;
+		v++;
 	}
-	return conf_set(c, k, val, err, errlen);
+	*key = k;
+	*val = v;
+	return 1;
+}
+
+static int
+parse_line(void *arg, char *line, char *err, size_t errlen)
+{
+	struct parse_ctx *pc = arg;
+	const struct conf_key *k;
+	char *key, *val;
+	int r;
+
+	if ((r = conf_split(line, &key, &val, err, errlen)) <= 0)
+		return r;
+	if ((k = conf_lookup(key, strlen(key))) == NULL) {
+		snprintf(err, errlen, "unknown key '%.64s'", key);
+		return -1;
+	}
+	if (pc->seen[k - conf_keys]) {
+		snprintf(err, errlen, "duplicate key '%s'", k->name);
+		return -1;
+	}
+	pc->seen[k - conf_keys] = true;
+	return conf_set(pc->c, k, val, err, errlen);
 }
 
 int
-conf_parse(struct conf *c, const char *name, const char *buf, size_t len,
+conf_lines(const char *name, const char *buf, size_t len,
+    int (*fn)(void *, char *, char *, size_t), void *arg,
     conf_error_fn errfn, void *ctx)
 {
-	bool seen[sizeof(conf_keys) / sizeof(conf_keys[0])] = { false };
 	char line[CONF_LINE_MAX], where[512], err[512];
 	size_t i = 0, n, lineno = 0;
 	int errors = 0;
@@ -478,7 +489,7 @@ conf_parse(struct conf *c, const char *name, const char *buf, size_t len,
 		} else {
 			memcpy(line, buf + i, n);
 			line[n] = '\0';
-			if (parse_line(c, line, seen, err, sizeof(err)) == -1) {
+			if (fn(arg, line, err, sizeof(err)) == -1) {
 				errfn(ctx, where, err);
 				errors++;
 			}
@@ -486,6 +497,16 @@ conf_parse(struct conf *c, const char *name, const char *buf, size_t len,
 		i += n + 1;
 	}
 	return errors ? -1 : 0;
+}
+
+int
+conf_parse(struct conf *c, const char *name, const char *buf, size_t len,
+    conf_error_fn errfn, void *ctx)
+{
+	bool seen[sizeof(conf_keys) / sizeof(conf_keys[0])] = { false };
+	struct parse_ctx pc = { c, seen };
+
+	return conf_lines(name, buf, len, parse_line, &pc, errfn, ctx);
 }
 
 int
@@ -511,16 +532,15 @@ conf_apply_env(struct conf *c, conf_error_fn errfn, void *ctx)
 	return errors ? -1 : 0;
 }
 
-int
-conf_load(struct conf *c, const char *path, conf_error_fn errfn, void *ctx)
+char *
+conf_read(const char *path, size_t *len, conf_error_fn errfn, void *ctx)
 {
 	char *buf, msg[512];
 	struct stat st;
 	ssize_t r;
 	size_t got = 0;
-	int fd, rc;
+	int fd;
 
-	conf_defaults(c);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 ||
 	    fstat(fd, &st) == -1) {
 		snprintf(msg, sizeof(msg), "could not open: %s",
@@ -528,22 +548,37 @@ conf_load(struct conf *c, const char *path, conf_error_fn errfn, void *ctx)
 		errfn(ctx, path, msg);
 		if (fd != -1)
 			close(fd);
-		return -1;
+		return NULL;
 	}
 	if (!S_ISREG(st.st_mode) || st.st_size > CONF_FILE_MAX) {
 		errfn(ctx, path, "not a regular file of at most 1 MiB");
 		close(fd);
-		return -1;
+		return NULL;
 	}
 	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
 		close(fd);
-		return -1;
+		return NULL;
 	}
 	while (got < (size_t)st.st_size &&
 	    (r = read(fd, buf + got, (size_t)st.st_size - got)) > 0)
 		got += (size_t)r;
 	close(fd);
-	rc = conf_parse(c, path, buf, got, errfn, ctx);
+	buf[got] = '\0';
+	*len = got;
+	return buf;
+}
+
+int
+conf_load(struct conf *c, const char *path, conf_error_fn errfn, void *ctx)
+{
+	size_t len;
+	char *buf;
+	int rc;
+
+	conf_defaults(c);
+	if ((buf = conf_read(path, &len, errfn, ctx)) == NULL)
+		return -1;
+	rc = conf_parse(c, path, buf, len, errfn, ctx);
 	free(buf);
 	if (conf_apply_env(c, errfn, ctx) == -1)
 		rc = -1;

@@ -40,11 +40,7 @@ struct conf {
 	char	github_auth_url[CONF_STR_MAX];
 	char	github_token_url[CONF_STR_MAX];
 	char	github_api_url[CONF_STR_MAX];
-	char	google_client_id[CONF_STR_MAX];
-	char	google_client_secret[CONF_STR_MAX];
-	char	google_auth_url[CONF_STR_MAX];
-	char	google_token_url[CONF_STR_MAX];
-	char	google_issuer[CONF_STR_MAX];
+	char	oidc_provider_dir[CONF_STR_MAX];
 	char	base_domain[CONF_STR_MAX];
 	long	max_cpu_millis;
 	long	max_memory_mb;
@@ -114,5 +110,17 @@ int	conf_set(struct conf *, const struct conf_key *, const char *value,
 	    char *err, size_t errlen) __attribute__((warn_unused_result));
 const struct conf_key *conf_lookup(const char *name, size_t len);
 void	conf_print_error(void *ctx, const char *where, const char *msg);
+/*
+ * The key = value syntax, for other files: conf_split cuts a line (1, or
+ * 0 for a blank or comment line, -1 and err); conf_lines calls fn for each
+ * line and reports each error as "NAME:LINE"; conf_read reads a whole file
+ * of at most 1 MiB (malloc'd, NUL-terminated), or says why not.
+ */
+int	conf_split(char *line, char **key, char **val, char *err,
+	    size_t errlen);
+int	conf_lines(const char *name, const char *buf, size_t len,
+	    int (*fn)(void *, char *line, char *err, size_t errlen), void *arg,
+	    conf_error_fn, void *ctx);
+char	*conf_read(const char *path, size_t *len, conf_error_fn, void *ctx);
 
 #endif

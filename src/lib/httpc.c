@@ -43,7 +43,7 @@ cleanup_list(void *p)
 
 int
 httpc_request(struct arena *a, const char *url, const char *form,
-    const char *bearer, long timeout_ms, struct httpc_response *out)
+    const char *authorization, long timeout_ms, struct httpc_response *out)
 {
 	struct sink s = { a, arena_alloc(a, HTTPC_MAX_BODY + 1), 0, 0 };
 	struct curl_slist *hdrs = NULL;
@@ -56,9 +56,9 @@ httpc_request(struct arena *a, const char *url, const char *form,
 	arena_defer(a, cleanup_easy, c);
 	hdrs = curl_slist_append(hdrs, "Accept: application/json");
 	hdrs = curl_slist_append(hdrs, "User-Agent: warren");
-	if (bearer != NULL)
+	if (authorization != NULL)
 		hdrs = curl_slist_append(hdrs, arena_printf(a,
-		    "Authorization: Bearer %s", bearer));
+		    "Authorization: %s", authorization));
 	if (hdrs == NULL)
 		fatalx("curl: out of memory");
 	arena_defer(a, cleanup_list, hdrs);

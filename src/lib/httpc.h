@@ -14,9 +14,12 @@ struct httpc_response {
 	size_t	 len;
 };
 
-/* form: "a=b&c=d" already encoded, or NULL for a GET */
+/*
+ * form: "a=b&c=d" already encoded, or NULL for a GET; authorization: the
+ * Authorization header's value ("Bearer ...", "Basic ..."), or NULL.
+ */
 int	httpc_request(struct arena *, const char *url, const char *form,
-	    const char *bearer, long timeout_ms, struct httpc_response *)
+	    const char *authorization, long timeout_ms, struct httpc_response *)
 	    __attribute__((warn_unused_result));
 char	*httpc_escape(struct arena *, const char *);
 

@@ -1,8 +1,9 @@
 """A stand-in OAuth 2.0 / OpenID Connect provider for the sign-in tests.
 
-One http.server in a thread on 127.0.0.1 answers like two providers:
+One http.server in a thread on 127.0.0.1 answers like GitHub's OAuth 2.0
+endpoints, which cannot be reached from the tests (OpenID Connect is tested
+against a real provider, Glewlwyd: see glewlwyd.py):
 
-GitHub (OAuth 2.0)
     GET  /github/authorize    redirects back with code and state (or with
                               error=access_denied when told to deny)
     POST /github/token        {"access_token": ...} or {"error": "invalid_grant"}
@@ -10,13 +11,6 @@ GitHub (OAuth 2.0)
     GET  /github/api/user/emails
                               [{"email", "primary", "verified", "visibility"}]
 
-Google (OpenID Connect)
-    GET  /google/authorize    as above; the nonce is remembered with the code
-    POST /google/token        {"access_token", "id_token", ...}: the ID token
-                              is a JWT whose payload has iss, aud, exp, iat,
-                              nonce, sub, email, email_verified, name; its
-                              signature is a dummy (Warren checks the claims
-                              of a token it got straight from the endpoint)
 
 The token endpoint checks what a real one checks: grant_type, client_id,
 client_secret, redirect_uri (the one given at the authorize step), that the
@@ -25,8 +19,7 @@ and that the PKCE code_verifier hashes (S256) to the code_challenge seen at
 the authorize step.  Every request is recorded for the tests to inspect.
 
 Each test sets the signed-in user with `standin.user(provider, ...)`: the
-subject, login, e-mail and its verified flag, and for Google overrides of
-the issuer, audience, nonce and expiry of the ID token.
+subject, login, e-mail and its verified flag.
 """
 
 import base64
@@ -34,12 +27,8 @@ import hashlib
 import json
 import secrets
 import threading
-import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-GOOGLE_ISSUER = "https://accounts.standin.test"
-
 
 def b64url(data):
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
@@ -53,21 +42,13 @@ class Profile:
     """Who signs in at a provider, and how the provider describes them."""
 
     def __init__(self, subject, login=None, email=None, verified=True, name=None,
-                 primary=True, iss=None, aud=None, nonce=None, expired=False,
-                 email_verified_claim=None):
+                 primary=True):
         self.subject = subject
         self.login = login
         self.email = email
         self.verified = verified
         self.name = name if name is not None else (login or "Stand-in User")
         self.primary = primary
-        # Google ID-token overrides (None: the correct value).
-        self.iss = iss
-        self.aud = aud
-        self.nonce = nonce
-        self.expired = expired
-        # The claim as sent, when a test wants a string "true" or no claim.
-        self.email_verified_claim = email_verified_claim
 
 
 class StandIn:
@@ -77,9 +58,7 @@ class StandIn:
         self.lock = threading.Lock()
         self.clients = {
             "github": ("gh-client-id", "gh-client-secret"),
-            "google": ("g-client-id.apps.standin.test", "g-client-secret"),
         }
-        self.issuer = GOOGLE_ISSUER
         self.server = None
         self.thread = None
         self.reset()
@@ -89,7 +68,7 @@ class StandIn:
     def reset(self):
         """Forgets users, codes, records and switches (between tests)."""
         with self.lock:
-            self.profiles = {"github": None, "google": None}
+            self.profiles = {"github": None}
             self.deny = False
             self.codes = {}  # code -> dict
             self.tokens = {}  # access token -> Profile
@@ -110,18 +89,12 @@ class StandIn:
     def conf(self):
         """The Warren configuration keys that point at this stand-in."""
         gh_id, gh_secret = self.clients["github"]
-        g_id, g_secret = self.clients["google"]
         return {
             "github_client_id": gh_id,
             "github_client_secret": gh_secret,
             "github_auth_url": self.url("/github/authorize"),
             "github_token_url": self.url("/github/token"),
             "github_api_url": self.url("/github/api"),
-            "google_client_id": g_id,
-            "google_client_secret": g_secret,
-            "google_auth_url": self.url("/google/authorize"),
-            "google_token_url": self.url("/google/token"),
-            "google_issuer": self.issuer,
         }
 
     def start(self):
@@ -201,13 +174,13 @@ class StandIn:
             return status, {}, body
 
     def _token(self, provider, form):
-        # GitHub answers errors with 200 and an "error" member; Google with 400.
-        err = 200 if provider == "github" else 400
+        # GitHub answers errors with 200 and an "error" member.
+        err = 200
         client_id, client_secret = self.clients[provider]
         if form.get("grant_type") != "authorization_code":
             return err, {"error": "unsupported_grant_type"}
         if form.get("client_id") != client_id or form.get("client_secret") != client_secret:
-            return 401 if provider == "google" else 200, {"error": "invalid_client"}
+            return err, {"error": "invalid_client"}
         code = self.codes.get(form.get("code", ""))
         if code is None or code["provider"] != provider:
             return err, {"error": "invalid_grant", "error_description": "unknown code"}
@@ -220,43 +193,10 @@ class StandIn:
         if code["method"] != "S256" or not verifier or s256(verifier) != code["challenge"]:
             return err, {"error": "invalid_grant", "error_description": "PKCE verification failed"}
         profile = code["profile"]
-        access = ("gho_" if provider == "github" else "ya29.") + secrets.token_urlsafe(24)
+        access = "gho_" + secrets.token_urlsafe(24)
         self.tokens[access] = profile
-        if provider == "github":
-            return 200, {"access_token": access, "token_type": "bearer",
-                         "scope": "read:user,user:email"}
-        return 200, {
-            "access_token": access,
-            "token_type": "Bearer",
-            "expires_in": 3599,
-            "scope": "openid email profile",
-            "id_token": self.id_token(profile, code["nonce"]),
-        }
-
-    def id_token(self, p, nonce):
-        now = int(time.time())
-        claims = {
-            "iss": p.iss if p.iss is not None else self.issuer,
-            "aud": p.aud if p.aud is not None else self.clients["google"][0],
-            "azp": self.clients["google"][0],
-            "sub": p.subject,
-            "iat": now - 5,
-            "exp": now - 60 if p.expired else now + 3600,
-            "nonce": p.nonce if p.nonce is not None else nonce,
-            "name": p.name,
-        }
-        if p.email is not None:
-            claims["email"] = p.email
-        if p.email_verified_claim is not None:
-            claims["email_verified"] = p.email_verified_claim
-        else:
-            claims["email_verified"] = bool(p.verified)
-        header = {"alg": "RS256", "kid": "standin-1", "typ": "JWT"}
-        return ".".join([
-            b64url(json.dumps(header).encode()),
-            b64url(json.dumps(claims).encode()),
-            b64url(b"dummy signature: not checked"),
-        ])
+        return 200, {"access_token": access, "token_type": "bearer",
+                     "scope": "read:user,user:email"}
 
     def api(self, path, authorization):
         """(status, headers, body) for the GitHub REST API."""
@@ -308,8 +248,8 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         path, q = self._route()
         s = self.standin
-        if path in ("/github/authorize", "/google/authorize"):
-            self._send(*s.authorize(path.split("/")[1], q))
+        if path == "/github/authorize":
+            self._send(*s.authorize("github", q))
         elif path.startswith("/github/api/"):
             self._send(*s.api(path, self.headers.get("Authorization")))
         else:
@@ -325,7 +265,7 @@ class _Handler(BaseHTTPRequestHandler):
                                  "error_description": "form body expected"})
             return
         form = dict(urllib.parse.parse_qsl(raw, keep_blank_values=True))
-        if path in ("/github/token", "/google/token"):
-            self._send(*self.standin.token(path.split("/")[1], form))
+        if path == "/github/token":
+            self._send(*self.standin.token("github", form))
         else:
             self._send(404, {}, {"error": "not_found"})

@@ -5,8 +5,6 @@
 import * as api from "../api.js";
 import { h, replace, field, val, formError, clearFormError, explain, errorBox } from "../ui.js";
 
-const PROVIDER_NAMES = { github: "GitHub", google: "Google" };
-
 export default function signinPage(main, { message, next, onSignedIn }) {
 	const errorSlot = h("div.form-error", { "aria-live": "assertive" });
 	const submit = h("button.btn.primary.block", { type: "submit" }, "Sign in");
@@ -89,8 +87,8 @@ async function loadProviders(box, next) {
 			h("a.btn.block.provider", {
 				href: `${p.start_url}?return_to=${encodeURIComponent(ret)}`,
 				dataset: { provider: p.name },
-			}, h("span.provider-mark", { "aria-hidden": "true" }, (PROVIDER_NAMES[p.name] || p.name).slice(0, 1)),
-			`Continue with ${PROVIDER_NAMES[p.name] || p.name}`)))));
+			}, h("span.provider-mark", { "aria-hidden": "true" }, (p.display_name || p.name).slice(0, 1)),
+			`Continue with ${p.display_name || p.name}`)))));
 }
 
 // Signed in from another address than the deployment's: link to it.

@@ -103,7 +103,7 @@ function inviteCard(ctx) {
 	const listBox = h("div.invitations");
 	const result = h("div");
 	const form = h("form.stack", { novalidate: true },
-		h("p.hint", "An invitation lets someone sign up through a sign-in provider (GitHub, Google) once."),
+		h("p.hint", "An invitation lets someone sign up through a sign-in provider (GitHub or an OpenID Connect provider) once."),
 		h("div.form-error"),
 		h("div.grid3",
 			field({ label: "E-mail (optional)", name: "email", type: "email", autocomplete: "off",
