@@ -43,6 +43,7 @@ struct provider {
 /* What a provider's discovery document says, per worker. */
 struct meta {
 	time_t			 at, jwks_at;
+	time_t			 jwks_forced;	/* last fetch for an unknown kid */
 	char			 issuer[CONF_STR_MAX];
 	char			 auth[CONF_STR_MAX], token[CONF_STR_MAX];
 	char			 userinfo[CONF_STR_MAX], jwks_uri[CONF_STR_MAX];
@@ -338,14 +339,15 @@ discover(struct request *req, const struct provider *p, const char **why)
 	fresh.jwks = m->jwks;
 	fresh.jwks_at = strcmp(m->jwks_uri, fresh.jwks_uri) == 0 ? m->jwks_at :
 	    0;
+	fresh.jwks_forced = m->jwks_forced;
 	*m = fresh;
 	return m;
 }
 
 /*
- * The provider's key set, fetched again when stale or, when a token names
- * a key the set lacks (the provider rolled its keys), at most every
- * JWKS_MIN_AGE seconds.
+ * The provider's key set, fetched again when stale or when a token names
+ * a key the set lacks (the provider rolled its keys); the latter at most
+ * every JWKS_MIN_AGE seconds.
  */
 static struct json_object *
 key_set(struct request *req, const struct provider *p, struct meta *m,
@@ -355,9 +357,11 @@ key_set(struct request *req, const struct provider *p, struct meta *m,
 	time_t now = time(NULL);
 	long status;
 
-	if (m->jwks != NULL && m->jwks_at != 0 && (again ? now - m->jwks_at <
-	    JWKS_MIN_AGE : now - m->jwks_at < META_TTL))
+	if (m->jwks != NULL && m->jwks_at != 0 && (again ? now -
+	    m->jwks_forced < JWKS_MIN_AGE : now - m->jwks_at < META_TTL))
 		return m->jwks;
+	if (again)
+		m->jwks_forced = now;
 	set = fetch_json(req, m->jwks_uri, NULL, NULL, &status);
 	if (set == NULL || status != 200 ||
 	    !json_object_is_type(set, json_type_object)) {
@@ -866,9 +870,9 @@ exchange(struct request *req, struct response *resp, const struct provider *p,
 	json_object_object_add(extra, "provider_status",
 	    json_object_new_int64(status));
 	json_object_object_add(extra, "provider_error",
-	    json_object_new_string_len(perr, (int)strnlen(perr, 100)));
+	    json_object_new_string(arena_printf(req->arena, "%.100s", perr)));
 	json_object_object_add(extra, "provider_error_description",
-	    json_object_new_string_len(pdesc, (int)strnlen(pdesc, 300)));
+	    json_object_new_string(arena_printf(req->arena, "%.300s", pdesc)));
 	signin_refused(req, resp, p, PROBLEM_SIGNIN_FAILED,
 	    "the provider refused the authorization code", extra);
 	return NULL;

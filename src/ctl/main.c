@@ -13,6 +13,7 @@
 #include "log.h"
 #include "keys.h"
 #include "migrate.h"
+#include "oidc.h"
 #include "ops.h"
 #include "setup.h"
 #include "user.h"
@@ -91,14 +92,23 @@ cmd_migrate(int argc, char **argv)
 static int
 cmd_check_config(int argc, char **argv)
 {
+	static struct oidc_provider oidc[OIDC_MAX_PROVIDERS];
 	struct conf c;
+	int n, i;
 
 	(void)argv;
 	if (argc != 1)
 		usage();
 	if (load(&c) == -1)
 		return 1;
+	/* The OpenID Connect provider files are part of the configuration. */
+	if (oidc_load(c.oidc_provider_dir, oidc, OIDC_MAX_PROVIDERS, &n,
+	    conf_print_error, NULL) == -1)
+		return 1;
 	printf("%s: configuration OK\n", conf_path);
+	for (i = 0; i < n; i++)
+		printf("OpenID Connect provider %s (%s): %s\n", oidc[i].name,
+		    oidc[i].display_name, oidc[i].issuer);
 	return 0;
 }
 

@@ -341,7 +341,7 @@ GOOD_IMAGES = [
     "library/debian:bookworm-slim",
     "docker.io/library/debian:12",
     "ghcr.io/acme/dev-env:v1.2.3",
-    "localhost:5000/team/img",
+    "registry.example.com:5000/team/img",
     "registry.example.com:443/a/b/c:latest",
     "quay.io/org/img_name__x:tag",
     "img@sha256:" + "a" * 64,

@@ -23,9 +23,23 @@ def conf_keys():
     return [a or b for a, b in keys]
 
 
-def documented(page):
-    """Keys or commands that a page describes in an item list."""
-    return set(re.findall(r"^\.It Cm ([a-z0-9_-]+)", (MAN / page).read_text(), re.M))
+def documented(page, section=None):
+    """Keys or commands that a page describes in an item list; with section,
+    only those of that section (.Sh), else those before OPENID CONNECT
+    PROVIDERS, which describes the keys of a provider file."""
+    text = (MAN / page).read_text()
+    if section is not None:
+        text = text.split(f"\n.Sh {section}\n", 1)[1].split("\n.Sh ", 1)[0]
+    else:
+        text = text.split("\n.Sh OPENID CONNECT PROVIDERS\n", 1)[0]
+    return set(re.findall(r"^\.It Cm ([a-z0-9_-]+)", text, re.M)) | set(
+        re.findall(r"^\.It Cm [a-z0-9_-]+ Ns = Ns Ar [a-z]+ , Cm ([a-z0-9_-]+)", text, re.M))
+
+
+def oidc_keys():
+    """The keys a provider file may hold: those src/api/oidc.c compares."""
+    text = (TOP / "src" / "api" / "oidc.c").read_text()
+    return set(re.findall(r'strcmp\(key, "([a-z0-9_]+)"\) == 0', text))
 
 
 def test_every_conf_key_is_in_warren_conf_5():
@@ -38,6 +52,14 @@ def test_every_conf_key_is_in_warren_conf_5():
 def test_warren_conf_5_documents_no_unknown_key():
     stale = documented("warren.conf.5") - set(conf_keys())
     assert not stale, f"man/warren.conf.5 documents keys src/lib/conf.c does not have: {stale}"
+
+
+def test_every_oidc_provider_key_is_documented():
+    keys = oidc_keys()
+    assert {"issuer", "client_id", "client_secret", "allow_http"} <= keys, keys
+    page = documented("warren.conf.5", "OPENID CONNECT PROVIDERS")
+    assert keys == page, (f"provider keys of src/api/oidc.c missing from man/warren.conf.5: "
+                          f"{keys - page}; documented but unknown: {page - keys}")
 
 
 def test_every_sample_key_is_in_warren_conf_5():
