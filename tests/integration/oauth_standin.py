@@ -28,7 +28,9 @@ import json
 import secrets
 import threading
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from loopback_http import LoopbackServer
 
 def b64url(data):
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
@@ -51,7 +53,7 @@ class Profile:
         self.primary = primary
 
 
-class StandIn:
+class StandIn(LoopbackServer):
     """The provider: start() binds a free port; stop() shuts it down."""
 
     def __init__(self):
@@ -98,27 +100,10 @@ class StandIn:
         }
 
     def start(self):
-        standin = self
-
-        class Handler(_Handler):
-            pass
-
-        Handler.standin = standin
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever,
-                                       kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
-        return self
+        return self.serve(_Handler, "standin")
 
     def stop(self):
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
-            self.thread.join(timeout=5)
-            assert not self.thread.is_alive(), "stand-in provider did not stop"
-            self.server = None
+        assert self.shutdown(), "stand-in provider did not stop"
 
     def __enter__(self):
         return self.start()
