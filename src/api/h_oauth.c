@@ -481,6 +481,45 @@ signin_failed(struct request *req, struct response *resp,
 	signin_refused(req, resp, p, pr, why, NULL);
 }
 
+/* A browser's navigation, not a script's request. */
+static bool
+wants_page(struct request *req)
+{
+	const char *accept = req->header(req, "HTTP_ACCEPT");
+
+	return accept != NULL && strstr(accept, "text/html") != NULL;
+}
+
+/* What the sign-in page is told about a refusal: a code it knows. */
+static const char *
+refusal_code(enum problem pr, const char *why)
+{
+	static const struct {
+		const char *why, *code;
+	} codes[] = {
+		{ "the provider has not verified this e-mail address",
+		    "email-unverified" },
+		{ "sign-up is not open to this e-mail domain", "signup-closed" },
+		{ "an invitation is needed to sign up", "signup-closed" },
+		{ "the invitation is not valid", "invitation-invalid" },
+		{ "this account is disabled", "account-disabled" },
+		{ "access was denied at the provider", "access-denied" },
+		{ "unknown, used or expired state", "expired" },
+		{ "the sign-in did not start in this browser", "expired" },
+		{ "this code was already used", "expired" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
+		if (strcmp(why, codes[i].why) == 0)
+			return codes[i].code;
+	if (pr == PROBLEM_PROVIDER_ERROR)
+		return "provider-error";
+	if (pr == PROBLEM_CONFLICT)
+		return "conflict";
+	return "failed";
+}
+
 /* The same, with what the provider said (extra) in the audit entry. */
 static void
 signin_refused(struct request *req, struct response *resp,
@@ -500,6 +539,16 @@ signin_refused(struct request *req, struct response *resp,
 	    AUDIT_FAILURE, d) != DB_OK)
 		log_warnx("could not audit a failed sign-in");
 	cookie_set(req, resp, COOKIE_OAUTH, "", 0, true);
+	if (wants_page(req)) {
+		/* A browser goes back to the sign-in page, which says what
+		 * went wrong from a fixed list: nothing of the request or the
+		 * provider's answer is shown there. */
+		redirect(req, resp, arena_printf(req->arena,
+		    "%s/?signin_error=%s&provider=%s",
+		    req->srv->conf.public_url, refusal_code(pr, why),
+		    httpc_escape(req->arena, p->name)));
+		return;
+	}
 	problem(req, resp, pr, why);
 }
 

@@ -31,7 +31,7 @@ from glewlwyd import Glewlwyd
 from identity_util import (
     PUBLIC_URL, audit, call, close_stack, ctl_user, open_stack, psql, sign_in, unique,
 )
-from oauth_flow import Flow, identity_user, refused, signed_in, user_count
+from oauth_flow import SESSION_COOKIES, Flow, identity_user, refused, signed_in, user_count
 from oidc_relay import Jwt, Relay, new_key, public_jwk
 
 PAIRS = [(kind, method) for kind in ("rs256", "es256")
@@ -366,6 +366,37 @@ def test_userinfo_completes_an_id_token_without_email(w, gl, relay):
 def test_without_email_verified_the_default_policy_refuses(w, gl, relay, admin_token):
     user = new_user(gl, "unsure-", email_verified=None)
     refused_flow(w, gl, relay, admin_token, "rs-basic", None, "not verified", user=user)
+
+
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
+
+@pytest.mark.parametrize("tamper, code", [
+    (None, "email-unverified"),
+    ("aud", "failed"),
+])
+def test_a_browser_is_sent_back_to_the_sign_in_page_with_a_code(w, gl, relay, tamper, code):
+    """A browser's navigation (Accept: text/html) is not left on a JSON
+    page: it goes to the sign-in page, told why by a code from a fixed
+    list, and nothing is created."""
+    user = new_user(gl, "browser-", email_verified=None if tamper is None else True)
+    if tamper:
+        relay.token_hook = resign(gl, "rs256", aud="someone-else")
+    users = user_count(w)
+    f = GlewlwydFlow(w, "rs-basic", gl, user)
+    f.start()
+    f.authorize()
+    f.session.headers["Accept"] = BROWSER_ACCEPT
+    r = f.callback()
+    assert r.status_code == 302, r.text
+    assert r.headers["Location"] == f"{PUBLIC_URL}/?signin_error={code}&provider=rs-basic"
+    assert user_count(w) == users
+    assert not any(c in r.cookies for c in SESSION_COOKIES)
+    # A script (no text/html) still gets the problem.
+    f2 = GlewlwydFlow(w, "rs-basic", gl, user)
+    r2 = f2.run()
+    assert_problem(r2, 403)
+    assert r2.json()["type"] == "/problems/signin-failed"
 
 
 def test_without_email_verified_a_trusting_provider_signs_up(w, gl):

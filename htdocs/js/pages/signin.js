@@ -16,6 +16,7 @@ export default function signinPage(main, { message, next, onSignedIn }) {
 			required: true }),
 		submit);
 	const providers = h("div.providers");
+	const refusal = h("div.signin-refusal", { "aria-live": "assertive" });
 	const opening = next && next.startsWith("/api/v1/auth/handoff");
 	const card = h("div.signin-card",
 		h("div.signin-brand", h("span.logo.big", { "aria-hidden": "true" }), "Warren"),
@@ -23,6 +24,7 @@ export default function signinPage(main, { message, next, onSignedIn }) {
 		h("p.muted", opening ? "Sign in to open your workspace."
 			: "Your development workspaces, one click away."),
 		message ? h("div.alert.info", { role: "status" }, message) : null,
+		refusal,
 		form,
 		providers);
 	replace(main, h("div.signin-wrap", card));
@@ -66,18 +68,57 @@ export default function signinPage(main, { message, next, onSignedIn }) {
 		}
 	});
 
-	loadProviders(providers, next);
+	loadProviders(providers, next, refusal);
 	form.elements.namedItem("username").focus();
 }
 
-async function loadProviders(box, next) {
+// Why a provider's sign-in came back refused (?signin_error=&provider=):
+// a code from a fixed list, never text taken from the address.
+const REFUSALS = {
+	"email-unverified": "the provider has not verified your e-mail address. Verify it there, then try again.",
+	"signup-closed": "there is no Warren account for you, and signing up needs an invitation or an e-mail address of an allowed domain.",
+	"invitation-invalid": "the invitation is not valid (used, expired or for another address).",
+	"account-disabled": "your Warren account is disabled. Ask an administrator.",
+	"access-denied": "access was denied at the provider.",
+	"expired": "the sign-in took too long or started in another browser. Try again.",
+	"provider-error": "the provider could not be reached or refused Warren's request. Try again later, or ask an administrator.",
+	"conflict": "no username is free for your account. Ask an administrator.",
+	"failed": "Warren could not verify the provider's answer. Ask an administrator: the audit log says why.",
+};
+
+function takeRefusal() {
+	const q = new URLSearchParams(location.search);
+	const code = q.get("signin_error");
+	if (code === null)
+		return null;
+	const provider = q.get("provider") || "";
+	q.delete("signin_error");
+	q.delete("provider");
+	const rest = q.toString();
+	history.replaceState(null, "", `/${rest ? `?${rest}` : ""}${location.hash}`);
+	return { reason: Object.hasOwn(REFUSALS, code) ? REFUSALS[code] : REFUSALS.failed, provider };
+}
+
+function showRefusal(slot, refused, list) {
+	const p = list.find((x) => x.name === refused.provider);
+	const who = p ? (p.display_name || p.name) : "the provider";
+	replace(slot, h("div.alert.error", { role: "alert" },
+		h("strong", `Sign-in with ${who} failed`), `: ${refused.reason}`));
+}
+
+async function loadProviders(box, next, refusalSlot) {
+	const refused = takeRefusal();
 	let list;
 	try {
 		list = await api.get("/auth/providers", { noRetry: true });
 	} catch (err) {
+		if (refused)
+			showRefusal(refusalSlot, refused, []);
 		replace(box, errorBox(err));
 		return;
 	}
+	if (refused)
+		showRefusal(refusalSlot, refused, list.providers || []);
 	if (!list.providers || list.providers.length === 0)
 		return;
 	const ret = next && next.length <= 512 ? next : "/";
