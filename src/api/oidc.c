@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -194,8 +195,16 @@ oidc_load(const char *dir, struct oidc_provider *out, int max, int *n,
 	int errors = 0;
 
 	*n = 0;
-	if (dir[0] == '\0' || (d = opendir(dir)) == NULL)
+	if (dir[0] == '\0')
 		return 0;
+	if ((d = opendir(dir)) == NULL) {
+		/* No directory: no providers.  One that cannot be read is
+		 * an error, not a silent absence of every provider. */
+		if (errno == ENOENT)
+			return 0;
+		errfn(ctx, dir, strerror(errno));
+		return -1;
+	}
 	while ((e = readdir(d)) != NULL) {
 		len = strlen(e->d_name);
 		if (len < 6 || strcmp(e->d_name + len - 5, ".conf") != 0)

@@ -26,7 +26,7 @@ import pytest
 import requests
 from cryptography.hazmat.primitives import serialization
 
-from conftest import CTL_BIN, assert_problem
+from conftest import CTL_BIN, TOP, assert_problem
 from glewlwyd import Glewlwyd
 from identity_util import (
     PUBLIC_URL, audit, call, close_stack, ctl_user, open_stack, psql, sign_in, unique,
@@ -482,3 +482,26 @@ def test_check_config_refuses_a_bad_provider_file(w, tmp_path, text, message):
     r = check_config(w, tmp_path, {"bad.conf": text})
     assert r.returncode != 0
     assert message in r.stderr and "bad.conf" in r.stderr, r.stderr
+
+
+def test_the_google_example_is_a_valid_provider_file(w, tmp_path):
+    """Google is one provider file among others: the shipped example."""
+    text = (TOP / "etc" / "oidc" / "google.conf.example").read_text()
+    r = check_config(w, tmp_path, {"google.conf": text})
+    assert r.returncode == 0, r.stderr
+    assert "OpenID Connect provider google (Google): https://accounts.google.com" in r.stdout
+
+
+def test_a_provider_directory_that_cannot_be_read_is_an_error(w, tmp_path):
+    conf = tmp_path / "warren.conf"
+    lines = [ln for ln in w.conf_path.read_text().splitlines()
+             if not ln.replace(" ", "").startswith("oidc_provider_dir=")]
+    conf.write_text("\n".join(lines) + f"\noidc_provider_dir = {conf}\n")
+    r = subprocess.run([str(CTL_BIN), "-c", str(conf), "check-config"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode != 0 and "Not a directory" in r.stderr, (r.stdout, r.stderr)
+    # No directory at all is no provider, and no error.
+    conf.write_text("\n".join(lines) + f"\noidc_provider_dir = {tmp_path / 'none'}\n")
+    r = subprocess.run([str(CTL_BIN), "-c", str(conf), "check-config"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0 and "OpenID Connect provider" not in r.stdout, r.stderr

@@ -27,6 +27,8 @@ EXPECTED = {
         "etc/warren/warren.conf": 0o644,  # 0640 root:warren by dpkg-statoverride
         "usr/share/man/man5/warren.conf.5.gz": 0o644,
         "usr/share/doc/warren-common/examples/warren.conf.sample": 0o644,
+        "usr/share/doc/warren-common/examples/google.conf.example": 0o644,
+        "etc/warren/oidc": 0o755,  # 0750 root:warren by dpkg-statoverride
         "usr/share/doc/warren-common/sql/0001_instance.sql": 0o644,
         "var/lib/warren": 0o755,
     },
@@ -68,6 +70,7 @@ SAME_AS = {
     "lib/systemd/system/warren-reconciler.service": "etc/systemd/warren-reconciler.service",
     "etc/cron.d/warren-reconciler": "etc/cron.d/warren-reconciler",
     "usr/share/doc/warren-reconciler/examples/traefik.yml": "etc/traefik/traefik.yml",
+    "usr/share/doc/warren-common/examples/google.conf.example": "etc/oidc/google.conf.example",
 }
 
 
@@ -137,6 +140,7 @@ def test_maintainer_scripts_users_and_groups(extracted):
     assert "addgroup --system --quiet warren" in common
     assert re.search(r"override root warren 0640 /etc/warren/warren.conf", common)
     assert re.search(r"override root warren 0750 /etc/warren\b", common)
+    assert re.search(r"override root warren 0750 /etc/warren/oidc\b", common)
     api = (extracted["warren-api"][1] / "postinst").read_text()
     assert re.search(r"adduser --system --quiet --ingroup warren", api)
     assert "docker" not in api, "warren-api's user must not get near Docker"
