@@ -268,6 +268,23 @@ def proxied_head(resp):
     return heads, raw
 
 
+def forwarded_as_sent(send, host, port):
+    """Sends a request for host:port through send (a front's via_nginx)
+    with forged X-Forwarded-* headers; the workspace must get the Host with
+    its port, as the browser sent it (web IDEs compare it with the Origin),
+    and the front's own X-Forwarded-* headers."""
+    hostport = f"{host}:{port}"
+    r = send(hostport, headers={"X-Forwarded-Host": "evil.example", "X-Forwarded-Port": "1",
+                                "X-Forwarded-Proto": "https", "Origin": f"http://{hostport}"})
+    assert served(r, MAIN_PORT), (r.status_code, r.text[:200])
+    heads, _ = proxied_head(r)
+    assert heads["host"] == [hostport], heads
+    assert heads["x-forwarded-host"] == [hostport], heads
+    assert heads["x-forwarded-port"] == [str(port)], heads
+    assert heads["x-forwarded-proto"] == ["http"], heads
+    assert heads["origin"] == [f"http://{hostport}"], heads
+
+
 def cookies_in(heads):
     """{name: value} of every Cookie header the container received."""
     out = {}

@@ -30,7 +30,7 @@ from conftest import TOP, free_port, wait_for  # noqa: E402
 from identity_util import unique  # noqa: E402
 from routing_util import (  # noqa: E402
     ALT_PORT, API_HOST, CACHE_TTL, MAIN_PORT, STEERING, Agent, RoutingStack, WebSocketRefused,
-    cookies_in, host_of, proxied_head, served, via_nginx, websocket_echo,
+    cookies_in, forwarded_as_sent, host_of, proxied_head, served, via_nginx, websocket_echo,
 )
 from test_apache import Apache  # noqa: E402
 
@@ -260,6 +260,12 @@ def test_stopped_and_starting(world):
     r = via(x, host, token=x.ta)
     assert r.status_code == 503 and "stopped" in r.text, (r.status_code, r.text)
     assert apache_children(x.pid) == workers, "Apache restarted its children"
+
+
+def test_the_workspace_gets_the_host_as_the_browser_sent_it(world):
+    x = world
+    forwarded_as_sent(lambda h, **kw: via(x, h, token=x.ta, path="/echo", **kw),
+                      host_of(x.w), x.front.port)
 
 
 def test_websocket_echo_through_apache(world):

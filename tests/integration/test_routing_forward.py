@@ -23,7 +23,7 @@ from identity_util import jwt_decode, reload_and_wait, sha256_bytea, unique  # n
 from routing_util import (  # noqa: E402
     ALT_PORT, API_HOST, BASE_DOMAIN, CACHE_TTL, MAIN_PORT, SHORT_ID, STEERING,
     WebSocketRefused, api_cookies, check_traefik_contract, cookies_in, lint_traefik, read_traefik,
-    traefik_routes, forward, handoff_url,
+    traefik_routes, forward, forwarded_as_sent, handoff_url,
     host_of, proxied_head, redeem, served, take_code, via_nginx, websocket_echo, ws_cookie,
     RoutingStack,
 )
@@ -639,6 +639,12 @@ def test_container_never_receives_warren_credentials(world):
     # The token is still good on the API: what the container never saw
     # would have been worth stealing.
     assert st.as_user(x.ta, "GET", "/me").status_code == 200
+
+
+def test_the_workspace_gets_the_host_as_the_browser_sent_it(world):
+    x, st = world, world.st
+    forwarded_as_sent(lambda h, **kw: answer(st, h, token=x.ta, path="/echo", **kw),
+                      host_of(x.w), st.w.http_port)
 
 
 def test_container_never_receives_session_cookies_sent_to_it(world):
