@@ -199,6 +199,19 @@ authorizer(struct request *req)
 	return role != NULL && strcmp(role, "AUTHORIZER") == 0;
 }
 
+/*
+ * Traefik's forwardAuth (X-Forwarded-Uri, not nginx's X-Original-URI)
+ * hands a refusal to the browser as it is, like Apache's Authorizer: both
+ * get the pages.  nginx's auth_request takes only 401 and 403 and shows
+ * its own.
+ */
+static bool
+pages_wanted(struct request *req)
+{
+	return authorizer(req) || (req->header(req, "HTTP_X_ORIGINAL_URI") ==
+	    NULL && req->header(req, "HTTP_X_FORWARDED_URI") != NULL);
+}
+
 static const char *
 forwarded_host(struct request *req)
 {
@@ -311,7 +324,7 @@ deny(struct request *req, struct response *resp, int status,
 	size_t i;
 
 	resp_header(resp, "X-Warren-State", state);
-	for (i = 0; authorizer(req) && i < sizeof(pages) / sizeof(pages[0]);
+	for (i = 0; pages_wanted(req) && i < sizeof(pages) / sizeof(pages[0]);
 	    i++)
 		if (strcmp(pages[i].state, state) == 0) {
 			status = pages[i].status;
@@ -379,6 +392,13 @@ static void
 answer(struct request *req, struct response *resp, const struct cached *c,
     const char *rest)
 {
+	/* Traefik's catch-all router for workspace hosts (pending=1): the
+	 * host has no router of its own yet, so an allowed visitor is told
+	 * it is starting rather than let through to nowhere. */
+	if (c->allowed && query_param(req, "pending") != NULL) {
+		deny(req, resp, 403, "starting");
+		return;
+	}
 	if (!c->allowed) {
 		deny(req, resp, c->status, c->state);
 		if (c->status == 401) {

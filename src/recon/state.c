@@ -393,11 +393,11 @@ static const struct db_stmt q_routes = {
 	" WHERE w.deleted_at IS NULL AND w.desired_state = 'running'"
 	" AND d.state = 'running' AND d.ports ? (v.ports->0->>'port')"
 	" UNION ALL"
-	" SELECT w.short_id, ps.port, d.ports->>ps.port::text FROM workspaces w"
+	" SELECT w.short_id, p.key::int, p.value FROM workspaces w"
 	" JOIN deployments d ON d.workspace_id = w.id"
-	" JOIN port_shares ps ON ps.workspace_id = w.id"
+	" CROSS JOIN LATERAL jsonb_each_text(d.ports) p"
 	" WHERE w.deleted_at IS NULL AND w.desired_state = 'running'"
-	" AND d.state = 'running' AND d.ports ? ps.port::text"
+	" AND d.state = 'running' AND p.key ~ '^[0-9]{1,5}$'"
 	" ORDER BY 1, 2", 0
 };
 

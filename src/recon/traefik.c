@@ -20,6 +20,8 @@
 #include "traefik.h"
 
 #define TMP_PREFIX	".warren-"
+/* A workspace host's first label: its short id, and -PORT for a port. */
+#define HOST_LABEL_RE	"[a-z2-7]{10}(-[1-9][0-9]{0,4})?"
 
 static char *
 name(struct arena *a, const struct traefik_route *r)
@@ -28,10 +30,30 @@ name(struct arena *a, const struct traefik_route *r)
 	    arena_printf(a, "warren-%s", r->short_id);
 }
 
+/* Every workspace host of base_domain, in the version's HostRegexp syntax
+ * (v2: a {name:regexp} variable; v3: a whole Go regexp, dots escaped),
+ * escaped for a YAML double-quoted string. */
+static char *
+any_host(struct arena *a, const char *base_domain, int version)
+{
+	const char *p;
+	char *out;
+
+	if (version == 2)
+		return arena_printf(a, "HostRegexp(`{host:%s}.%s`)", HOST_LABEL_RE,
+		    base_domain);
+	out = arena_printf(a, "HostRegexp(`^%s\\\\.", HOST_LABEL_RE);
+	for (p = base_domain; *p != '\0'; p++)
+		out = arena_printf(a, "%s%s%c", out, *p == '.' ? "\\\\" : "",
+		    *p);
+	return arena_printf(a, "%s$`)", out);
+}
+
 char *
 traefik_render(struct arena *a, const struct traefik_route *r, int n,
     const char *base_domain, const char *forward_url, int version)
 {
+	const char *any = any_host(a, base_domain, version);
 	char *out;
 	int i;
 
@@ -44,14 +66,28 @@ traefik_render(struct arena *a, const struct traefik_route *r, int n,
 	    " do not edit.\nhttp:\n  middlewares:\n    warren-auth:\n"
 	    "      forwardAuth:\n        address: \"%s\"\n"
 	    "        authResponseHeaders:\n          - \"Cookie\"\n"
+	    "    warren-pending:\n      forwardAuth:\n"
+	    "        address: \"%s%spending=1\"\n"
 	    "    warren-strip:\n      headers:\n        customRequestHeaders:\n"
 	    "          Authorization: \"\"\n"
 	    "    warren-handoff:\n      replacePath:\n"
 	    "        path: \"/api/v1/auth/handoff/redeem\"\n",
-	    version, forward_url);
-	if (n == 0)
-		return out;
-	out = arena_printf(a, "%s  routers:\n", out);
+	    version, forward_url, forward_url,
+	    strchr(forward_url, '?') ? "&" : "?");
+	/*
+	 * Two routers for every workspace host, whether it runs or not: the
+	 * end of the cookie hand-off is Warren's (above any workspace's own
+	 * router), and a host without a router of its own (stopped,
+	 * starting, unknown) gets Warren's page from the forward endpoint,
+	 * which never lets that router through.
+	 */
+	out = arena_printf(a, "%s  routers:\n"
+	    "    warren-any-host-handoff:\n      rule: \"%s && Path(`/_warren/handoff`)\"\n"
+	    "      priority: 1000\n      service: warren-api\n"
+	    "      middlewares:\n        - warren-handoff\n"
+	    "    warren-any-host:\n      rule: \"%s\"\n      priority: 1\n"
+	    "      service: warren-api\n      middlewares:\n"
+	    "        - warren-pending\n", out, any, any);
 	for (i = 0; i < n; i++) {
 		const char *h = arena_printf(a, "%s%s%s.%s", r[i].short_id,
 		    r[i].port ? "-" : "", r[i].port ? arena_printf(a, "%d",
@@ -61,17 +97,13 @@ traefik_render(struct arena *a, const struct traefik_route *r, int n,
 		    "      middlewares:\n        - warren-auth\n"
 		    "        - warren-strip\n", out, name(a, &r[i]), h,
 		    r[i].port ? 200 : 100, name(a, &r[i]));
-		/* The end of the cookie hand-off is Warren's, not the
-		 * workspace's: above the host's own router. */
-		out = arena_printf(a, "%s    %s-handoff:\n      rule: \"Host(`%s`)"
-		    " && Path(`/_warren/handoff`)\"\n      priority: %d\n"
-		    "      service: warren-api\n      middlewares:\n"
-		    "        - warren-handoff\n", out, name(a, &r[i]), h,
-		    r[i].port ? 400 : 300);
 	}
+	/* warren-api gets the Host of its own URL, so that a server that
+	 * also serves workspace hosts (the nginx site) answers as the API;
+	 * the workspace host is in X-Forwarded-Host. */
 	out = arena_printf(a, "%s  services:\n    warren-api:\n"
-	    "      loadBalancer:\n        servers:\n          - url: \"%s\"\n",
-	    out, api);
+	    "      loadBalancer:\n        passHostHeader: false\n"
+	    "        servers:\n          - url: \"%s\"\n", out, api);
 	for (i = 0; i < n; i++)
 		out = arena_printf(a, "%s    %s:\n      loadBalancer:\n"
 		    "        servers:\n          - url: \"http://%s\"\n", out,

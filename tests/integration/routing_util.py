@@ -574,12 +574,16 @@ def lint_traefik(text, version):
     return doc
 
 
+ANY_HOST = "warren-any-host"
+
+
 def traefik_routes(doc):
-    """{router name: (host of its Host() rule, priority, server url)}."""
+    """{router name: (host of its Host() rule, priority, server url)} of
+    the workspaces' own routers (not the catch-all ones for every host)."""
     http = doc.get("http", {})
     out = {}
     for name, r in http.get("routers", {}).items():
-        if name.endswith("-handoff"):
+        if name.endswith("-handoff") or name == ANY_HOST:
             continue
         m = re.fullmatch(r"Host\(`([^`]+)`\)", r["rule"])
         assert m, r["rule"]
@@ -590,30 +594,43 @@ def traefik_routes(doc):
 
 
 def check_traefik_contract(doc, forward_url):
-    """What every Warren snapshot holds: one forwardAuth middleware at the
-    forward endpoint, one that drops Authorization, both on every router
-    (auth first), and explicit priorities."""
+    """What every Warren snapshot holds: a forwardAuth middleware at the
+    forward endpoint and one that drops Authorization, both on every
+    workspace's router (auth first); a catch-all router for every
+    workspace host below them that asks the forward endpoint as pending
+    (so that a stopped or starting host gets Warren's page), a hand-off
+    router above them all to warren-api, which gets its own Host; explicit
+    priorities."""
     mws = doc["http"]["middlewares"]
-    auths = [n for n, m in mws.items() if "forwardAuth" in m]
-    assert len(auths) == 1, mws
-    assert mws[auths[0]]["forwardAuth"]["address"] == forward_url, mws
+    auths = {m["forwardAuth"]["address"]: n for n, m in mws.items() if "forwardAuth" in m}
+    sep = "&" if "?" in forward_url else "?"
+    assert set(auths) == {forward_url, f"{forward_url}{sep}pending=1"}, mws
+    auth, pending = auths[forward_url], auths[f"{forward_url}{sep}pending=1"]
+    assert mws[auth]["forwardAuth"]["authResponseHeaders"] == ["Cookie"], mws
     strips = [n for n, m in mws.items() if "headers" in m]
     assert len(strips) == 1, mws
     assert mws[strips[0]]["headers"]["customRequestHeaders"] == {"Authorization": ""}, mws
-    routers = doc["http"].get("routers", {})
+    routers = doc["http"]["routers"]
+    services = doc["http"]["services"]
+    assert services["warren-api"]["loadBalancer"]["passHostHeader"] is False, services
+    lowest = routers[ANY_HOST]
+    assert lowest["rule"].startswith("HostRegexp(") and lowest["service"] == "warren-api", lowest
+    assert lowest["middlewares"] == [pending], lowest
     for name, r in routers.items():
         assert isinstance(r["priority"], int) and r["priority"] > 0, (name, r)
-        assert r["service"] in doc["http"]["services"], (name, r)
+        assert r["service"] in services, (name, r)
         if name.endswith("-handoff"):
-            # The end of the hand-off goes to warren-api, above its host.
+            # The end of the hand-off goes to warren-api, above every host.
             assert r["service"] == "warren-api" and "Path(`/_warren/handoff`)" in r["rule"]
             assert mws[r["middlewares"][0]]["replacePath"]["path"] == "/api/v1/auth/handoff/redeem"
-            assert r["priority"] > routers[name[:-len("-handoff")]]["priority"], (name, r)
+            assert r["priority"] > max(x["priority"] for n, x in routers.items()
+                                       if not n.endswith("-handoff")), (name, r)
             continue
-        assert r["middlewares"] == [auths[0], strips[0]], (name, r)
-    own = {n for n in routers if not n.endswith("-handoff")}
-    services = set(doc["http"].get("services", {})) - {"warren-api"}
-    assert own == services, doc
+        if name != ANY_HOST:
+            assert r["middlewares"] == [auth, strips[0]], (name, r)
+            assert r["priority"] > lowest["priority"], (name, r)
+    own = {n for n in routers if not n.endswith("-handoff") and n != ANY_HOST}
+    assert own == set(services) - {"warren-api"}, doc
 
 
 def read_traefik(path, version):

@@ -10,6 +10,7 @@ host name, as `curl --resolve` would send them.
 """
 
 import os
+import re
 import time
 import urllib.parse
 
@@ -31,6 +32,7 @@ from routing_util import (  # noqa: E402
 pytest_plugins = ["docker_util", "routing_util"]
 
 LEVELS = ("owner", "org", "authenticated", "public")
+SHORT_ID_UNKNOWN = "zzzzzzzzzz"
 
 
 class World:
@@ -728,6 +730,68 @@ def test_forward_reads_the_uri_traefik_sends(world):
     assert q["path"] == ["/deep/page?q=1"], q
 
 
+def traefik_pending(st, host, token=None, **more):
+    """What router warren-any-host's forwardAuth (warren-pending) asks."""
+    h = traefik_asks(host, "/", **more)
+    if token is not None:
+        h["Authorization"] = f"Bearer {token}"
+    return requests.get(st.w.url("/api/v1/auth/forward?pending=1"), headers=h,
+                        timeout=10, allow_redirects=False)
+
+
+def test_hosts_without_a_router_get_warrens_pages_behind_traefik(world):
+    """Traefik hands the forward endpoint's refusal to the browser as it
+    is: a stopped, starting or unknown host, or one whose router is not
+    written yet, gets Warren's page and status, never Traefik's 404."""
+    x, st = world, world.st
+    doc = lint_traefik((TOP / "tests/unit/golden/traefik-one.yml").read_text(), 3)
+    address = doc["http"]["middlewares"]["warren-pending"]["forwardAuth"]["address"]
+    assert address.endswith("/api/v1/auth/forward?pending=1"), address
+    stopped = host_of(st.as_user(x.ta, "POST", "/workspaces", 201, json={
+        "name": unique("never-"), "template": x.tpl["id"], "start": False}).json())
+    r = traefik_pending(st, stopped, x.ta)
+    assert (r.status_code, r.text) == (503, "This workspace is stopped.\n"), r.text
+    # Running, and its owner may open it, but no router of its own yet.
+    r = traefik_pending(st, host_of(x.w), x.ta)
+    assert (r.status_code, r.text) == (503, "This workspace is starting.\n"), r.text
+    assert r.headers["Retry-After"] == "2", r.headers
+    r = traefik_pending(st, f"{SHORT_ID_UNKNOWN}.{BASE_DOMAIN}", x.ta)
+    assert (r.status_code, r.text) == (404, "No such workspace.\n"), r.text
+    r = traefik_pending(st, host_of(x.w), x.tb)
+    assert (r.status_code, r.text) == (403, "You may not open this workspace.\n"), r.text
+    r = traefik_pending(st, host_of(x.w), Accept="text/html")
+    assert r.status_code == 302 and "/api/v1/auth/handoff" in r.headers["Location"], r.headers
+    # The stopped page on a workspace's own router too (stopped since the
+    # file was written).
+    r = forward(st, stopped, x.ta, uri=None, headers=traefik_asks(stopped, "/"))
+    assert (r.status_code, r.text) == (503, "This workspace is stopped.\n"), r.text
+    # nginx's auth_request still gets the 403 it turns into its own page.
+    assert forward(st, stopped, x.ta).status_code == 403
+
+
+def test_handoff_behind_traefik_reaches_the_api_through_nginx(world):
+    """Router warren-any-host-handoff: Traefik replaces the path and, as
+    service warren-api does not pass the Host on, sends nginx the API's
+    own Host, the workspace's in X-Forwarded-Host: nginx answers as the
+    API (not as the workspace host, which looped), and the code is
+    redeemed for the workspace host."""
+    x, st = world, world.st
+    doc = lint_traefik((TOP / "tests/unit/golden/traefik-one.yml").read_text(), 3)
+    assert doc["http"]["services"]["warren-api"]["loadBalancer"]["passHostHeader"] is False
+    host = host_of(x.w)
+    code, _ = take_code(st, x.cookies_a, host, "/deep?x=1")
+    api_host = urllib.parse.urlsplit(st.w.url("/")).netloc
+    r = via_nginx(st, api_host, "/api/v1/auth/handoff/redeem?" + urllib.parse.urlencode(
+        {"code": code, "path": "/deep?x=1"}), headers={
+        "X-Forwarded-Host": host, "X-Forwarded-Proto": "http", "X-Forwarded-For": "127.0.0.1"})
+    assert r.status_code == 302, (r.status_code, r.text[:300])
+    assert r.headers["Location"].endswith("/deep?x=1"), r.headers
+    wsc = re.match(r"warren_ws=([^;]+)", r.headers.get("Set-Cookie", ""))
+    assert wsc, r.headers
+    # The cookie opens the workspace (through nginx, as a browser would).
+    assert served(answer(st, host, cookies={"warren_ws": wsc.group(1)}), MAIN_PORT)
+
+
 def test_forward_redirects_a_browser_behind_traefik(world):
     x, st = world, world.st
     host = host_of(x.w)
@@ -743,8 +807,8 @@ def test_forward_redirects_a_browser_behind_traefik(world):
 
 def test_traefik_file_from_the_reconciler_v2(world, tmp_path):
     """traefik_version = 2: the snapshot a reconciler pass writes lints
-    against the v2 schema, routes every running workspace and shared port
-    to what Docker published, names nothing a user typed, replaces a stale
+    against the v2 schema, routes every running workspace and each of its
+    declared ports to what Docker published, names nothing a user typed, replaces a stale
     temporary file, and is left alone by a pass that changes nothing."""
     x, st = world, world.st
     t_file = tmp_path / "dynamic.yml"
@@ -767,9 +831,9 @@ def test_traefik_file_from_the_reconciler_v2(world, tmp_path):
             if c is not None and c["State"]["Running"]:
                 want[f"warren-{ws['short_id']}"] = (
                     host_of(ws), 100, f"http://127.0.0.1:{st.port_of(ws)}")
-                for row in st.db.all("SELECT port FROM port_shares WHERE workspace_id = %s",
-                                     ws["id"]):
-                    p = row["port"]
+                # Every declared port, shared or not: the forward
+                # endpoint decides who may open it.
+                for p in (MAIN_PORT, ALT_PORT):
                     want[f"warren-{ws['short_id']}-{p}"] = (
                         host_of(ws, p), 200, f"http://127.0.0.1:{st.port_of(ws, p)}")
         assert f"warren-{x.w['short_id']}-{ALT_PORT}" in want, want

@@ -78,7 +78,7 @@ def test_story(story, tmp_path):
     doc = wait_traefik(t_file, 3, lambda d: True, 20, "the first Traefik snapshot")
     assert not stale.exists(), "the stale temporary file is still there"
     check_traefik_contract(doc, forward_url)
-    assert "routers" not in doc["http"], doc
+    assert traefik_routes(doc) == {}, doc
 
     def snapshot(pred, what):
         doc = wait_traefik(t_file, 3, pred, 20, what)
@@ -122,9 +122,15 @@ def test_story(story, tmp_path):
     assert any(k.endswith("warren_access") for k in browser_a.cookies_for("warren.localhost"))
     st.wait_status(ws, "running", 10)
     port1 = st.port_of(ws)
-    doc = snapshot(lambda d: routes_of(d, ws), "the workspace's router")
+    # A router for the host and one for each declared port, shared or
+    # not: the forward endpoint decides who gets through.
+    doc = snapshot(lambda d: len(routes_of(d, ws)) == 3, "the workspace's routers")
     assert routes_of(doc, ws) == {
-        f"warren-{ws['short_id']}": (host, 100, f"http://127.0.0.1:{port1}")}, doc
+        f"warren-{ws['short_id']}": (host, 100, f"http://127.0.0.1:{port1}"),
+        f"warren-{ws['short_id']}-{MAIN_PORT}": (host_of(ws, MAIN_PORT), 200,
+                                                 f"http://127.0.0.1:{port1}"),
+        f"warren-{ws['short_id']}-{ALT_PORT}": (
+            alt, 200, f"http://127.0.0.1:{st.port_of(ws, ALT_PORT)}")}, doc
 
     # WebSocket echo through the proxy, with the browser's cookie.
     cookie = "; ".join(f"{k}={v}" for k, v in browser_a.cookies_for(host).items())
@@ -140,7 +146,7 @@ def test_story(story, tmp_path):
     # A shares the port as "authenticated": B gets in.
     st.share(ta, ws, MAIN_PORT, "authenticated")
     until(lambda: browser_b.open_workspace(host), lambda r: served(r, MAIN_PORT), 5, "B let in")
-    doc = snapshot(lambda d: len(routes_of(d, ws)) == 2, "the shared port's router")
+    doc = snapshot(lambda d: len(routes_of(d, ws)) == 3, "the shared port's router")
     port8080 = st.port_of(ws, MAIN_PORT)
     assert routes_of(doc, ws)[f"warren-{ws['short_id']}-{MAIN_PORT}"] == (
         host_of(ws, MAIN_PORT), 200, f"http://127.0.0.1:{port8080}"), doc
@@ -203,7 +209,7 @@ def test_story(story, tmp_path):
     assert r.status_code in (200, 202, 204), (r.status_code, r.text)
     wait_for(lambda: not st.containers_of(ws) and st.docker.volume(st.vname(ws)) is None, 60,
              what="container and volume removed")
-    snapshot(lambda d: "routers" not in d["http"], "no routes left")
+    snapshot(lambda d: traefik_routes(d) == {}, "no routes left")
     r = until(lambda: browser_a.open_workspace(host), lambda r: r.status_code == 404, 5,
               "the deleted workspace's host")
     assert "No such workspace" in r.text, r.text

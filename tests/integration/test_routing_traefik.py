@@ -58,9 +58,30 @@ def test_golden_lints(path):
         assert re.fullmatch(r"http://127\.0\.0\.1:\d+", url), url
 
 
-def test_golden_empty_has_no_routes():
+def host_regexp(rule):
+    """The Go regexp of a v3 HostRegexp() rule, as Python's re."""
+    m = re.match(r"HostRegexp\(`([^`]+)`\)", rule)
+    assert m, rule
+    return re.compile(m.group(1))
+
+
+def test_golden_empty_routes_every_host_to_warren():
+    """No workspace runs: no workspace routers, but every workspace host
+    (and no other) still reaches Warren's pages and its hand-off."""
     doc = lint_traefik((GOLDEN / "traefik-empty.yml").read_text(), 3)
-    assert set(doc["http"]) == {"middlewares"}, doc
+    check_traefik_contract(doc, FORWARD)
+    assert traefik_routes(doc) == {}
+    routers = doc["http"]["routers"]
+    assert set(routers) == {"warren-any-host", "warren-any-host-handoff"}, routers
+    SID = "abcdefgh23"
+    any_host = host_regexp(routers["warren-any-host"]["rule"])
+    for host in (f"{SID}.{BASE_DOMAIN}", f"{SID}-8080.{BASE_DOMAIN}",
+                 f"{SID}-65535.{BASE_DOMAIN}"):
+        assert any_host.fullmatch(host), host
+    for host in (BASE_DOMAIN, f"x{SID}.{BASE_DOMAIN}", f"{SID}-0.{BASE_DOMAIN}",
+                 f"{SID}.{BASE_DOMAIN}.evil.example", f"{SID}xwarren.localhost",
+                 f"{SID.upper()}1.{BASE_DOMAIN}"):
+        assert not any_host.fullmatch(host), host
 
 
 def test_lint_rejects_what_traefik_rejects():
@@ -89,10 +110,10 @@ def test_lint_rejects_what_traefik_rejects():
 def test_handoff_path_is_routed_to_warren():
     doc = lint_traefik((GOLDEN / "traefik-shared.yml").read_text(), 3)
     routers = doc["http"]["routers"]
+    handoff = routers["warren-any-host-handoff"]
+    assert handoff["rule"].endswith(" && Path(`/_warren/handoff`)"), handoff
+    assert "warren-auth" not in handoff["middlewares"], handoff
     for name, (host, _, _) in traefik_routes(doc).items():
-        handoff = [r for r in routers.values()
-                   if f"Host(`{host}`)" in r["rule"] and "/_warren/handoff" in r["rule"]]
-        assert handoff, f"no router for {host}/_warren/handoff"
-        assert all("warren-auth" not in r.get("middlewares", []) for r in handoff), handoff
-        assert all(r["priority"] > routers[name]["priority"] for r in handoff), handoff
+        assert host_regexp(handoff["rule"]).fullmatch(host), (host, handoff)
+        assert handoff["priority"] > routers[name]["priority"], handoff
 

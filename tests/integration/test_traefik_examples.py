@@ -95,10 +95,11 @@ def test_dynamic_example_is_what_the_reconciler_writes(render):
 def test_rendered_files_match_traefik_schema(render, version, n):
     doc = yaml.safe_load(render(version, n))
     jsonschema.validate(doc, schema(version))
-    assert set(doc["http"]["middlewares"]) == {"warren-auth", "warren-strip",
-                                               "warren-handoff"}
-    # A router per route, and one per route for the end of the hand-off.
-    assert len(doc["http"].get("routers", {})) == 2 * n
+    assert set(doc["http"]["middlewares"]) == {"warren-auth", "warren-pending",
+                                               "warren-strip", "warren-handoff"}
+    # A router per route, and two for every workspace host: the end of the
+    # hand-off, and Warren's pages for a host without a router.
+    assert len(doc["http"]["routers"]) == n + 2
 
 
 def test_static_example_watches_the_reconcilers_directory():

@@ -119,10 +119,20 @@ test_render(struct arena *a)
 	    "a main port's rule names <id>.<base_domain>");
 	ok(strstr(v3, "{}") == NULL && strstr(v3, "[]") == NULL,
 	    "no empty map or list in flow style");
-	ok(strstr(traefik_render(a, NULL, 0, DOMAIN, FORWARD, 3),
-	    "routers") == NULL, "no routers key without routes");
-	ok(strstr(traefik_render(a, NULL, 0, DOMAIN, FORWARD, 3),
-	    "services") == NULL, "no services key without routes");
+	like(traefik_render(a, NULL, 0, DOMAIN, FORWARD, 3),
+	    "warren-any-host:\n      rule: \"HostRegexp(`^[a-z2-7]{10}"
+	    "(-[1-9][0-9]{0,4})?\\\\.warren\\\\.localhost$`)\"",
+	    "without routes, every workspace host still reaches Warren (v3)");
+	like(traefik_render(a, NULL, 0, DOMAIN, FORWARD, 2),
+	    "HostRegexp(`{host:[a-z2-7]{10}(-[1-9][0-9]{0,4})?}.warren.localhost`)",
+	    "and in v2's syntax");
+	like(v3, "address: \"" FORWARD "?pending=1\"",
+	    "hosts without a router ask the forward endpoint as pending");
+	like(v3, "passHostHeader: false",
+	    "warren-api gets its own Host, the workspace's in X-Forwarded-Host");
+	ok(strstr(v3, "-handoff:") != NULL && strstr(v3,
+	    "warren-abcdefgh23-handoff") == NULL,
+	    "one hand-off router for every host");
 }
 
 static int
