@@ -25,6 +25,8 @@ WARREN_PACKAGES=(
 	glewlwyd sqlite3 python3-cryptography
 	# the browser tests (tests/e2e)
 	chromium chromium-driver python3-selenium
+	# the standard workspace images (images/) and the tests of IDEs in them
+	mmdebstrap python3-websocket
 )
 
 warren_log() { printf '%s\n' "$*" >&2; }
@@ -302,35 +304,10 @@ warren_docker_ensure() {
 	return 1
 }
 
-# warren_demo_image NAME: a tiny image made here (no registry is needed):
-# busybox, with httpd serving /www on port 8080 as the default command, and
-# /home/coder owned by the workspace user (1000:1000), so that the home
-# volume Docker fills from it is writable by that user.  An image of NAME
-# made before that (without the label warren.demo=2) is made again.
+# warren_demo_image NAME: the demo workspace image (images/demo.recipe: busybox
+# httpd serving a page on port 8080, /home/coder owned by 1000:1000), made
+# here without a registry, under the tag NAME; kept when its recipe has not
+# changed.
 warren_demo_image() {
-	local name=$1 root rc
-	[ "$(docker image inspect -f '{{index .Config.Labels "warren.demo"}}' \
-	    "$name" 2>/dev/null)" = 2 ] && return 0
-	root=$(mktemp -d)
-	mkdir -p "$root/bin" "$root/www" "$root/tmp" "$root/home/coder"
-	chmod 0755 "$root"
-	chmod 1777 "$root/tmp"
-	cp /usr/bin/busybox "$root/bin/busybox"
-	for c in sh ls cat echo env mkdir rm sleep httpd nc id touch; do
-		ln -s busybox "$root/bin/$c"
-	done
-	cat >"$root/www/index.html" <<'HTML'
-<!doctype html><title>Warren demo workspace</title>
-<h1>Hello from a Warren workspace</h1>
-<p>This page is served by busybox httpd inside the workspace container.</p>
-HTML
-	tar -C "$root" --owner=0 --group=0 --numeric-owner -c --exclude=./home/coder . \
-	    >"$root.tar" &&
-	    tar -C "$root" --owner=1000 --group=1000 --numeric-owner -r \
-	    -f "$root.tar" ./home/coder &&
-	    docker import -c 'CMD ["httpd", "-f", "-p", "8080", "-h", "/www"]' \
-	    -c 'LABEL warren.demo=2' "$root.tar" "$name" >/dev/null
-	rc=$?
-	rm -rf "$root" "$root.tar"
-	return $rc
+	WARREN_IMAGE_TAG=$1 sh "$WARREN_TOP/images/build.sh" demo >/dev/null
 }

@@ -10,6 +10,7 @@
 
 #include "backup.h"
 #include "conf.h"
+#include "images.h"
 #include "log.h"
 #include "keys.h"
 #include "migrate.h"
@@ -33,6 +34,7 @@ static int	cmd_volumes(int, char **);
 static int	cmd_removals(int, char **);
 static int	cmd_backup(int, char **);
 static int	cmd_restore(int, char **);
+static int	cmd_images(int, char **);
 
 static const struct command {
 	const char	*name;
@@ -51,6 +53,8 @@ static const struct command {
 	{ "removals", cmd_removals, "removals confirm [HOST]" },
 	{ "backup", cmd_backup, "backup DIR" },
 	{ "restore", cmd_restore, "restore DIR" },
+	{ "images", cmd_images, "images [list] | images build NAME... [--force] "
+	    "| images template NAME" },
 	{ "version", cmd_version, "version" },
 };
 
@@ -223,6 +227,12 @@ static int
 cmd_volumes(int argc, char **argv)
 {
 	return ops(argc, argv, ops_volumes);
+}
+
+static int
+cmd_images(int argc, char **argv)
+{
+	return ops(argc, argv, images_run);
 }
 
 static int

@@ -436,8 +436,17 @@ next_steps(const struct setup *s, const char *conf_path)
 	    "       systemctl enable --now warren-api.socket warren-api\n"
 	    "       systemctl enable --now warren-reconciler\n"
 	    "  4. Sign in at %s as the admin, with the one-time password\n"
-	    "     printed when it was created, and change it.\n",
-	    conf_path, s->c.public_url, s->c.base_domain, s->c.public_url);
+	    "     printed when it was created, and change it.\n"
+	    "  5. Build the standard workspace images on the Docker host (from\n"
+	    "     Debian's and npm's packages, a few minutes each; as root):\n"
+	    "       warrenctl images build demo jupyter code-server\n"
+	    "     and make a template of each on the Templates page, or with\n"
+	    "       warrenctl images template NAME | curl -H \"Authorization: "
+	    "Bearer ...\"\n"
+	    "         -H 'Content-Type: application/json' -d @- "
+	    "%s/api/v1/templates\n",
+	    conf_path, s->c.public_url, s->c.base_domain, s->c.public_url,
+	    s->c.public_url);
 }
 
 int

@@ -98,6 +98,9 @@ const struct conf_key conf_keys[] = {
 	{ "oidc_provider_dir", CONF_STRING, OFF(oidc_provider_dir), 0, 0,
 	    "/etc/warren/oidc", NULL, "directory of OpenID Connect "
 	    "providers, one NAME.conf each" },
+	{ "image_recipes_dir", CONF_STRING, OFF(image_recipes_dir), 0, 0,
+	    "/usr/share/warren/images", NULL, "recipes of Warren's standard "
+	    "workspace images (warrenctl images)" },
 	{ "base_domain", CONF_STRING, OFF(base_domain), 0, 0,
 	    "warren.localhost", NULL, "workspaces answer at <id>.<base_domain>" },
 	{ "max_cpu_millis", CONF_INT, OFF(max_cpu_millis), 100, 1024000, "8000",

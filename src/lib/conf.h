@@ -41,6 +41,7 @@ struct conf {
 	char	github_token_url[CONF_STR_MAX];
 	char	github_api_url[CONF_STR_MAX];
 	char	oidc_provider_dir[CONF_STR_MAX];
+	char	image_recipes_dir[CONF_STR_MAX];
 	char	base_domain[CONF_STR_MAX];
 	long	max_cpu_millis;
 	long	max_memory_mb;

@@ -304,6 +304,8 @@ class Warren:
             "db_query_timeout": 5000,
             "log_level": "info",
             "access_log": "yes",
+            # The tree's image recipes, not an installed copy.
+            "image_recipes_dir": str(TOP / "images"),
         }
         # Later issues sign and encrypt: each stack gets its own keys.
         for key, name in KEY_FILES.items():

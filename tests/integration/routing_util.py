@@ -10,6 +10,7 @@ its name in the Host header to nginx, as `curl --resolve` would.
 """
 
 import base64
+import contextlib
 import hashlib
 import io
 import json
@@ -105,6 +106,18 @@ def echo_image(dockerd):
 
 
 # ------------------------------------------------------------ the stack
+
+
+@contextlib.contextmanager
+def routing_stack(pg, workdir, dockerd, **conf):
+    """A RoutingStack for a with block; its clean-up errors fail the test."""
+    st = RoutingStack(pg, workdir, dockerd, **conf)
+    try:
+        yield st
+    finally:
+        errors = st.close()
+        if errors:
+            pytest.fail("\n".join(errors))
 
 
 class RoutingStack(Stack):

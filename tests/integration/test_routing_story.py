@@ -20,7 +20,7 @@ pytest.register_assert_rewrite("routing_util", "docker_util")
 from conftest import wait_for  # noqa: E402
 from identity_util import reload_and_wait, sign_in, unique  # noqa: E402
 from routing_util import (  # noqa: E402
-    ALT_PORT, BASE_DOMAIN, MAIN_PORT, Agent, RoutingStack, check_traefik_contract, host_of,
+    ALT_PORT, BASE_DOMAIN, MAIN_PORT, Agent, check_traefik_contract, host_of, routing_stack,
     proxied_head, cookies_in, served, traefik_routes, via_nginx, wait_traefik, websocket_echo,
 )
 
@@ -31,13 +31,8 @@ PROBE_TIMEOUT = 30   # echo_spec's probe timeout: the readiness time
 
 @pytest.fixture(scope="module")
 def story(pg, tmp_path_factory, dockerd, echo_image):
-    st = RoutingStack(pg, tmp_path_factory.mktemp("story"), dockerd)
-    try:
+    with routing_stack(pg, tmp_path_factory.mktemp("story"), dockerd) as st:
         yield st
-    finally:
-        errors = st.close()
-        if errors:
-            pytest.fail("\n".join(errors))
 
 
 def until(get, pred, timeout, what):

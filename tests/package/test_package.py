@@ -42,6 +42,9 @@ EXPECTED = {
         "etc/nginx/sites-available/warren": 0o644,
         "etc/apache2/sites-available/warren.conf": 0o644,
         "usr/share/warren/htdocs/index.html": 0o644,
+        "usr/share/warren/images/build.sh": 0o755,
+        "usr/share/warren/images/jupyter.recipe": 0o644,
+        "usr/share/warren/images/jupyter.template.json": 0o644,
     },
     "warren-reconciler": {
         "usr/sbin/warren-reconciler": 0o755,
