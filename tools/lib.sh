@@ -27,6 +27,8 @@ WARREN_PACKAGES=(
 	chromium chromium-driver python3-selenium
 	# the standard workspace images (images/) and the tests of IDEs in them
 	mmdebstrap python3-websocket
+	# a private registry with htpasswd (bcrypt) for the pull tests
+	docker-registry apache2-utils
 )
 
 warren_log() { printf '%s\n' "$*" >&2; }

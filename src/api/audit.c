@@ -43,6 +43,21 @@ audit(struct request *req, const char *action, const char *target_type,
 }
 
 void
+audit_commit_row(struct request *req, struct response *resp, int status,
+    PGresult *res, const char *action, const char *target_type)
+{
+	struct json_object *o = json_own(req->arena, q_row_json(req, res, 0));
+	enum db_status st;
+
+	if ((st = audit(req, action, target_type, PQgetvalue(res, 0, 0),
+	    AUDIT_SUCCESS, NULL)) != DB_OK || (st = q_commit(req)) != DB_OK) {
+		q_fail(req, resp, st, NULL);
+		return;
+	}
+	resp_json(req, resp, status, o);
+}
+
+void
 audit_commit_204(struct request *req, struct response *resp,
     const char *action, const char *target_type, const char *target_id)
 {

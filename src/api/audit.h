@@ -34,5 +34,9 @@ enum db_status audit_as(struct request *, const char *actor_id,
  */
 void	audit_commit_204(struct request *, struct response *,
 	    const char *action, const char *target_type, const char *target_id);
+/* The same for a change that answers with row 0 of res (its first column
+ * the target's id) as JSON, with status. */
+void	audit_commit_row(struct request *, struct response *, int status,
+	    PGresult *res, const char *action, const char *target_type);
 
 #endif

@@ -51,14 +51,21 @@ static const struct db_stmt q_delete = {
 	"secrets_delete", "DELETE FROM secrets WHERE id = $1", 1
 };
 
-static bool
-have_key(struct request *req, struct response *resp)
+bool
+secrets_key_ready(struct request *req, struct response *resp,
+    const char *what)
 {
 	if (req->srv->has_secret_key)
 		return true;
-	problem(req, resp, PROBLEM_NOT_READY, "secrets are not set up on this "
-	    "server: run warrenctl keys init");
+	problem(req, resp, PROBLEM_NOT_READY, arena_printf(req->arena, "%s "
+	    "are not set up on this server: run warrenctl keys init", what));
 	return false;
+}
+
+static bool
+have_key(struct request *req, struct response *resp)
+{
+	return secrets_key_ready(req, resp, "secrets");
 }
 
 /* May the caller manage secrets of this scope and owner? */
@@ -91,7 +98,6 @@ may_manage(struct request *req, struct response *resp, const char *scope,
 void
 h_secrets_list(struct request *req, struct response *resp)
 {
-	struct json_object *o;
 	enum db_status st;
 	PGresult *res = NULL;
 
@@ -99,10 +105,7 @@ h_secrets_list(struct request *req, struct response *resp)
 		q_fail(req, resp, st, res);
 		return;
 	}
-	o = json_own(req->arena, json_object_new_object());
-	json_object_object_add(o, "items",
-	    json_object_get(q_rows_json(req, res)));
-	resp_json(req, resp, 200, o);
+	q_items_answer(req, resp, res);
 }
 
 void

@@ -82,7 +82,15 @@ void	h_build_logs(struct request *, struct response *);
 void	h_quota_get(struct request *, struct response *);
 void	h_quota_put(struct request *, struct response *);
 
-/* h_secrets.c */
+/* h_registries.c */
+void	h_registries_list(struct request *, struct response *);
+void	h_registries_create(struct request *, struct response *);
+void	h_registry_put(struct request *, struct response *);
+void	h_registry_delete(struct request *, struct response *);
+
+/* h_secrets.c; secrets_key_ready answers 503 (what: "secrets", ...) when
+ * the server has no secrets key. */
+bool	secrets_key_ready(struct request *, struct response *, const char *what);
 void	h_secrets_list(struct request *, struct response *);
 void	h_secrets_create(struct request *, struct response *);
 void	h_secret_put(struct request *, struct response *);

@@ -214,6 +214,26 @@ q_row_json(struct request *req, PGresult *res, int row)
 	return o;
 }
 
+bool
+q_gone(struct request *req, struct response *resp, PGresult *res)
+{
+	if (PQntuples(res) > 0)
+		return false;
+	q_rollback(req);
+	problem(req, resp, PROBLEM_NOT_FOUND, NULL);
+	return true;
+}
+
+void
+q_items_answer(struct request *req, struct response *resp, PGresult *res)
+{
+	struct json_object *o = json_own(req->arena, json_object_new_object());
+
+	json_object_object_add(o, "items",
+	    json_object_get(q_rows_json(req, res)));
+	resp_json(req, resp, 200, o);
+}
+
 struct json_object *
 q_rows_json(struct request *req, PGresult *res)
 {

@@ -24,6 +24,11 @@ bool		 q_bool(PGresult *, int row, int col);
 void		 q_row_members(struct arena *, struct jw *, PGresult *, int row);
 struct json_object *q_row_json(struct request *, PGresult *, int row);
 struct json_object *q_rows_json(struct request *, PGresult *);
+/* In a transaction, when the change found no row: true, after a rollback
+ * and a 404. */
+bool	q_gone(struct request *, struct response *, PGresult *);
+/* 200 with {"items": [every row of res]}. */
+void	q_items_answer(struct request *, struct response *, PGresult *);
 /* 200 with {"items": rows, "next_cursor": column col of the last row when
  * the page is full, else null}. */
 /* {"items": [...], "next_cursor": ...}: each row written by row. */

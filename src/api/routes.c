@@ -144,6 +144,15 @@ const struct route routes[] = {
 	{ HTTP_DELETE, "/api/v1/secrets/{id}", "secrets_delete", POLICY_USER,
 	    0, h_secret_delete },
 
+	{ HTTP_GET, "/api/v1/registries", "registries_list", POLICY_ADMIN, 0,
+	    h_registries_list },
+	{ HTTP_POST, "/api/v1/registries", "registries_create", POLICY_ADMIN,
+	    J, h_registries_create },
+	{ HTTP_PUT, "/api/v1/registries/{id}", "registries_update",
+	    POLICY_ADMIN, J, h_registry_put },
+	{ HTTP_DELETE, "/api/v1/registries/{id}", "registries_delete",
+	    POLICY_ADMIN, 0, h_registry_delete },
+
 	{ HTTP_GET, "/api/v1/openapi.json", "openapi", POLICY_PUBLIC, 0,
 	    h_openapi },
 };

@@ -269,6 +269,86 @@ step_remove(struct run *r)
 	return true;
 }
 
+/* A line of Docker's pull progress, in the build log; not the per-chunk
+ * download and extraction progress, only each layer's steps. */
+static void
+pull_line(void *arg, const char *line, size_t len)
+{
+	static const char *const noisy[] = { "Downloading", "Extracting",
+	    "Waiting", "Verifying Checksum", NULL };
+	struct run *r = arg;
+	struct json_object *o, *st, *id;
+	const char *status;
+	int i;
+
+	if (json_parse(r->w->a, line, len, &o) != JSON_OK ||
+	    !json_object_object_get_ex(o, "status", &st) ||
+	    !json_object_is_type(st, json_type_string))
+		return;
+	status = json_object_get_string(st);
+	for (i = 0; noisy[i] != NULL; i++)
+		if (strcmp(status, noisy[i]) == 0)
+			return;
+	if (json_object_object_get_ex(o, "id", &id) &&
+	    json_object_is_type(id, json_type_string))
+		state_log(r->w->db, r->w->a, r->d->build_id, "system",
+		    "pull: %.80s: %.200s", json_object_get_string(id), status);
+	else
+		state_log(r->w->db, r->w->a, r->d->build_id, "system",
+		    "pull: %.300s", status);
+}
+
+/*
+ * Docker's words for a registry that wants (other) credentials.  For a
+ * registry it treats as insecure (any on 127.0.0.0/8, and those of its
+ * insecure-registries) it tries https without checking the certificate,
+ * then plain http, and reports only the last error: an https registry that
+ * refused the request over https shows as one that does not speak http.
+ */
+static bool
+refused_credentials(const char *err)
+{
+	return strstr(err, "unauthorized") != NULL ||
+	    strstr(err, "authentication required") != NULL ||
+	    strstr(err, "no basic auth credentials") != NULL ||
+	    strstr(err, "denied") != NULL ||
+	    strstr(err, "Client sent an HTTP request to an HTTPS server") !=
+	    NULL;
+}
+
+/* Pulls the image, with its registry's credentials when it has some. */
+static bool
+pull(struct run *r)
+{
+	const char *auth, *why, *err;
+	char registry[300];
+
+	imageref_registry(r->d->image, registry, sizeof(registry));
+	if (registry[0] == '\0')
+		snprintf(registry, sizeof(registry), "docker.io");
+	auth = state_registry_auth(r->w->db, r->w->a, registry,
+	    r->w->shared->key, r->w->shared->have_key, &why);
+	if (auth == NULL && why != NULL)
+		return fail(r, "image %s cannot be pulled: %s", r->d->image,
+		    why);
+	state_log(r->w->db, r->w->a, r->d->build_id, "system",
+	    "pulling image %s%s", r->d->image, auth ? arena_printf(r->w->a,
+	    " with the credentials stored for %s", registry) : "");
+	if (docker_pull(r->w->docker, r->w->a, r->d->image, auth, pull_line, r,
+	    600000) == DOCKER_OK)
+		return true;
+	err = docker_error(r->w->docker);
+	if (refused_credentials(err))
+		return fail(r, "the registry %s refused %s: %s", registry, auth ?
+		    "the credentials stored for it (an admin changes them with "
+		    "PUT /api/v1/registries/{id})" : "to serve the image without "
+		    "credentials (an admin stores them with POST "
+		    "/api/v1/registries)", err);
+	maybe_passing(r);
+	return fail(r, "image %s is not available and could not be pulled: "
+	    "%s", r->d->image, err);
+}
+
 /* The image must be here, or come from a registry; its digest is noted. */
 static bool
 ensure_image(struct run *r)
@@ -285,15 +365,8 @@ ensure_image(struct run *r)
 		return fail(r, "image %s is refused: %s", r->d->image, why);
 	res = call(r, "GET", path, NULL, 0, &o);
 	if (res == DOCKER_NOT_FOUND) {
-		state_log(r->w->db, r->w->a, r->d->build_id, "system",
-		    "pulling image %s", r->d->image);
-		if (docker_pull(r->w->docker, r->w->a, r->d->image, 600000)
-		    != DOCKER_OK) {
-			maybe_passing(r);
-			return fail(r, "image %s is not available and could "
-			    "not be pulled: %s", r->d->image,
-			    docker_error(r->w->docker));
-		}
+		if (!pull(r))
+			return false;
 		res = call(r, "GET", path, NULL, 0, &o);
 	}
 	if (res != DOCKER_OK || o == NULL)

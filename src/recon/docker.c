@@ -39,6 +39,10 @@ struct sink {
 	char		*buf;
 	size_t		 len, cap;
 	bool		 overflow;
+	/* Streamed answers: each whole line as it comes (scanned up to). */
+	docker_line_fn	 line_fn;
+	void		*line_arg;
+	size_t		 scanned;
 };
 
 static size_t
@@ -63,6 +67,16 @@ collect(char *data, size_t size, size_t n, void *arg)
 	memcpy(s->buf + s->len, data, add);
 	s->len += add;
 	s->buf[s->len] = '\0';
+	if (s->line_fn != NULL) {
+		char *nl;
+
+		while ((nl = memchr(s->buf + s->scanned, '\n', s->len -
+		    s->scanned)) != NULL) {
+			s->line_fn(s->line_arg, s->buf + s->scanned,
+			    (size_t)(nl - (s->buf + s->scanned)));
+			s->scanned = (size_t)(nl - s->buf) + 1;
+		}
+	}
 	return add;
 }
 
@@ -213,29 +227,47 @@ prepare(struct docker *d, const char *url, const char *method,
 }
 
 /* Raw request; *status 0 when nothing came back. */
+static int	request_with(struct docker *, struct arena *, const char *,
+		    const char *, const char *, long, long *, struct sink *, bool,
+		    const char *);
+
 static int
 request(struct docker *d, struct arena *a, const char *method,
     const char *path, const char *body, long timeout_ms, long *status,
     struct sink *s, bool versioned)
+{
+	memset(s, 0, sizeof(*s));
+	return request_with(d, a, method, path, body, timeout_ms, status, s,
+	    versioned, NULL);
+}
+
+/* request(), with a header line of the caller's (extra) and the sink's
+ * line callback kept (set it before). */
+static int
+request_with(struct docker *d, struct arena *a, const char *method,
+    const char *path, const char *body, long timeout_ms, long *status,
+    struct sink *s, bool versioned, const char *extra)
 {
 	struct curl_slist *hdrs = NULL;
 	struct timespec t0, t1;
 	char *url;
 	CURLcode rc;
 
-	memset(s, 0, sizeof(*s));
 	s->a = a;
 	url = versioned ? arena_printf(a, "%s/v%s%s", d->base, d->version,
 	    path) : arena_printf(a, "%s%s", d->base, path);
 	prepare(d, url, method, timeout_ms > 0 ? timeout_ms : d->timeout_ms);
 	curl_easy_setopt(d->curl, CURLOPT_WRITEFUNCTION, collect);
 	curl_easy_setopt(d->curl, CURLOPT_WRITEDATA, s);
+	if (extra != NULL)
+		hdrs = curl_slist_append(hdrs, extra);
 	if (body != NULL) {
 		hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
-		curl_easy_setopt(d->curl, CURLOPT_HTTPHEADER, hdrs);
 		curl_easy_setopt(d->curl, CURLOPT_POSTFIELDS, body);
 	} else if (strcmp(method, "POST") == 0)
 		curl_easy_setopt(d->curl, CURLOPT_POSTFIELDS, "");
+	if (hdrs != NULL)
+		curl_easy_setopt(d->curl, CURLOPT_HTTPHEADER, hdrs);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	rc = curl_easy_perform(d->curl);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -468,13 +500,20 @@ docker_logs(struct docker *d, struct arena *a, const char *id, int tail,
 	return DOCKER_OK;
 }
 
-/* Pulls an image; the stream's last "error" member, if any, is the cause. */
+/*
+ * Pulls an image, with the registry's credentials when auth (the
+ * X-Registry-Auth value) is given; each line of Docker's progress stream
+ * goes to line_fn as it comes.  The stream's "error" member, if any, is
+ * the cause of a failure.
+ */
 enum docker_result
 docker_pull(struct docker *d, struct arena *a, const char *image,
+    const char *auth, docker_line_fn line_fn, void *line_arg,
     long timeout_ms)
 {
 	char *name = arena_strdup(a, image), *tag = "latest", *at, *colon;
-	const char *p, *e;
+	struct json_object *o, *m;
+	const char *p;
 	struct sink s;
 	long status;
 
@@ -486,20 +525,31 @@ docker_pull(struct docker *d, struct arena *a, const char *image,
 		*colon = '\0';
 		tag = colon + 1;
 	}
-	if (request(d, a, "POST", arena_printf(a, "/images/create?fromImage=%s"
-	    "&tag=%s", docker_escape(a, name), docker_escape(a, tag)), NULL,
-	    timeout_ms, &status, &s, true) == -1)
+	memset(&s, 0, sizeof(s));
+	s.line_fn = line_fn;
+	s.line_arg = line_arg;
+	if (request_with(d, a, "POST", arena_printf(a, "/images/create?"
+	    "fromImage=%s&tag=%s", docker_escape(a, name), docker_escape(a,
+	    tag)), NULL, timeout_ms, &status, &s, true, auth ? arena_printf(a,
+	    "X-Registry-Auth: %s", auth) : NULL) == -1)
 		return DOCKER_UNREACHABLE;
 	if (status != 200) {
 		set_error(d, a, "POST", "/images/create", status, &s);
 		return status == 404 ? DOCKER_NOT_FOUND : DOCKER_ERROR;
 	}
-	if ((p = strstr(s.buf, "\"error\":\"")) != NULL) {
-		p += 9;
-		e = strchr(p, '"');
-		snprintf(d->err, sizeof(d->err), "%.*s", e ? (int)(e - p) : 200,
-		    p);
-		return DOCKER_ERROR;
+	/* The last line with an error says why. */
+	for (p = s.buf; (p = strstr(p, "\"error\"")) != NULL; p++) {
+		const char *start = p, *end;
+
+		while (start > s.buf && start[-1] != '\n')
+			start--;
+		end = strchr(p, '\n');
+		if (json_parse(a, start, end ? (size_t)(end - start) :
+		    strlen(start), &o) == JSON_OK &&
+		    json_object_object_get_ex(o, "error", &m) &&
+		    json_object_is_type(m, json_type_string))
+			snprintf(d->err, sizeof(d->err), "%s",
+			    json_object_get_string(m));
 	}
-	return DOCKER_OK;
+	return strstr(s.buf, "\"error\"") != NULL ? DOCKER_ERROR : DOCKER_OK;
 }

@@ -43,8 +43,11 @@ enum docker_result docker_call(struct docker *, struct arena *,
 		    struct json_object **out);
 enum docker_result docker_logs(struct docker *, struct arena *,
 		    const char *id, int tail, char **text);
+/* A line of a streamed answer (no newline), as it comes. */
+typedef void	(*docker_line_fn)(void *arg, const char *line, size_t len);
 enum docker_result docker_pull(struct docker *, struct arena *,
-		    const char *image, long timeout_ms);
+		    const char *image, const char *auth, docker_line_fn,
+		    void *arg, long timeout_ms);
 /* A tar archive in or out: the request body read from in (NULL: none),
  * a successful answer written to out. */
 enum docker_result docker_stream(struct docker *, struct arena *,

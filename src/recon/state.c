@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "json.h"
 #include "log.h"
 #include "secretbox.h"
@@ -419,6 +421,57 @@ state_routes(struct db *db, struct arena *a, const char *publish_address,
 		    PQgetvalue(r, i, 2));
 	}
 	return 0;
+}
+
+static const struct db_stmt q_registry = {
+	"recon_registry",
+	"SELECT username, nonce, ciphertext FROM registry_credentials"
+	" WHERE registry = $1", 1
+};
+
+const char *
+state_registry_auth(struct db *db, struct arena *a, const char *registry,
+    const unsigned char *key, bool have_key, const char **why)
+{
+	const char *p[] = { registry };
+	struct json_object *o;
+	PGresult *r;
+	size_t len, tlen, b64len;
+	char *plain, *b64;
+	const char *text;
+
+	*why = NULL;
+	if (db_query(db, a, &q_registry, p, &r) != DB_OK) {
+		*why = "could not read the registry's credentials";
+		return NULL;
+	}
+	if (PQntuples(r) == 0)
+		return NULL;
+	if (!have_key) {
+		*why = arena_printf(a, "the credentials of %s cannot be read: "
+		    "the secrets key is missing", registry);
+		return NULL;
+	}
+	if ((plain = secretbox_open(a, key, PQgetvalue(r, 0, 1),
+	    PQgetvalue(r, 0, 2), &len)) == NULL) {
+		*why = arena_printf(a, "the credentials of %s could not be "
+		    "decrypted", registry);
+		return NULL;
+	}
+	o = json_own(a, json_object_new_object());
+	json_object_object_add(o, "username",
+	    json_object_new_string(PQgetvalue(r, 0, 0)));
+	json_object_object_add(o, "password",
+	    json_object_new_string_len(plain, (int)len));
+	json_object_object_add(o, "serveraddress",
+	    json_object_new_string(registry));
+	sodium_memzero(plain, len);
+	text = json_text(o, &tlen);
+	b64len = sodium_base64_ENCODED_LEN(tlen, sodium_base64_VARIANT_URLSAFE);
+	b64 = arena_alloc(a, b64len);
+	sodium_bin2base64(b64, b64len, (const unsigned char *)text, tlen,
+	    sodium_base64_VARIANT_URLSAFE);
+	return b64;
 }
 
 static const struct db_stmt q_instance = {

@@ -35,6 +35,13 @@ int	state_routes(struct db *, struct arena *, const char *publish_address,
 const char *state_secrets(struct db *, struct arena *, const struct desired *,
 	    const unsigned char *key, bool have_key, const char **why);
 
+/* The X-Registry-Auth value for pulls from registry (as image references
+ * name it, "docker.io" for Docker Hub); NULL when it has no credentials,
+ * or, with *why set, when they cannot be read. */
+const char *state_registry_auth(struct db *, struct arena *,
+	    const char *registry, const unsigned char *key, bool have_key,
+	    const char **why);
+
 /* This installation's id (instance.instance_id), for Docker labels. */
 int	state_instance(struct db *, struct arena *, char *out, size_t len)
 	    __attribute__((warn_unused_result));
