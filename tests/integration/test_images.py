@@ -148,19 +148,26 @@ def kernel_runs(st, ws_host, token, code, check=None):
         s.delete(f"{base}/api/kernels/{kernel}", headers={"X-XSRFToken": xsrf}, timeout=30)
 
 
-def test_jupyter_runs_a_cell_through_nginx(st):
-    r = images(st, "build", "jupyter")
-    assert r.returncode == 0, r.stdout + r.stderr
-    spec = json.loads(images(st, "template", "jupyter", timeout=60).stdout)
+def running_workspace(st, image, user, timeout):
+    """Builds the image, makes a template of it from its recipe's template,
+    and a running workspace of it for a new user: (workspace, token)."""
+    r = images(st, "build", image)
+    assert r.returncode == 0, r.stdout + r.stderr[-3000:]
+    spec = json.loads(images(st, "template", image, timeout=60).stdout)
     tpl = st.api("POST", "/templates", 201, json=spec).json()
-    alice, ta = st.user("alice")
-    ws = st.as_user(ta, "POST", "/workspaces", 201,
-                    json={"name": unique("nb-"), "template": tpl["id"]}).json()
+    _, token = st.user(user)
+    ws = st.as_user(token, "POST", "/workspaces", 201,
+                    json={"name": unique(f"{image}-"), "template": tpl["id"]}).json()
     rec = st.reconciler().start()
     try:
-        st.wait_build(ws["build_id"], 240, "succeeded")
+        st.wait_build(ws["build_id"], timeout, "succeeded")
     finally:
         rec.close()
+    return ws, token
+
+
+def test_jupyter_runs_a_cell_through_nginx(st):
+    ws, ta = running_workspace(st, "jupyter", "alice", 240)
     # The browser's Host on the README's port (not 80): kept by nginx.
     ws_host = f"{host_of(ws)}:{st.port}"
     published = st.port_of(ws, 8888)
@@ -181,3 +188,38 @@ def test_jupyter_runs_a_cell_through_nginx(st):
     assert out == "42 1000\n", out
     code, text = st.docker.exec(st.cname(ws), ["cat", "/home/coder/from-the-kernel.txt"])
     assert code == 0 and text.strip() == "kept", text
+
+
+# ------------------------------------------------------------- code-server
+
+
+def test_code_server_editor_connects_through_nginx(st):
+    """code-server from npm (images/code-server.sh): the workbench page, and
+    the WebSocket its editor opens to the server, through nginx with the
+    browser's Host and Origin; the same handshake with the port lost from
+    the Host is refused by code-server."""
+    ws, ta = running_workspace(st, "code-server", "carol", 300)
+    ws_host = f"{host_of(ws)}:{st.port}"
+    base = f"http://127.0.0.1:{st.port}"
+    s = requests.Session()
+    s.headers.update({"Host": ws_host, "Authorization": f"Bearer {ta}"})
+    r = s.get(base + "/", allow_redirects=False, timeout=30)
+    assert r.status_code == 302 and r.headers["Location"] == "./?folder=/home/coder", r.headers
+    r = s.get(base + "/?folder=/home/coder", timeout=30)
+    assert r.status_code == 200 and "vscode-workbench-web-configuration" in r.text, r.text[:300]
+    path = f"/?reconnectionToken={uuid.uuid4()}&reconnection=false&skipWebSocketFrames=false"
+    conn = websocket.create_connection(f"ws://127.0.0.1:{st.port}{path}", host=ws_host,
+                                       origin=f"http://{ws_host}", timeout=30,
+                                       header=[f"Authorization: Bearer {ta}"])
+    assert conn.connected
+    conn.close()
+    published = st.port_of(ws, 8080)
+    with pytest.raises(websocket.WebSocketBadStatusException) as e:
+        websocket.create_connection(f"ws://127.0.0.1:{published}{path}", host=host_of(ws),
+                                    origin=f"http://{ws_host}", timeout=30)
+    assert e.value.status_code == 403, e.value
+    # The image's tools, as the workspace's user, in its home.
+    code, out = st.docker.exec(st.cname(ws), ["sh", "-c", "id -u; git --version; "
+                                              "node --version; touch ~/mine && echo ok"])
+    assert code == 0 and out.split()[0] == "1000" and "git version" in out \
+        and "v24." in out and out.split()[-1] == "ok", out
