@@ -21,7 +21,7 @@ import tempfile
 import pytest
 import requests
 
-from conftest import CTL_BIN, HTTP_TIMEOUT, KEY_FILES, conf_text, run_ctl
+from conftest import CTL_BIN, HTTP_TIMEOUT, KEY_FILES, TOP, conf_text, run_ctl
 
 PASSWORD_RE = re.compile(r"^one-time password: (\S+)$", re.M)
 
@@ -247,3 +247,16 @@ def test_setup_without_user_makes_the_reconcilers_role(pg, names):
         assert rows == "1", rows
     finally:
         shutil.rmtree(d, ignore_errors=True)
+
+
+def test_readme_leads_with_the_two_commands_as_root():
+    """README.md opens with exactly two commands, which run as root on a
+    fresh Debian 12 (no sudo there); it says how a user with sudo runs them."""
+    text = (TOP / "README.md").read_text()
+    head = text.split("\n## ", 1)[0]
+    blocks = re.findall(r"```sh\n(.*?)```", head, re.S)
+    assert [b.strip() for b in blocks] == ["tools/stack up", "tools/test"], blocks
+    assert "as root" in head and "sudo" in head, head
+    for cmd in ("tools/stack", "tools/test"):
+        assert os.access(TOP / cmd, os.X_OK), cmd
+        assert "sudo" not in (TOP / cmd).read_text(), f"{cmd} runs sudo"
