@@ -5,6 +5,8 @@
 #
 #   build.sh NAME [--force]        (as root; warrenctl images build runs it)
 #   build.sh NAME --status         one line: built, outdated or not built
+#   build.sh NAME --cache-only     the root file system into WARREN_IMAGE_CACHE,
+#                                  no Docker (for a later import offline)
 #
 # NAME is a recipe beside this file (NAME.recipe, shell that only defines):
 # it sets IMAGE_TAG and defines image_rootfs OUT.tar and image_import TAR
@@ -32,7 +34,7 @@ case " $recipes " in
 *) die "no image recipe '$name' (there are: $recipes)" ;;
 esac
 case $force in
-"" | --force | --status) ;;
+"" | --force | --status | --cache-only) ;;
 *) die "unknown option $force" ;;
 esac
 
@@ -41,6 +43,47 @@ esac
 IMAGE_TAG=${WARREN_IMAGE_TAG:-$IMAGE_TAG}
 key=$(cat "$here/build.sh" "$here/$name.recipe" $(ls "$here/$name.sh" 2>/dev/null) |
     sha256sum | cut -c1-16)
+
+cached=${WARREN_IMAGE_CACHE:+$WARREN_IMAGE_CACHE/$name-$key.tar}
+export SOURCE_DATE_EPOCH=1733184000
+
+need_root() {
+	[ "$(id -u)" = 0 ] ||
+	    die "building $name needs root (mmdebstrap makes a root file system)"
+}
+
+# The root file system of this recipe at $1: from the cache when it has it
+# (unless --force), else built (and kept in the cache when there is one).
+rootfs() {
+	if [ -n "$cached" ] && [ -s "$cached" ] && [ "$force" != --force ]; then
+		echo "$name: the root file system of recipe $key from $WARREN_IMAGE_CACHE" >&2
+		[ "$1" = "$cached" ] || ln -s "$cached" "$1"
+		return 0
+	fi
+	need_root
+	[ -z "$cached" ] || mkdir -p "$WARREN_IMAGE_CACHE"
+	echo "$name: building the root file system of $IMAGE_TAG (recipe $key)" >&2
+	image_rootfs "$1.partial" || {
+		rm -f "$1.partial"
+		die "$name: the root file system could not be built"
+	}
+	mv "$1.partial" "$1"
+	[ -n "$cached" ] || return 0
+	# Kept by recipe: the older ones of this image go.
+	for old in "$WARREN_IMAGE_CACHE/$name"-*.tar; do
+		[ "$old" = "$cached" ] || rm -f "$old"
+	done
+	if [ "$1" != "$cached" ]; then
+		cp "$1" "$cached.tmp" && mv "$cached.tmp" "$cached"
+	fi
+}
+
+if [ "$force" = --cache-only ]; then
+	[ -n "$cached" ] || die "--cache-only needs WARREN_IMAGE_CACHE"
+	mkdir -p "$WARREN_IMAGE_CACHE"
+	rootfs "$cached"
+	exit 0
+fi
 
 command -v docker >/dev/null || die "the docker command is missing (Debian package docker.io)"
 have=$(docker image inspect -f '{{index .Config.Labels "warren.recipe"}}' \
@@ -58,26 +101,10 @@ if [ "$have" = "$key" ] && [ "$force" != --force ]; then
 	echo "$name: $IMAGE_TAG is up to date (recipe $key)"
 	exit 0
 fi
-[ "$(id -u)" = 0 ] || die "building $name needs root (mmdebstrap makes a root file system)"
-
 start=$(date +%s)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT INT TERM
-export SOURCE_DATE_EPOCH=1733184000
-cached=${WARREN_IMAGE_CACHE:+$WARREN_IMAGE_CACHE/$name-$key.tar}
-if [ -n "$cached" ] && [ -s "$cached" ] && [ "$force" != --force ]; then
-	echo "$name: the root file system of recipe $key from $WARREN_IMAGE_CACHE" >&2
-	ln -s "$cached" "$tmp/rootfs.tar"
-else
-	echo "$name: building the root file system of $IMAGE_TAG (recipe $key)" >&2
-	image_rootfs "$tmp/rootfs.tar" ||
-	    die "$name: the root file system could not be built"
-	if [ -n "$cached" ]; then
-		mkdir -p "$WARREN_IMAGE_CACHE"
-		rm -f "$WARREN_IMAGE_CACHE/$name"-*.tar
-		cp "$tmp/rootfs.tar" "$cached.tmp" && mv "$cached.tmp" "$cached"
-	fi
-fi
+rootfs "$tmp/rootfs.tar"
 echo "$name: importing $(du -mL "$tmp/rootfs.tar" | cut -f1) MB into Docker as $IMAGE_TAG" >&2
 image_import "$tmp/rootfs.tar" "$IMAGE_TAG" "$key" >/dev/null ||
     die "$name: docker import failed"

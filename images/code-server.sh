@@ -151,6 +151,20 @@ customize() {
 		chown $CODER_UID:$CODER_GID /home/coder
 		chmod 0755 /home/coder
 	"
+	# The editor's defaults for a workspace of one's own: no "do you trust
+	# the authors" prompt over the home folder (Warren's sign-in decides
+	# who gets in), no welcome page, no telemetry.  The user changes them
+	# in the editor; they live in the home volume from the first start.
+	settings=$ROOTFS/home/coder/.local/share/code-server/User
+	mkdir -p "$settings"
+	cat >"$settings/settings.json" <<'JSON'
+{
+  "security.workspace.trust.enabled": false,
+  "workbench.startupEditor": "none",
+  "telemetry.telemetryLevel": "off"
+}
+JSON
+	chown -R $CODER_UID:$CODER_GID "$ROOTFS/home/coder/.local"
 
 	say "removing build leftovers"
 	# npm's and node-gyp's caches (hundreds of MB of tarballs) and what the

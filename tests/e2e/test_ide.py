@@ -1,0 +1,186 @@
+"""Web IDEs in Chromium through the shipped nginx site (issue 16 point 5):
+code-server's editor loads with its WebSocket connected and no reconnect
+dialog, a command typed in its terminal writes a file of the home volume
+that survives a stop and a start, and the app it starts on the second
+port opens for its owner and, once shared, for another user; Jupyter runs
+a notebook cell through its kernel.
+
+The images are Warren's own (images/), imported from the root file
+systems tests/e2e/run built before the network namespace was entered.
+Screenshots: test-output/screenshots/ide-*.png.
+"""
+
+import json
+import os
+import subprocess
+import time
+
+import pytest
+
+pytest.register_assert_rewrite("e2e_fixtures", "browser")
+
+from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
+from selenium.webdriver.common.keys import Keys  # noqa: E402
+
+from conftest import CTL_BIN, TOP  # noqa: E402
+from e2e_fixtures import sign_in as site_sign_in  # noqa: E402
+
+pytest_plugins = ["e2e_fixtures"]
+
+DORA, DORA_PW = "dora", "dora-password-1"
+ERIC, ERIC_PW = "eric", "eric-password-1"
+BOOT = 300   # an IDE's first start on this small machine
+
+
+def ctl(stack, *args, timeout=900):
+    env = dict(stack.w.env)
+    env.pop("DOCKER_HOST", None)   # warrenctl uses docker_host
+    # Where tests/e2e/run left the root file systems: no registry here.
+    env["WARREN_IMAGE_CACHE"] = os.environ.get("WARREN_IMAGE_CACHE",
+                                               str(TOP / "test-output" / "image-cache"))
+    r = subprocess.run([str(CTL_BIN), "-c", str(stack.w.conf_path), *args],
+                       capture_output=True, text=True, env=env, timeout=timeout)
+    assert r.returncode == 0, f"warrenctl {' '.join(args)}: {r.stdout}{r.stderr[-3000:]}"
+    return r.stdout
+
+
+@pytest.fixture(scope="module")
+def ide(stack):
+    ctl(stack, "images", "build", "jupyter", "code-server")
+    templates = {}
+    for name in ("jupyter", "code-server"):
+        spec = json.loads(ctl(stack, "images", "template", name, timeout=60))
+        # This deployment lets owners share a port with every signed-in user.
+        spec["version"]["max_share_level"] = "authenticated"
+        templates[name] = stack.api("POST", "/templates", 201, json=spec).json()
+    for name, pw in ((DORA, DORA_PW), (ERIC, ERIC_PW)):
+        r = stack.api("POST", "/users", json={"username": name, "password": pw})
+        assert r.status_code in (201, 409), r.text
+    return templates
+
+
+def sign_in(b, name, password):
+    """Signs in on the site, as nobody else first (every host's cookies
+    gone, the workspace hosts' too)."""
+    b.d.execute_cdp_cmd("Network.clearBrowserCookies", {})
+    site_sign_in(b, name, password)
+
+
+def running(stack, token, template, name):
+    ws = stack.api("POST", "/workspaces", 201, token=token,
+                   json={"name": name, "template": template["id"]}).json()
+    stack.wait_status(ws["id"], "running", BOOT)
+    return stack.api("GET", f"/workspaces/{ws['id']}", 200, token=token).json()
+
+
+def host_of(ws, port=None):
+    host = ws["url"].split("//")[1].rstrip("/")
+    if port is None:
+        return host
+    label, rest = host.split(".", 1)
+    return f"{label}-{port}.{rest}"
+
+
+def open_in_browser(b, stack, host, path="/"):
+    b.d.get(f"{stack.url}/api/v1/auth/handoff?host={host}&path={path.replace('/', '%2F')}")
+
+
+def in_home(stack, ws, path):
+    code, out = stack.dockerd.client.exec(f"warren-{ws['short_id']}", ["cat", path])
+    return out.strip() if code == 0 else None
+
+
+def keys(b, *seq):
+    chain = ActionChains(b.d)
+    for k in seq:
+        chain = chain.send_keys(k)
+    chain.perform()
+
+
+def no_reconnect_dialog(b):
+    text = b.text("body")
+    return "Cannot reconnect" not in text and "Attempting to reconnect" not in text
+
+
+def test_code_server_in_the_browser(page, stack, ide):
+    b = page
+    token = stack.login(DORA, DORA_PW)
+    ws = running(stack, token, ide["code-server"], "vscode")
+    host = host_of(ws)
+    sign_in(b, DORA, DORA_PW)
+    open_in_browser(b, stack, host)
+    b.wait(lambda: b.present(".monaco-workbench"), "the code-server workbench", 120)
+    # Connected: the explorer lists the home folder, which the server sends
+    # over the WebSocket, and no reconnect dialog comes in the next seconds.
+    b.wait(lambda: b.present(".explorer-folders-view, .explorer-viewlet"),
+           "the explorer, from the server", 120)
+    time.sleep(5)
+    assert no_reconnect_dialog(b), b.text("body")[:1500]
+    b.screenshot("ide-code-server")
+    # A terminal (Ctrl+`), and a command typed into it.
+    body = b.d.find_element("css selector", ".monaco-workbench")
+    ActionChains(b.d).move_to_element(body).click().perform()
+    ActionChains(b.d).key_down(Keys.CONTROL).send_keys("`").key_up(Keys.CONTROL).perform()
+    b.wait(lambda: b.present(".xterm-helper-textarea"), "the terminal", 60)
+    b.wait(lambda: b.d.execute_script(
+        "return document.activeElement && document.activeElement.classList"
+        ".contains('xterm-helper-textarea');"), "the terminal to have the focus", 30)
+    time.sleep(2)   # the shell's prompt
+    keys(b, "echo typed in the terminal > ~/typed.txt", Keys.ENTER)
+    b.wait(lambda: in_home(stack, ws, "/home/coder/typed.txt") == "typed in the terminal",
+           "the typed command's file in the home volume", 60)
+    # The app on the second port, started in the same terminal.
+    keys(b, "python3 -m http.server 3000 --directory ~ >/dev/null 2>&1 &", Keys.ENTER)
+    b.screenshot("ide-code-server-terminal")
+    app = host_of(ws, 3000)
+    open_in_browser(b, stack, app)
+    b.wait(lambda: "typed.txt" in b.text("body"), "the app on port 3000 for its owner", 60)
+    # Another user: refused until the owner shares the port.
+    stack.api("PUT", f"/workspaces/{ws['id']}/ports/3000", 200, token=token,
+              json={"level": "authenticated"})
+    sign_in(b, ERIC, ERIC_PW)
+    open_in_browser(b, stack, app)
+    b.wait(lambda: "typed.txt" in b.text("body"), "the shared app for another user", 60)
+    b.screenshot("ide-code-server-shared-port")
+    # Stop and start: the file is still in the home volume.
+    for transition in ("stop", "start"):
+        stack.api("POST", f"/workspaces/{ws['id']}/builds", 201, token=token,
+                  json={"transition": transition})
+        stack.wait_status(ws["id"], "stopped" if transition == "stop" else "running", BOOT)
+    assert in_home(stack, ws, "/home/coder/typed.txt") == "typed in the terminal"
+    sign_in(b, DORA, DORA_PW)
+    open_in_browser(b, stack, host)
+    b.wait(lambda: b.present(".monaco-workbench"), "the workbench after the restart", 120)
+    b.wait(lambda: "typed.txt" in b.text(".explorer-folders-view"),
+           "the explorer listing the kept file", 120)
+    assert no_reconnect_dialog(b)
+
+
+NOTEBOOK = {
+    "cells": [{"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+               "source": "import os\nprint(6 * 7, os.getuid())"}],
+    "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python",
+                                "name": "python3"}},
+    "nbformat": 4, "nbformat_minor": 5,
+}
+
+
+def test_jupyter_runs_a_cell_in_the_browser(page, stack, ide):
+    b = page
+    token = stack.login(DORA, DORA_PW)
+    ws = running(stack, token, ide["jupyter"], "notebook")
+    code, out = stack.dockerd.client.exec(
+        f"warren-{ws['short_id']}",
+        ["sh", "-c", f"cat > /home/coder/hello.ipynb <<'EOF'\n{json.dumps(NOTEBOOK)}\nEOF"],
+        user="1000:1000")
+    assert code == 0, out
+    sign_in(b, DORA, DORA_PW)
+    open_in_browser(b, stack, host_of(ws), "/notebooks/hello.ipynb")
+    b.wait(lambda: b.present("#notebook-container .cell .CodeMirror"), "the notebook", 120)
+    b.wait(lambda: b.present("#kernel_indicator_icon.kernel_idle_icon"),
+           "the kernel, idle, over its WebSocket", 120)
+    b.d.find_element("css selector", "#notebook-container .cell .CodeMirror").click()
+    ActionChains(b.d).key_down(Keys.SHIFT).send_keys(Keys.ENTER).key_up(Keys.SHIFT).perform()
+    b.wait(lambda: b.text("#notebook-container .output_area") == "42 1000",
+           "the cell's output from the kernel", 60)
+    b.screenshot("ide-jupyter")
