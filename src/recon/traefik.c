@@ -20,8 +20,9 @@
 #include "traefik.h"
 
 #define TMP_PREFIX	".warren-"
-/* A workspace host's first label: its short id, and -PORT for a port. */
-#define HOST_LABEL_RE	"[a-z2-7]{10}(-[1-9][0-9]{0,4})?"
+/* A workspace host's first label: its short id, and -PORT for a port.  No
+ * capturing group: Traefik v2's HostRegexp variables refuse them. */
+#define HOST_LABEL_RE	"[a-z2-7]{10}(?:-[1-9][0-9]{0,4})?"
 
 static char *
 name(struct arena *a, const struct traefik_route *r)

@@ -84,6 +84,18 @@ def test_golden_empty_routes_every_host_to_warren():
         assert not any_host.fullmatch(host), host
 
 
+def test_v2_host_variables_have_no_capturing_group():
+    """Traefik v2's HostRegexp takes {name:regexp} variables, which may not
+    hold a capturing group (its router refuses the rule)."""
+    doc = lint_traefik((GOLDEN / "traefik-empty-v2.yml").read_text(), 2)
+    rules = [r["rule"] for r in doc["http"]["routers"].values()]
+    variables = [v for rule in rules for v in re.findall(r"\{[a-z]+:(.*)\}\.", rule)]
+    assert len(variables) == 2, rules
+    for v in variables:
+        assert re.compile(v).groups == 0, v
+        assert re.fullmatch(v, "abcdefgh23-8080") and not re.fullmatch(v, "abcdefgh23-0"), v
+
+
 def test_lint_rejects_what_traefik_rejects():
     """The lint fails on an unknown field (anywhere), on an empty map, and
     on a wrong type: it is not a test that cannot fail."""
