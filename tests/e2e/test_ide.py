@@ -22,6 +22,7 @@ pytest.register_assert_rewrite("e2e_fixtures", "browser")
 from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 
+from browser import Browser, axe_source  # noqa: E402
 from conftest import CTL_BIN, TOP  # noqa: E402
 from e2e_fixtures import sign_in as site_sign_in  # noqa: E402
 
@@ -46,6 +47,7 @@ def ctl(stack, *args, timeout=900):
 
 @pytest.fixture(scope="module")
 def ide(stack):
+    """The IDE templates, for the module's tests (and archived after them)."""
     ctl(stack, "images", "build", "jupyter", "code-server")
     templates = {}
     for name in ("jupyter", "code-server"):
@@ -56,7 +58,25 @@ def ide(stack):
     for name, pw in ((DORA, DORA_PW), (ERIC, ERIC_PW)):
         r = stack.api("POST", "/users", json={"username": name, "password": pw})
         assert r.status_code in (201, 409), r.text
-    return templates
+    templates["created"] = []
+    yield templates
+    # The other tests' pages know the demo template only: these go.
+    for ws, token in templates["created"]:
+        r = stack.api("DELETE", f"/workspaces/{ws['id']}", token=token)
+        assert r.status_code in (200, 202, 204), r.text
+    for name in ("jupyter", "code-server"):
+        r = stack.api("DELETE", f"/templates/{templates[name]['id']}")
+        assert r.status_code in (200, 204), r.text
+
+
+@pytest.fixture
+def b(stack):
+    """A browser of its own: the other tests' browser keeps its session."""
+    br = Browser(stack.url, axe_source())
+    try:
+        yield br
+    finally:
+        br.quit()
 
 
 def sign_in(b, name, password):
@@ -102,10 +122,10 @@ def no_reconnect_dialog(b):
     return "Cannot reconnect" not in text and "Attempting to reconnect" not in text
 
 
-def test_code_server_in_the_browser(page, stack, ide):
-    b = page
+def test_code_server_in_the_browser(b, stack, ide):
     token = stack.login(DORA, DORA_PW)
     ws = running(stack, token, ide["code-server"], "vscode")
+    ide["created"].append((ws, token))
     host = host_of(ws)
     sign_in(b, DORA, DORA_PW)
     open_in_browser(b, stack, host)
@@ -165,10 +185,10 @@ NOTEBOOK = {
 }
 
 
-def test_jupyter_runs_a_cell_in_the_browser(page, stack, ide):
-    b = page
+def test_jupyter_runs_a_cell_in_the_browser(b, stack, ide):
     token = stack.login(DORA, DORA_PW)
     ws = running(stack, token, ide["jupyter"], "notebook")
+    ide["created"].append((ws, token))
     code, out = stack.dockerd.client.exec(
         f"warren-{ws['short_id']}",
         ["sh", "-c", f"cat > /home/coder/hello.ipynb <<'EOF'\n{json.dumps(NOTEBOOK)}\nEOF"],

@@ -11,6 +11,7 @@ imports them instead of building them again.
 """
 
 import json
+import os
 import subprocess
 import time
 import uuid
@@ -40,6 +41,10 @@ def st(pg, dockerd, tmp_path_factory):
 def images(st, *args, timeout=BUILD_TIMEOUT):
     env = dict(st.w.env)
     env.pop("DOCKER_HOST", None)   # warrenctl sets it from docker_host
+    # The stack's environment has no WARREN_* variables: the cache's is
+    # passed on, so that the sanitizer run and tests/e2e import, not build.
+    if os.environ.get("WARREN_IMAGE_CACHE"):
+        env["WARREN_IMAGE_CACHE"] = os.environ["WARREN_IMAGE_CACHE"]
     return subprocess.run([str(CTL_BIN), "-c", str(st.w.conf_path), "images", *args],
                           capture_output=True, text=True, timeout=timeout, env=env)
 
