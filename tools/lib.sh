@@ -29,6 +29,8 @@ WARREN_PACKAGES=(
 	mmdebstrap python3-websocket
 	# a private registry with htpasswd (bcrypt) for the pull tests
 	docker-registry apache2-utils
+	# git's own HTTP server for the repository tests
+	git fcgiwrap
 )
 
 warren_log() { printf '%s\n' "$*" >&2; }

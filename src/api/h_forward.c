@@ -22,6 +22,7 @@
 #include "httpc.h"
 #include "input.h"
 #include "json.h"
+#include "listcache.h"
 #include "log.h"
 #include "problem.h"
 #include "query.h"
@@ -120,10 +121,16 @@ static const struct {
 	    "answer.\n" },
 };
 
-/* A short per-worker memory of recent answers (and activity writes). */
+/*
+ * A short per-worker memory of recent answers (and activity writes), good
+ * while nothing they read has changed: PostgreSQL announces each change
+ * (listcache.h's epoch), and the second bounds what only time changes
+ * (a token's or a session's expiry).
+ */
 struct cached {
 	char		 key[200];
 	int64_t		 at_ms;
+	unsigned long	 epoch;
 	int		 allowed;	/* 1 yes, 0 no */
 	char		 upstream[CONF_STR_MAX + 8];
 	char		 state[16];
@@ -448,7 +455,8 @@ h_forward(struct request *req, struct response *resp)
 	struct cached *c, fresh;
 	enum db_status st;
 	PGresult *res = NULL;
-	bool bearer, known;
+	bool bearer, known, listening;
+	unsigned long epoch;
 	int64_t iat;
 	long port;
 	int ncookies;
@@ -467,7 +475,10 @@ h_forward(struct request *req, struct response *resp)
 	key = arena_printf(req->arena, "%s|%s", label, credential_hash(req,
 	    cookies, ncookies));
 	c = &cache[slot(key)];
-	if (strcmp(c->key, key) == 0 && now_ms() - c->at_ms < CACHE_TTL_MS) {
+	listening = lc_sync(req->srv->db, req->arena);
+	epoch = lc_epoch();
+	if (listening && strcmp(c->key, key) == 0 && c->epoch == epoch &&
+	    now_ms() - c->at_ms < CACHE_TTL_MS) {
 		answer(req, resp, c, rest);
 		return;
 	}
@@ -523,6 +534,10 @@ h_forward(struct request *req, struct response *resp)
 	snprintf(fresh.upstream, sizeof(fresh.upstream), "%s:%s",
 	    req->srv->conf.docker_publish_address, hostport);
 done:
+	/* Kept only when a change would be heard of. */
+	fresh.epoch = epoch;
+	if (!listening)
+		fresh.key[0] = '\0';
 	*c = fresh;
 	answer(req, resp, c, rest);
 }

@@ -42,10 +42,19 @@ static const struct db_stmt q_ws_list = {
 static const struct db_stmt q_version_for = {
 	"ws_version_for",
 	"SELECT v.id, v.parameters, v.cpu_millis, v.memory_mb, v.idle_timeout,"
-	" v.max_share_level, t.id FROM templates t JOIN template_versions v"
+	" v.max_share_level, t.id, (SELECT coalesce(jsonb_agg(s->>'name'),"
+	" '[]') FROM jsonb_array_elements(v.starters) s)::text"
+	" FROM templates t JOIN template_versions v"
 	" ON v.template_id = t.id WHERE (t.id::text = $1 OR t.name = $1)"
 	" AND t.archived_at IS NULL AND (($2::int IS NULL AND"
 	" v.id = t.active_version_id) OR v.number = $2::int)", 2
+};
+
+/* A secret the owner's workspaces may use: theirs, or their org's. */
+static const struct db_stmt q_secret_usable = {
+	"ws_secret_usable",
+	"SELECT 1 FROM secrets WHERE name = $1 AND ((scope = 'user' AND"
+	" owner_id = $2) OR (scope = 'org' AND owner_id = $3::uuid))", 3
 };
 
 static const struct db_stmt q_member_of = {
@@ -57,8 +66,9 @@ static const struct db_stmt q_ws_create = {
 	"ws_create",
 	"INSERT INTO workspaces (short_id, owner_id, org_id, name, template_id,"
 	" template_version_id, parameters, secrets, desired_state,"
-	" autostop_ttl, idle_timeout) VALUES ($1, $2, $3, $4, $5, $6, $7, $8,"
-	" 'stopped', $9, $10) RETURNING id", 10
+	" autostop_ttl, idle_timeout, starter, repository) VALUES ($1, $2, $3,"
+	" $4, $5, $6, $7, $8, 'stopped', $9, $10, $11, $12::jsonb)"
+	" RETURNING id", 12
 };
 
 static const struct db_stmt q_ws_update = {
@@ -154,6 +164,18 @@ ws_answer(struct request *req, struct response *resp, PGresult *row)
 	return o;
 }
 
+/* As PostgreSQL prints ids, the spelling the cache's notices use. */
+static const char *
+lower(struct request *req, const char *s)
+{
+	char *low = arena_strdup(req->arena, s);
+	size_t j;
+
+	for (j = 0; low[j] != '\0'; j++)
+		low[j] = (char)tolower((unsigned char)low[j]);
+	return low;
+}
+
 void
 h_workspaces_list(struct request *req, struct response *resp)
 {
@@ -194,14 +216,8 @@ h_workspaces_list(struct request *req, struct response *resp)
 	if (!privileged(req))
 		owner = req->caller.user_id;
 	/* As PostgreSQL prints it, the spelling the cache's notices use. */
-	if (owner != NULL) {
-		char *low = arena_strdup(req->arena, owner);
-		size_t j;
-
-		for (j = 0; low[j] != '\0'; j++)
-			low[j] = (char)tolower((unsigned char)low[j]);
-		owner = low;
-	}
+	if (owner != NULL)
+		owner = lower(req, owner);
 	/* One owner's list: kept until PostgreSQL says it changed. */
 	if (owner != NULL && (text = lc_get(req->srv->db, req->arena, owner,
 	    req->query, &len)) != NULL) {
@@ -264,14 +280,148 @@ bad:
 	return false;
 }
 
+/*
+ * "repository": {"url": "https://host/path.git", "branch": "main",
+ * "secret": "GIT_TOKEN", "directory": "path"}, stored as given with the
+ * directory filled in (the URL's last component without ".git").
+ */
+static bool
+repository_parse(struct request *req, struct response *resp,
+    const char **out)
+{
+	struct json_object *v, *f, *o;
+	const char *url, *p, *why = NULL;
+	char dir[201];
+	size_t i, n;
+
+	*out = NULL;
+	if (!json_object_object_get_ex(req->body, "repository", &v) ||
+	    v == NULL)
+		return true;
+	if (!json_object_is_type(v, json_type_object))
+		return problem(req, resp, PROBLEM_INVALID_INPUT, "repository "
+		    "must be an object with url, and optionally branch, "
+		    "secret and directory"), false;
+	json_object_object_foreach(v, key, val) {
+		(void)val;
+		if (strcmp(key, "url") && strcmp(key, "branch") &&
+		    strcmp(key, "secret") && strcmp(key, "directory"))
+			return problem(req, resp, PROBLEM_INVALID_INPUT,
+			    arena_printf(req->arena, "repository: unknown "
+			    "field '%.32s'", key)), false;
+		if (!json_object_is_type(val, json_type_string))
+			return problem(req, resp, PROBLEM_INVALID_INPUT,
+			    arena_printf(req->arena, "repository: %s must be "
+			    "a string", key)), false;
+	}
+	if (!json_object_object_get_ex(v, "url", &f))
+		return problem(req, resp, PROBLEM_INVALID_INPUT, "repository: "
+		    "url is required"), false;
+	url = json_object_get_string(f);
+	n = strlen(url);
+	for (i = 0; i < n && url[i] > ' ' && url[i] < 0x7f &&
+	    strchr("\"'`\\<>{}|^", url[i]) == NULL; i++)
+		;
+	if (n > 500 || i < n || strncmp(url, "https://", 8) != 0 ||
+	    url[8] == '/' || url[8] == '\0')
+		why = "repository: url must be an https:// URL of at most 500 "
+		    "characters";
+	else if (memchr(url + 8, '@', strcspn(url + 8, "/?#")) != NULL)
+		why = "repository: url must not hold credentials: store them "
+		    "in a secret and name it in repository.secret";
+	if (why == NULL && json_object_object_get_ex(v, "branch", &f)) {
+		p = json_object_get_string(f);
+		if (strlen(p) > 100 || !spec_rel_path_valid(p, false) ||
+		    strstr(p, "..") != NULL)
+			why = "repository: branch must be a branch or tag name "
+			    "of letters, digits, '.', '_', '-' and '/'";
+	}
+	if (why == NULL && json_object_object_get_ex(v, "secret", &f) &&
+	    !spec_env_name_valid(json_object_get_string(f)))
+		why = "repository: secret must be a secret's name";
+	if (why == NULL && json_object_object_get_ex(v, "directory", &f) &&
+	    !spec_rel_path_valid(json_object_get_string(f), true))
+		why = "repository: directory must be one path component of "
+		    "letters, digits, '.', '_' and '-'";
+	if (why != NULL)
+		return problem(req, resp, PROBLEM_INVALID_INPUT, why), false;
+	o = json_own(req->arena, json_object_get(v));
+	if (!json_object_object_get_ex(v, "directory", NULL)) {
+		/* https://host/group/app.git?x -> app */
+		n = strcspn(url, "?#");
+		while (n > 8 && url[n - 1] == '/')
+			n--;
+		for (p = url + n; p > url + 8 && p[-1] != '/'; p--)
+			;
+		i = (size_t)(url + n - p);
+		if (i > 4 && strncmp(p + i - 4, ".git", 4) == 0)
+			i -= 4;
+		snprintf(dir, sizeof(dir), "%.*s", (int)(i < 200 ? i : 200), p);
+		if (p == url + 8 || !spec_rel_path_valid(dir, true))
+			return problem(req, resp, PROBLEM_INVALID_INPUT,
+			    "repository: the URL names no directory to clone "
+			    "into: give repository.directory"), false;
+		json_object_object_add(o, "directory",
+		    json_object_new_string(dir));
+	}
+	*out = json_text(o, &n);
+	return true;
+}
+
+/* The starter must be one of the version's; its secret one to use. */
+static bool
+init_usable(struct request *req, struct response *resp, PGresult *ver,
+    const char *starter, const char *repository, const char *org)
+{
+	struct json_object *names, *o, *f;
+	enum db_status st;
+	PGresult *res = NULL;
+	size_t i, n;
+
+	if (starter != NULL) {
+		if (json_parse(req->arena, PQgetvalue(ver, 0, 7),
+		    strlen(PQgetvalue(ver, 0, 7)), &names) != JSON_OK)
+			names = json_own(req->arena, json_object_new_array());
+		n = json_object_array_length(names);
+		for (i = 0; i < n && strcmp(starter, json_object_get_string(
+		    json_object_array_get_idx(names, i))) != 0; i++)
+			;
+		if (i == n) {
+			q_rollback(req);
+			problem(req, resp, PROBLEM_INVALID_INPUT, arena_printf(
+			    req->arena, "starter: the template has no starter "
+			    "%s (it has %s)", starter, n ? PQgetvalue(ver, 0,
+			    7) : "none"));
+			return false;
+		}
+	}
+	if (repository == NULL || json_parse(req->arena, repository,
+	    strlen(repository), &o) != JSON_OK ||
+	    !json_object_object_get_ex(o, "secret", &f))
+		return true;
+	if ((st = q_run(req, &q_secret_usable, &res, json_object_get_string(f),
+	    req->caller.user_id, org)) != DB_OK) {
+		q_fail(req, resp, st, res);
+		return false;
+	}
+	if (PQntuples(res) == 0) {
+		q_rollback(req);
+		problem(req, resp, PROBLEM_INVALID_INPUT, arena_printf(
+		    req->arena, "repository: secret: you have no secret named "
+		    "%s", json_object_get_string(f)));
+		return false;
+	}
+	return true;
+}
+
 void
 h_workspaces_create(struct request *req, struct response *resp)
 {
 	static const char *const fields[] = { "name", "template",
 	    "template_version", "parameters", "org_id", "autostop_ttl",
-	    "idle_timeout", "secrets", "start", NULL };
+	    "idle_timeout", "secrets", "start", "starter", "repository", NULL };
 	const char *name = NULL, *tpl = NULL, *org = NULL, *params, *err;
-	const char *secrets, *vid, *wid;
+	const char *secrets, *vid, *wid, *starter = NULL, *repository;
 	long version = 0, ttl = 0, idle = 0;
 	bool has_version, start = true, has_ttl, has_idle;
 	struct json_object *pv = NULL, *o, *d;
@@ -291,7 +441,9 @@ h_workspaces_create(struct request *req, struct response *resp)
 	    &has_ttl) ||
 	    !in_int(req, resp, "idle_timeout", 0, 31536000L, false, &idle,
 	    &has_idle) || !in_bool(req, resp, "start", &start, NULL) ||
-	    !secrets_list(req, resp, &secrets))
+	    !secrets_list(req, resp, &secrets) ||
+	    !in_string(req, resp, "starter", 1, 32, false, &starter) ||
+	    !repository_parse(req, resp, &repository))
 		return;
 	if (!in_name(name, 32)) {
 		problem(req, resp, PROBLEM_INVALID_INPUT, "name must be a DNS "
@@ -330,6 +482,8 @@ h_workspaces_create(struct request *req, struct response *resp)
 	}
 	if (!schedule_ok(req, resp, ttl, idle, q_get(ver, 0, 4)))
 		return;
+	if (!init_usable(req, resp, ver, starter, repository, org))
+		return;
 	if (org != NULL) {
 		if ((st = q_run(req, &q_member_of, &res, org,
 		    req->caller.user_id)) != DB_OK) {
@@ -355,7 +509,8 @@ h_workspaces_create(struct request *req, struct response *resp)
 		if ((st = q_run(req, &q_ws_create, &res, ws_short_id(req),
 		    req->caller.user_id, org, name, PQgetvalue(ver, 0, 6), vid,
 		    params, secrets, has_ttl ? num(req, ttl) : NULL,
-		    has_idle && idle > 0 ? num(req, idle) : NULL)) == DB_OK)
+		    has_idle && idle > 0 ? num(req, idle) : NULL, starter,
+		    repository)) == DB_OK)
 			break;
 		if (tries > 0 || st != DB_ERROR || strstr(PQresultErrorField(
 		    res, PG_DIAG_CONSTRAINT_NAME) ?: "", "short_id") == NULL) {
@@ -390,16 +545,34 @@ h_workspaces_create(struct request *req, struct response *resp)
 		q_fail(req, resp, st, NULL);
 }
 
+/*
+ * An owner's read of their workspace is kept with their lists (listcache.h)
+ * until PostgreSQL announces a change to their workspaces, their builds or
+ * a port share: a client that polls its workspace reads the database only
+ * when something changed.
+ */
 void
 h_workspace_get(struct request *req, struct response *resp)
 {
+	const char *me = lower(req, req->caller.user_id), *key, *text;
 	struct json_object *o;
 	PGresult *res;
+	size_t len;
 
+	key = arena_printf(req->arena, "/workspaces/%s", lower(req,
+	    req->params[0]));
+	if (in_uuid(req->params[0]) && (text = lc_get(req->srv->db,
+	    req->arena, me, key, &len)) != NULL) {
+		resp_text(resp, 200, "application/json", text, len);
+		return;
+	}
 	if ((res = ws_visible(req, resp, req->params[0], WS_READ, false)) ==
 	    NULL || (o = ws_answer(req, resp, res)) == NULL)
 		return;
-	resp_json(req, resp, 200, o);
+	text = json_text(o, &len);
+	if (strcmp(lower(req, PQgetvalue(res, 0, 3)), me) == 0)
+		lc_put(req->srv->db, req->arena, me, key, text, len);
+	resp_text(resp, 200, "application/json", text, len);
 }
 
 void

@@ -1,7 +1,9 @@
 /*
- * Answers of workspace lists, per worker, by owner and query.  PostgreSQL
- * says when an owner's workspaces change: triggers on workspaces and
- * workspace_builds NOTIFY warren_workspaces with the owner's id, at commit.
+ * Answers of workspace lists, and owners' reads of one workspace, per
+ * worker, by owner and query.  PostgreSQL says when an owner's workspaces
+ * change: triggers on workspaces and workspace_builds NOTIFY
+ * warren_workspaces with the owner's id, at commit; a port share or a
+ * Docker host's state (warren_access, with the table's name) empties it.
  * Each worker LISTENs on its own connection and reads the notifications
  * that came in before it answers from here.  A transaction that committed
  * before a request began has signalled that connection already, and
@@ -26,6 +28,7 @@
 #define LC_MAX_BODY	(1024 * 1024)
 #define LC_MAX_AGE	60
 #define LC_CHANNEL	"warren_workspaces"
+#define ACCESS_CHANNEL	"warren_access"
 
 struct entry {
 	char		 owner[37];
@@ -40,6 +43,7 @@ static struct entry	 slots[LC_SLOTS];
 static unsigned		 gen;		/* db generation listened on */
 static bool		 listening;
 static unsigned long	 clock_;
+static unsigned long	 epoch;		/* moves on at every notification */
 
 static void
 drop(struct entry *e)
@@ -66,6 +70,7 @@ lc_flush(void)
 {
 	size_t i;
 
+	epoch++;
 	for (i = 0; i < LC_SLOTS; i++)
 		if (slots[i].key != NULL)
 			drop(&slots[i]);
@@ -91,7 +96,13 @@ drain(struct db *db)
 	pfd.events = POLLIN;
 	for (;;) {
 		while ((n = PQnotifies(conn)) != NULL) {
-			if (strcmp(n->relname, LC_CHANNEL) != 0)
+			epoch++;
+			/* Answers show port shares and the hosts' state. */
+			if (strcmp(n->relname, ACCESS_CHANNEL) == 0) {
+				if (strcmp(n->extra, "port_shares") == 0 ||
+				    strcmp(n->extra, "docker_host_status") == 0)
+					lc_flush();
+			} else if (strcmp(n->relname, LC_CHANNEL) != 0)
 				;
 			else if (n->extra[0] == '\0')
 				lc_flush();	/* a TRUNCATE: everyone's */
@@ -122,12 +133,25 @@ sync(struct db *db, struct arena *a)
 	if (!listening || db_generation(db) != gen) {
 		lc_flush();
 		listening = false;
-		if (db_exec(db, a, "LISTEN " LC_CHANNEL, &res) != DB_OK)
+		if (db_exec(db, a, "LISTEN " LC_CHANNEL, &res) != DB_OK ||
+		    db_exec(db, a, "LISTEN " ACCESS_CHANNEL, &res) != DB_OK)
 			return false;
 		gen = db_generation(db);
 		listening = true;
 	}
 	return drain(db);
+}
+
+bool
+lc_sync(struct db *db, struct arena *a)
+{
+	return sync(db, a);
+}
+
+unsigned long
+lc_epoch(void)
+{
+	return epoch;
 }
 
 /*

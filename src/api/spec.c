@@ -68,6 +68,45 @@ spec_env_name_valid(const char *s)
 	return true;
 }
 
+bool
+spec_label_valid(const char *s)
+{
+	size_t i, n = strlen(s);
+
+	if (n == 0 || n > 32 || s[0] == '-' || s[n - 1] == '-')
+		return false;
+	for (i = 0; i < n; i++)
+		if (!islower((unsigned char)s[i]) &&
+		    !isdigit((unsigned char)s[i]) && s[i] != '-')
+			return false;
+	return true;
+}
+
+bool
+spec_rel_path_valid(const char *s, bool one_component)
+{
+	const char *c = s;
+	size_t i, n = strlen(s), len;
+
+	if (n == 0 || n > 200)
+		return false;
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && strchr("._-/", s[i]) == NULL)
+			return false;
+	/* Each component: not empty, not . or .., not an option. */
+	for (;;) {
+		len = strcspn(c, "/");
+		if (len == 0 || c[0] == '-' || (len == 1 && c[0] == '.') ||
+		    (len == 2 && c[0] == '.' && c[1] == '.'))
+			return false;
+		if (c[len] == '\0')
+			return true;
+		if (one_component)
+			return false;
+		c += len + 1;
+	}
+}
+
 /*
  * A parameter's pattern costs little to compile and to match: glibc
  * compiles a counted repetition by copying its atom, so repetitions inside
@@ -516,6 +555,88 @@ parse_params(struct ctx *x, const char **out)
 	return true;
 }
 
+/*
+ * [{"name": "flask", "display_name": "...", "description": "...",
+ *   "files": {"app.py": "...", "templates/index.html": "..."}}, ...]
+ */
+static bool
+starter_valid(struct ctx *x, struct json_object *st, struct json_object *seen)
+{
+	struct json_object *v, *files;
+	size_t total = 0, n = 0;
+	const char *name;
+
+	if (st == NULL || !json_object_is_type(st, json_type_object) ||
+	    !json_object_object_get_ex(st, "name", &v) ||
+	    !json_object_is_type(v, json_type_string) ||
+	    !spec_label_valid(json_object_get_string(v)))
+		return fail(x, "starters: each needs a name of at most 32 "
+		    "lower-case letters, digits and '-'");
+	name = json_object_get_string(v);
+	if (json_object_object_get_ex(seen, name, NULL))
+		return fail(x, "starters: the name %s is used twice", name);
+	json_object_object_add(seen, name, NULL);
+	json_object_object_foreach(st, key, val) {
+		if (strcmp(key, "display_name") == 0 ||
+		    strcmp(key, "description") == 0) {
+			if (!json_object_is_type(val, json_type_string) ||
+			    json_object_get_string_len(val) > 500)
+				return fail(x, "starters: %s: %s must be a "
+				    "string of at most 500 characters", name,
+				    key);
+		} else if (strcmp(key, "name") && strcmp(key, "files"))
+			return fail(x, "starters: unknown field '%.32s'", key);
+	}
+	if (!json_object_object_get_ex(st, "files", &files) ||
+	    !json_object_is_type(files, json_type_object) ||
+	    json_object_object_length(files) == 0)
+		return fail(x, "starters: %s: files must be an object of "
+		    "paths and their text", name);
+	json_object_object_foreach(files, path, content) {
+		if (!spec_rel_path_valid(path, false))
+			return fail(x, "starters: %s: file %.64s: paths are "
+			    "relative to the home, of letters, digits, '.', "
+			    "'_', '-' and '/', without '..'", name, path);
+		if (content == NULL || !json_object_is_type(content,
+		    json_type_string) || strlen(json_object_get_string(
+		    content)) != (size_t)json_object_get_string_len(content))
+			return fail(x, "starters: %s: file %s must be text",
+			    name, path);
+		if (json_object_get_string_len(content) > SPEC_MAX_FILE_BYTES)
+			return fail(x, "starters: %s: file %s is larger than "
+			    "%d KiB", name, path, SPEC_MAX_FILE_BYTES / 1024);
+		total += (size_t)json_object_get_string_len(content) +
+		    strlen(path);
+		n++;
+	}
+	if (n > SPEC_MAX_STARTER_FILES || total > SPEC_MAX_STARTER_BYTES)
+		return fail(x, "starters: %s: at most %d files and %d KiB in "
+		    "all", name, SPEC_MAX_STARTER_FILES,
+		    SPEC_MAX_STARTER_BYTES / 1024);
+	return true;
+}
+
+static bool
+parse_starters(struct ctx *x, const char **out)
+{
+	struct json_object *v = get(x, "starters"), *seen;
+	size_t i, n;
+
+	*out = "[]";
+	if (v == NULL)
+		return true;
+	if (!json_object_is_type(v, json_type_array) ||
+	    (n = json_object_array_length(v)) > SPEC_MAX_STARTERS)
+		return fail(x, "starters must be an array of at most %d",
+		    SPEC_MAX_STARTERS);
+	seen = json_own(x->a, json_object_new_object());
+	for (i = 0; i < n; i++)
+		if (!starter_valid(x, json_object_array_get_idx(v, i), seen))
+			return false;
+	*out = text(x, v);
+	return true;
+}
+
 static bool
 name_list(struct ctx *x, const char *k, const char *const *allowed,
     const char **out)
@@ -577,7 +698,7 @@ spec_version_parse(struct arena *a, const struct conf *c,
 	    "env", "ports", "cpu_millis", "memory_mb", "pids", "home_path",
 	    "uid", "gid", "probe", "idle_timeout", "max_lifetime",
 	    "max_share_level", "parameters", "secrets", "capabilities",
-	    "restart_policy", NULL };
+	    "restart_policy", "starters", NULL };
 	struct ctx x = { a, c, body, NULL };
 	struct json_object *ports;
 	const char *v;
@@ -625,7 +746,7 @@ spec_version_parse(struct arena *a, const struct conf *c,
 	    !name_list(&x, "secrets", NULL, &s->secrets) ||
 	    !name_list(&x, "capabilities", capabilities, &s->capabilities) ||
 	    !get_str(&x, "restart_policy", false, "restart", 16,
-	    &s->restart_policy))
+	    &s->restart_policy) || !parse_starters(&x, &s->starters))
 		goto out;
 	s->env = get(&x, "env") ? text(&x, get(&x, "env")) : "{}";
 	s->ports = ports ? text(&x, ports) : "[]";

@@ -34,6 +34,7 @@ struct spec_version {
 	const char	*secrets;	/* JSON array of names */
 	const char	*capabilities;	/* JSON array of names */
 	const char	*restart_policy;
+	const char	*starters;	/* JSON array of {name, files, ...} */
 };
 
 /* Fills *out from a request body; false with a message naming the field. */
@@ -43,6 +44,17 @@ bool	spec_version_parse(struct arena *, const struct conf *,
 bool	spec_image_valid(const char *);
 bool	spec_env_name_valid(const char *);
 bool	spec_home_path_valid(const char *);
+/* Starters: a few sets of text files for a new home.  Each file goes to
+ * the init command as one argument, which Linux bounds at 128 KiB. */
+#define SPEC_MAX_STARTERS	16
+#define SPEC_MAX_STARTER_FILES	64
+#define SPEC_MAX_FILE_BYTES	(96 * 1024)
+#define SPEC_MAX_STARTER_BYTES	(512 * 1024)
+/* A relative path of clean components ("src/app.py"), for starter files
+ * and a repository's directory in the home. */
+bool	spec_rel_path_valid(const char *, bool one_component);
+/* A starter's or workspace's name: a DNS label of at most 32. */
+bool	spec_label_valid(const char *);
 /* A parameter's pattern: bounded cost to compile and match. */
 #define SPEC_PATTERN_MAX	128
 #define SPEC_REPEAT_MAX		64

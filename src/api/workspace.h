@@ -17,7 +17,8 @@
 	" w.started_at, w.stopped_at, w.last_activity_at," \
 	" w.last_activity_cause, w.dormant_at, w.deleting_at, w.created_at," \
 	" w.updated_at, w.build_id, w.build_number, w.build_transition," \
-	" w.build_status, w.status_reason"
+	" w.build_status, w.status_reason, w.starter, w.repository," \
+	" w.initialized_at"
 
 struct usage_change {
 	int	workspaces;	/* +1 at create */

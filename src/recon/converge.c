@@ -692,6 +692,221 @@ step_probe(struct run *r)
 	    r->d->probe_timeout);
 }
 
+/*
+ * First-start initialization, in the started container as the workspace's
+ * user: the starter's files (never over a file that is there), then the
+ * repository cloned into the home.  Each file is an argument of its own.
+ * Safe to run again after a crash: kept files and a clone that is there
+ * are left as they are.
+ */
+static const char init_script[] =
+	"n=$1; shift\n"
+	"cd \"$HOME\" || exit 1\n"
+	"[ \"$n\" -gt 0 ] && echo \"starter $WARREN_STARTER: $n files into "
+	"$HOME\"\n"
+	"while [ \"$n\" -gt 0 ]; do\n"
+	"  f=$1; c=$2; shift 2; n=$((n - 1))\n"
+	"  case $f in */*) mkdir -p \"${f%/*}\" || exit 1 ;; esac\n"
+	"  if [ -e \"$f\" ]; then echo \"  $f: there already, kept\"\n"
+	"  else printf '%s' \"$c\" >\"$f\" || exit 1; echo \"  $f\"; fi\n"
+	"done\n"
+	"[ -n \"${WARREN_REPOSITORY_URL:-}\" ] || exit 0\n"
+	"d=$WARREN_REPOSITORY_DIR\n"
+	"if [ -e \"$d/.git\" ]; then\n"
+	"  echo \"$HOME/$d is a git repository already: not cloned again\"\n"
+	"  exit 0\n"
+	"fi\n"
+	"if ! command -v git >/dev/null 2>&1; then\n"
+	"  echo \"error: git is not installed in the workspace's image\"\n"
+	"  exit 127\n"
+	"fi\n"
+	"echo \"cloning $WARREN_REPOSITORY_URL${WARREN_REPOSITORY_BRANCH:+ "
+	"(branch $WARREN_REPOSITORY_BRANCH)} into $HOME/$d\"\n"
+	"set --\n"
+	"[ -z \"${WARREN_REPOSITORY_BRANCH:-}\" ] ||"
+	" set -- --branch \"$WARREN_REPOSITORY_BRANCH\"\n"
+	"export GIT_TERMINAL_PROMPT=0\n"
+	"h=\n"
+	"[ -z \"${WARREN_GIT_PASSWORD+x}\" ] || h='!f() { if [ \"$1\" = get ];"
+	" then printf \"username=%s\\npassword=%s\\n\" \"$WARREN_GIT_USERNAME\""
+	" \"$WARREN_GIT_PASSWORD\"; fi; }; f'\n"
+	"git -c credential.helper= ${h:+-c \"credential.helper=$h\"} clone "
+	"--progress \"$@\" -- \"$WARREN_REPOSITORY_URL\" \"$d\"\n";
+
+#define INIT_LOG_LINES	1000
+#define INIT_TIMEOUT_MS	(10 * 60 * 1000)
+
+struct init_out {
+	struct run	*r;
+	const char	*hide;		/* never logged: the password */
+	const char	*last;		/* the last line that said something */
+	int		 lines;
+};
+
+/* A line of the terminal: progress redraws with \r, the last one shows. */
+static void
+init_line(void *arg, const char *line, size_t len)
+{
+	struct init_out *o = arg;
+	const char *p;
+	char *text, *at, *src, *dst;
+
+	while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == ' '))
+		len--;
+	for (p = line + len; p > line && p[-1] != '\r'; p--)
+		;
+	len -= (size_t)(p - line);
+	if (len == 0 || ++o->lines > INIT_LOG_LINES)
+		return;
+	text = arena_strndup(o->r->w->a, p, len);
+	/* Without the terminal's escape sequences and control characters. */
+	for (src = dst = text; *src != '\0'; src++) {
+		if (*src == '\033' && src[1] == '[') {
+			for (src += 2; *src != '\0' && (*src < '@' ||
+			    *src > '~'); src++)
+				;
+			if (*src == '\0')
+				break;
+		} else if ((unsigned char)*src >= ' ' || *src == '\t')
+			*dst++ = *src;
+	}
+	*dst = '\0';
+	if (*text == '\0')
+		return;
+	while (o->hide != NULL && *o->hide != '\0' &&
+	    (at = strstr(text, o->hide)) != NULL)
+		memset(at, '*', strlen(o->hide));
+	o->last = text;
+	state_log(o->r->w->db, o->r->w->a, o->r->d->build_id, "stdout",
+	    o->lines == INIT_LOG_LINES ? "%s (more output not logged)" : "%s",
+	    text);
+}
+
+static void
+env_add(struct arena *a, struct json_object *env, const char *k,
+    const char *v)
+{
+	json_object_array_add(env, json_object_new_string(arena_printf(a,
+	    "%s=%s", k, v)));
+}
+
+static bool
+step_init(struct run *r)
+{
+	struct arena *a = r->w->a;
+	const struct desired *d = r->d;
+	struct json_object *spec, *cmd, *env, *files = NULL, *repo = NULL, *f;
+	struct init_out out = { r, NULL, NULL, 0 };
+	struct desired one;
+	const char *secrets, *why, *value, *colon;
+	int code, n = 0;
+
+	if (d->starter[0] != '\0') {
+		if (d->starter_files == NULL || json_parse(a, d->starter_files,
+		    strlen(d->starter_files), &files) != JSON_OK ||
+		    !json_object_is_type(files, json_type_object))
+			return fail(r, "the template version has no starter "
+			    "named %s", d->starter);
+		n = json_object_object_length(files);
+	}
+	if (d->repository != NULL && (json_parse(a, d->repository,
+	    strlen(d->repository), &repo) != JSON_OK ||
+	    !json_object_is_type(repo, json_type_object)))
+		return fail(r, "the workspace's repository is not readable");
+	spec = json_own(a, json_object_new_object());
+	cmd = json_object_new_array();
+	json_object_array_add(cmd, json_object_new_string("/bin/sh"));
+	json_object_array_add(cmd, json_object_new_string("-c"));
+	json_object_array_add(cmd, json_object_new_string(init_script));
+	json_object_array_add(cmd, json_object_new_string("warren-init"));
+	json_object_array_add(cmd, json_object_new_string(arena_printf(a,
+	    "%d", n)));
+	if (files != NULL) {
+		json_object_object_foreach(files, path, text) {
+			json_object_array_add(cmd,
+			    json_object_new_string(path));
+			json_object_array_add(cmd, json_object_get(text));
+		}
+	}
+	json_object_object_add(spec, "Cmd", cmd);
+	env = json_object_new_array();
+	json_object_object_add(spec, "Env", env);
+	env_add(a, env, "HOME", d->home_path);
+	env_add(a, env, "WARREN_STARTER", d->starter);
+	if (repo != NULL) {
+		json_object_object_foreach(repo, k, v) {
+			if (strcmp(k, "url") == 0)
+				env_add(a, env, "WARREN_REPOSITORY_URL",
+				    json_object_get_string(v));
+			else if (strcmp(k, "branch") == 0)
+				env_add(a, env, "WARREN_REPOSITORY_BRANCH",
+				    json_object_get_string(v));
+			else if (strcmp(k, "directory") == 0)
+				env_add(a, env, "WARREN_REPOSITORY_DIR",
+				    json_object_get_string(v));
+		}
+		if (json_object_object_get_ex(repo, "secret", &f)) {
+			/* Resolved like the workspace's other secrets. */
+			one = *d;
+			one.secret_names = arena_printf(a, "[\"%s\"]",
+			    json_object_get_string(f));
+			if ((secrets = state_secrets(r->w->db, a, &one,
+			    r->w->shared->key, r->w->shared->have_key, &why))
+			    == NULL)
+				return fail(r, "the repository's credentials: "
+				    "%s", why);
+			if (json_parse(a, secrets, strlen(secrets), &f) !=
+			    JSON_OK || (value = json_object_get_string(
+			    json_object_object_get(f, json_object_get_string(
+			    json_object_object_get(repo, "secret"))))) == NULL)
+				return fail(r, "the repository's credentials "
+				    "could not be read");
+			/* "username:password", or a token alone. */
+			if ((colon = strchr(value, ':')) != NULL) {
+				env_add(a, env, "WARREN_GIT_USERNAME",
+				    arena_strndup(a, value, (size_t)(colon -
+				    value)));
+				out.hide = colon + 1;
+			} else {
+				env_add(a, env, "WARREN_GIT_USERNAME",
+				    "x-access-token");
+				out.hide = value;
+			}
+			env_add(a, env, "WARREN_GIT_PASSWORD", out.hide);
+		}
+	}
+	json_object_object_add(spec, "User", json_object_new_string(
+	    arena_printf(a, "%ld:%ld", d->uid, d->gid)));
+	json_object_object_add(spec, "WorkingDir", json_object_new_string(
+	    d->home_path));
+	json_object_object_add(spec, "Tty", json_object_new_boolean(1));
+	json_object_object_add(spec, "AttachStdout", json_object_new_boolean(1));
+	json_object_object_add(spec, "AttachStderr", json_object_new_boolean(1));
+	state_log(r->w->db, a, d->build_id, "system", "first start: "
+	    "initializing the home as uid %ld", d->uid);
+	switch (docker_exec(r->w->docker, a, plan_container_name(a, d), spec,
+	    init_line, &out, INIT_TIMEOUT_MS, &code)) {
+	case DOCKER_OK:
+		break;
+	case DOCKER_UNREACHABLE:
+		r->transient = !docker_timed_out(r->w->docker);
+		return fail(r, "the first start's initialization did not "
+		    "finish: %s", docker_error(r->w->docker));
+	default:
+		return fail(r, "could not run the first start's "
+		    "initialization: %s", docker_error(r->w->docker));
+	}
+	if (code != 0)
+		return fail(r, "the first start's initialization failed "
+		    "(exit code %d)%s%s", code, out.last ? ": " : "",
+		    out.last ? out.last : "");
+	if (state_initialized(r->w->db, a, d->id) != 0)
+		return fail(r, "could not record the initialization");
+	state_log(r->w->db, a, d->build_id, "system", "home initialized "
+	    "after %.3f s", since(&r->t0));
+	return true;
+}
+
 static bool
 step_remove_volume(struct run *r)
 {
@@ -727,6 +942,8 @@ execute(struct run *r, enum step s)
 		return step_create(r);
 	case STEP_START:
 		return step_start(r);
+	case STEP_INIT:
+		return step_init(r);
 	case STEP_PROBE:
 		return step_probe(r);
 	case STEP_RECORD_EXIT:

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -43,6 +44,7 @@ struct sink {
 	docker_line_fn	 line_fn;
 	void		*line_arg;
 	size_t		 scanned;
+	bool		 discard;	/* drop lines once seen */
 };
 
 static size_t
@@ -75,6 +77,13 @@ collect(char *data, size_t size, size_t n, void *arg)
 			s->line_fn(s->line_arg, s->buf + s->scanned,
 			    (size_t)(nl - (s->buf + s->scanned)));
 			s->scanned = (size_t)(nl - s->buf) + 1;
+		}
+		/* Lines seen are not kept: a long stream fits. */
+		if (s->discard && s->scanned > 0) {
+			memmove(s->buf, s->buf + s->scanned, s->len -
+			    s->scanned + 1);
+			s->len -= s->scanned;
+			s->scanned = 0;
 		}
 	}
 	return add;
@@ -552,4 +561,58 @@ docker_pull(struct docker *d, struct arena *a, const char *image,
 			    json_object_get_string(m));
 	}
 	return strstr(s.buf, "\"error\"") != NULL ? DOCKER_ERROR : DOCKER_OK;
+}
+
+enum docker_result
+docker_exec(struct docker *d, struct arena *a, const char *container,
+    struct json_object *spec, docker_line_fn line_fn, void *line_arg,
+    long timeout_ms, int *exit_code)
+{
+	struct json_object *o, *v;
+	enum docker_result res;
+	const char *id, *path;
+	struct sink s;
+	long status;
+	int i;
+
+	*exit_code = -1;
+	res = docker_call(d, a, "POST", arena_printf(a, "/containers/%s/exec",
+	    docker_escape(a, container)), spec, 30000, &o);
+	if (res != DOCKER_OK)
+		return res;
+	if (o == NULL || !json_object_object_get_ex(o, "Id", &v)) {
+		snprintf(d->err, sizeof(d->err), "Docker made no exec");
+		return DOCKER_ERROR;
+	}
+	id = docker_escape(a, json_object_get_string(v));
+	/* Without an upgrade, dockerd answers 200 and streams until the
+	 * command ends, then closes. */
+	memset(&s, 0, sizeof(s));
+	s.line_fn = line_fn;
+	s.line_arg = line_arg;
+	s.discard = true;
+	path = arena_printf(a, "/exec/%s/start", id);
+	if (request_with(d, a, "POST", path, "{\"Detach\": false, \"Tty\": "
+	    "true}", timeout_ms, &status, &s, true, NULL) == -1)
+		return DOCKER_UNREACHABLE;
+	if (status != 200) {
+		set_error(d, a, "POST", path, status, &s);
+		return status == 404 ? DOCKER_NOT_FOUND : DOCKER_ERROR;
+	}
+	if (line_fn != NULL && s.len > s.scanned)
+		line_fn(line_arg, s.buf + s.scanned, s.len - s.scanned);
+	/* The stream can close a moment before the exit code is noted. */
+	for (i = 0; i < 50; i++) {
+		res = docker_call(d, a, "GET", arena_printf(a, "/exec/%s/json",
+		    id), NULL, 10000, &o);
+		if (res != DOCKER_OK)
+			return res;
+		if (!json_object_object_get_ex(o, "Running", &v) ||
+		    !json_object_get_boolean(v))
+			break;
+		usleep(20000);
+	}
+	if (json_object_object_get_ex(o, "ExitCode", &v) && v != NULL)
+		*exit_code = json_object_get_int(v);
+	return DOCKER_OK;
 }

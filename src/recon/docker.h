@@ -48,6 +48,12 @@ typedef void	(*docker_line_fn)(void *arg, const char *line, size_t len);
 enum docker_result docker_pull(struct docker *, struct arena *,
 		    const char *image, const char *auth, docker_line_fn,
 		    void *arg, long timeout_ms);
+/* Runs a command in a running container (spec: the exec create body,
+ * with a terminal: one stream of output), each line of its output to
+ * line_fn, and sets its exit code. */
+enum docker_result docker_exec(struct docker *, struct arena *,
+		    const char *container, struct json_object *spec,
+		    docker_line_fn, void *arg, long timeout_ms, int *exit_code);
 /* A tar archive in or out: the request body read from in (NULL: none),
  * a successful answer written to out. */
 enum docker_result docker_stream(struct docker *, struct arena *,

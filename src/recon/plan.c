@@ -8,7 +8,7 @@
 #include "plan.h"
 
 const char *const step_names[STEP_COUNT] = {
-	"begin", "volume", "remove", "create", "start", "probe",
+	"begin", "volume", "remove", "create", "start", "init", "probe",
 	"record_exit", "fail_workspace", "remove_volume", "forget", "stuck",
 	"succeed",
 };
@@ -24,6 +24,15 @@ static bool
 is(const char *a, const char *b)
 {
 	return strcmp(a, b) == 0;
+}
+
+/* A build waits for readiness, after the first start's initialization. */
+static void
+ready(struct plan *p, const struct desired *d)
+{
+	if (d->init_pending)
+		add(p, STEP_INIT);
+	add(p, STEP_PROBE);
 }
 
 void
@@ -55,11 +64,11 @@ plan_decide(const struct desired *d, const struct actual *a, int64_t now,
 			add(p, STEP_CREATE);
 			add(p, STEP_START);
 			if (d->has_build)
-				add(p, STEP_PROBE);
+				ready(p, d);
 		} else if (!a->running) {
 			if (d->has_build) {
 				add(p, STEP_START);
-				add(p, STEP_PROBE);
+				ready(p, d);
 			} else {
 				add(p, STEP_RECORD_EXIT);
 				if (is(d->restart_policy, "fail")) {
@@ -69,7 +78,7 @@ plan_decide(const struct desired *d, const struct actual *a, int64_t now,
 				add(p, STEP_START);
 			}
 		} else if (d->has_build)
-			add(p, STEP_PROBE);
+			ready(p, d);
 	} else {
 		if (exists)
 			add(p, STEP_REMOVE);

@@ -37,6 +37,12 @@ struct desired {
 	long		 idle_timeout;
 	/* No organization, or its owner is a member of it. */
 	bool		 member;
+	/* First-start initialization still to run: the starter's files
+	 * (JSON object, path -> text; NULL when the version has no starter
+	 * of that name) and the repository (JSON object, or NULL). */
+	bool		 init_pending;
+	char		 starter[40];
+	const char	*starter_files, *repository;
 };
 
 struct actual {
@@ -54,6 +60,7 @@ enum step {
 	STEP_REMOVE,		/* stop and remove the container */
 	STEP_CREATE,
 	STEP_START,
+	STEP_INIT,		/* first start: starter files, git clone */
 	STEP_PROBE,		/* wait for readiness, or fail the build */
 	STEP_RECORD_EXIT,	/* it stopped on its own: note the exit code */
 	STEP_FAIL_WORKSPACE,	/* restart policy "fail": stop it for good */

@@ -35,7 +35,13 @@
 	" coalesce((SELECT status FROM workspace_builds WHERE workspace_id ="  \
 	"  w.id ORDER BY number DESC LIMIT 1), ''),"                          \
 	" w.org_id IS NULL OR EXISTS (SELECT 1 FROM memberships m"            \
-	"  WHERE m.org_id = w.org_id AND m.user_id = w.owner_id)"             \
+	"  WHERE m.org_id = w.org_id AND m.user_id = w.owner_id),"            \
+	" w.initialized_at IS NULL AND (w.starter IS NOT NULL OR"            \
+	"  w.repository IS NOT NULL), coalesce(w.starter, ''),"              \
+	" CASE WHEN w.initialized_at IS NULL THEN (SELECT s->'files' FROM"   \
+	"  jsonb_array_elements(v.starters) s WHERE s->>'name' = w.starter"  \
+	"  LIMIT 1)::text END,"                                               \
+	" CASE WHEN w.initialized_at IS NULL THEN w.repository::text END"    \
 	" FROM workspaces w"                                                  \
 	" JOIN template_versions v ON v.id = w.template_version_id"           \
 	" LEFT JOIN workspace_builds ab ON ab.workspace_id = w.id"            \
@@ -48,6 +54,11 @@ static const struct db_stmt q_desired_all = {
 
 static const struct db_stmt q_desired_one = {
 	"recon_desired_one", DESIRED " AND w.id = $1", 1
+};
+
+static const struct db_stmt q_initialized = {
+	"recon_initialized",
+	"UPDATE workspaces SET initialized_at = now() WHERE id = $1", 1
 };
 
 static const struct db_stmt q_begin = {
@@ -220,6 +231,10 @@ fill(struct arena *a, PGresult *r, int i, struct desired *d)
 	d->idle_timeout = atol(PQgetvalue(r, i, 33));
 	COPY(d->last_status, r, i, 34);
 	d->member = PQgetvalue(r, i, 35)[0] == 't';
+	d->init_pending = PQgetvalue(r, i, 36)[0] == 't';
+	COPY(d->starter, r, i, 37);
+	d->starter_files = PQgetisnull(r, i, 38) ? NULL : keep(a, r, i, 38);
+	d->repository = PQgetisnull(r, i, 39) ? NULL : keep(a, r, i, 39);
 }
 
 int
@@ -329,6 +344,14 @@ state_dormant(struct db *db, struct arena *a, const struct desired *d)
 	const char *p[] = { d->id };
 
 	return run(db, a, &q_dormant, p);
+}
+
+int
+state_initialized(struct db *db, struct arena *a, const char *id)
+{
+	const char *p[] = { id };
+
+	return run(db, a, &q_initialized, p);
 }
 
 const char *

@@ -31,6 +31,9 @@ struct traefik_route;
 int	state_routes(struct db *, struct arena *, const char *publish_address,
 	    struct traefik_route **, int *n) __attribute__((warn_unused_result));
 
+/* The first start's initialization ran: never again. */
+int	state_initialized(struct db *, struct arena *, const char *id);
+
 /* Decrypted secrets the workspace selected, as a JSON object text. */
 const char *state_secrets(struct db *, struct arena *, const struct desired *,
 	    const unsigned char *key, bool have_key, const char **why);

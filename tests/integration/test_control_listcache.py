@@ -232,3 +232,71 @@ def test_a_truncate_drops_every_list(w, world, tpl, db):
     assert listing(w, tok, user.id)[ws["id"]]["status"] == "running"
     db.cursor().execute("TRUNCATE workspace_builds CASCADE")
     assert listing(w, tok, user.id)[ws["id"]]["status"] == "stopped"
+
+
+# ------------------------------------------------ an owner's workspace read
+#
+# GET /api/v1/workspaces/{id} by its owner is kept with their lists (issue
+# 17 point 6): the same invalidations hold, and a port share or a Docker
+# host's state (warren_access) drops it too.
+
+
+def reading(w, token, ws_id):
+    r = call(w, "GET", f"/workspaces/{ws_id}", token)
+    ok(r)
+    return r.json()
+
+
+def test_an_owners_read_is_kept_until_it_changes(w, world, tpl, db):
+    user, tok = world.new_member("get")
+    ws = running_ws(w, tok, tpl["id"], name="get-1")
+    first = call(w, "GET", f"/workspaces/{ws['id']}", tok)
+    ok(first)
+    hits = cache(w, "hit")
+    again = call(w, "GET", f"/workspaces/{ws['id']}", tok)
+    assert again.content == first.content and cache(w, "hit") == hits + 1
+    cur = db.cursor()
+    # The reconciler's writes, on its own connection.
+    for i in range(20):
+        cur.execute("UPDATE workspaces SET last_activity_at = now(),"
+                    " last_activity_cause = %s WHERE id = %s", (f"probe-{i}", ws["id"]))
+        assert reading(w, tok, ws["id"])["last_activity_cause"] == f"probe-{i}"
+    ok(req(w, "POST", f"/workspaces/{ws['id']}/builds", tok, json={"transition": "stop"}), 201)
+    assert reading(w, tok, ws["id"])["status"] == "stopping"
+    cur.execute("UPDATE workspace_builds SET status = 'succeeded', started_at = now(),"
+                " completed_at = now() WHERE workspace_id = %s AND status = 'pending'",
+                (ws["id"],))
+    assert reading(w, tok, ws["id"])["status"] == "stopped"
+
+
+def test_a_share_and_a_host_state_show_at_once(w, world, tpl, db):
+    user, tok = world.new_member("getshare")
+    ws = running_ws(w, tok, tpl["id"], name="getshare-1")
+    assert reading(w, tok, ws["id"])["shared_ports"] == []
+    cur = db.cursor()
+    cur.execute("INSERT INTO port_shares (workspace_id, port, level) VALUES (%s, 8080, 'org')",
+                (ws["id"],))
+    assert [p["port"] for p in reading(w, tok, ws["id"])["shared_ports"]] == [8080]
+    cur.execute("DELETE FROM port_shares WHERE workspace_id = %s", (ws["id"],))
+    assert reading(w, tok, ws["id"])["shared_ports"] == []
+    # Its Docker host stops answering: "unknown", from the next read on.
+    cur.execute("INSERT INTO deployments (workspace_id, docker_host, container_name,"
+                " volume_name, state) VALUES (%s, 'far', 'c', 'v', 'running')", (ws["id"],))
+    assert reading(w, tok, ws["id"])["status"] == "running"
+    cur.execute("INSERT INTO docker_host_status (name, reachable) VALUES ('far', false)")
+    got = reading(w, tok, ws["id"])
+    assert got["status"] == "unknown" and "far" in got["status_reason"], got
+    cur.execute("DELETE FROM docker_host_status WHERE name = 'far'")
+    assert reading(w, tok, ws["id"])["status"] == "running"
+
+
+def test_what_an_owner_read_is_not_answered_to_others(w, world, tpl):
+    """The owner's read is kept under the owner's id: another member asking
+    for the same workspace on the same worker is still told 404."""
+    user, tok = world.new_member("getown")
+    ws = running_ws(w, tok, tpl["id"], name="getown-1")
+    other, otok = world.new_member("getother")
+    for _ in range(3):
+        reading(w, tok, ws["id"])
+        r = call(w, "GET", f"/workspaces/{ws['id']}", otok)
+        assert r.status_code == 404, r.text

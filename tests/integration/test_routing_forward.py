@@ -406,6 +406,13 @@ def test_activity_at_most_once_a_minute_with_cause(world):
     assert rows() == [], rows()
 
 
+def decisions(statements):
+    """The statements but a worker's LISTENs, which come once per database
+    connection (the first request after a reload), not per decision."""
+    return [(pid, what, text) for pid, what, text in statements
+            if not (what == "statement" and text.startswith("LISTEN "))]
+
+
 def single_miss(st, host, **kw):
     """The statements warren-api ran for one request after the cache expired."""
     settle()
@@ -413,7 +420,7 @@ def single_miss(st, host, **kw):
     r = via_nginx(st, host, **kw)
     assert r.status_code in (200, 401, 403), r.status_code
     time.sleep(0.2)
-    return [what for _, what, _ in st.api_statements(since)]
+    return [what for _, what, _ in decisions(st.api_statements(since))]
 
 
 def test_one_statement_per_miss(world):
@@ -440,7 +447,7 @@ def test_one_statement_per_miss(world):
             assert served(via_nginx(st, alt), ALT_PORT)
         assert time.monotonic() - t0 < CACHE_TTL, "too slow to measure the cache"
         time.sleep(0.2)
-        got = st.api_statements(since)
+        got = decisions(st.api_statements(since))
         assert 1 <= len(got) <= workers, got
         assert {s[1] for s in got} == {"execute forward_lookup"}, got
     finally:
@@ -465,6 +472,127 @@ def test_one_statement_per_miss_that_records_activity(world):
     assert st.db.value("SELECT last_activity_cause FROM workspaces WHERE id = %s",
                        x.w["id"]) == "http"
     assert got == ["execute forward_lookup"], got
+
+
+# ------------------------------------------------- no stale decisions
+#
+# Each worker keeps its decisions until PostgreSQL announces a change
+# (sql/0015_access_changes.sql): the first request after the change is
+# decided afresh, however recently the same request was decided.  Every
+# test asks many times just before the change, so that the worker that
+# answers next holds the old decision.
+
+
+def ask(st, host, times=None, **kw):
+    """The same request, times over (3 per worker): the last answer."""
+    for _ in range(times or 3 * int(st.w.conf["workers"])):
+        r = via_nginx(st, host, **kw)
+    return r
+
+
+def test_ready_on_the_first_request_after_the_build(world):
+    """While the reconciler starts it, the owner's requests come every few
+    milliseconds; the first one after the build is recorded gets the
+    container, not the starting page."""
+    x, st = world, world.st
+    ws = st.as_user(x.ta, "POST", "/workspaces", 201,
+                    json={"name": unique("ready-"), "template": x.tpl["id"]}).json()
+    host = host_of(ws)
+    r = ask(st, host, token=x.ta)
+    assert r.status_code == 503 and "starting" in r.text, (r.status_code, r.text)
+    rec = st.reconciler()
+    rec.start("--once", wait_active=False)
+    starting = 0
+    deadline = time.monotonic() + 60
+    while True:
+        done = st.db.value("SELECT status FROM workspace_builds WHERE id = %s",
+                           ws["build_id"]) == "succeeded"
+        r = via_nginx(st, host, token=x.ta)
+        if done:
+            break
+        assert r.status_code in (200, 503), (r.status_code, r.text)
+        starting += r.status_code == 503
+        assert time.monotonic() < deadline, "the build did not succeed"
+    assert served(r, MAIN_PORT), (r.status_code, r.text[:200])
+    assert starting > 0
+    assert rec.proc.wait(timeout=60) == 0, rec.log()[-3000:]
+    gone(st, ws)
+
+
+def gone(st, ws):
+    """The test's own workspace, deleted: the module's others stay as the
+    later tests expect them."""
+    r = st.api("DELETE", f"/workspaces/{ws['id']}")
+    assert r.status_code in (200, 202, 204), r.text
+    st.once()
+
+
+def test_unshare_counts_from_the_next_request(world):
+    x, st = world, world.st
+    host = host_of(x.w, ALT_PORT)
+    st.share(x.ta, x.w, ALT_PORT, "public")
+    try:
+        assert served(ask(st, host), ALT_PORT)
+    finally:
+        st.unshare(x.ta, x.w, ALT_PORT)
+    r = via_nginx(st, host)
+    assert r.status_code == 401, (r.status_code, r.text[:200])
+    # And a share, likewise.
+    st.share(x.ta, x.w, ALT_PORT, "authenticated")
+    try:
+        assert served(via_nginx(st, host, token=x.tb), ALT_PORT)
+        assert via_nginx(st, host).status_code == 401
+    finally:
+        st.unshare(x.ta, x.w, ALT_PORT)
+    assert via_nginx(st, host, token=x.tb).status_code == 403
+
+
+def test_sign_out_counts_from_the_next_request(world):
+    x, st = world, world.st
+    host = host_of(x.w)
+    cookies = api_cookies(st, x.a)
+    wsc = ws_cookie(st, cookies, host)
+    assert served(ask(st, host, cookies={"warren_ws": wsc}), MAIN_PORT)
+    csrf = next(v for k, v in cookies.items() if k.endswith("warren_csrf"))
+    r = requests.post(st.w.url("/api/v1/auth/logout"), timeout=10,
+                      headers={"Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items()),
+                               "X-CSRF-Token": csrf, "Origin": st.w.conf["public_url"]})
+    assert r.status_code in (200, 204), (r.status_code, r.text)
+    assert via_nginx(st, host, cookies={"warren_ws": wsc}).status_code == 401
+
+
+def test_stop_counts_from_the_next_request(world):
+    x, st = world, world.st
+    ws = st.as_user(x.ta, "POST", "/workspaces", 201,
+                    json={"name": unique("stop-"), "template": x.tpl["id"]}).json()
+    st.once()
+    st.wait_build(ws["build_id"], 30, "succeeded")
+    host = host_of(ws)
+    assert served(ask(st, host, token=x.ta), MAIN_PORT)
+    st.as_user(x.ta, "POST", f"/workspaces/{ws['id']}/builds", 201,
+               json={"transition": "stop"})
+    r = via_nginx(st, host, token=x.ta)
+    assert r.status_code == 503 and "stopped" in r.text, (r.status_code, r.text[:200])
+    st.once()
+    gone(st, ws)
+
+
+def test_disabled_user_counts_from_the_next_request(world):
+    x, st = world, world.st
+    u, tu = st.user("dis")
+    ws = st.as_user(tu, "POST", "/workspaces", 201,
+                    json={"name": unique("dis-"), "template": x.tpl["id"]}).json()
+    st.once()
+    st.wait_build(ws["build_id"], 30, "succeeded")
+    host = host_of(ws)
+    cookies = api_cookies(st, u)
+    wsc = ws_cookie(st, cookies, host)
+    assert served(ask(st, host, token=tu), MAIN_PORT)
+    assert served(ask(st, host, cookies={"warren_ws": wsc}), MAIN_PORT)
+    st.api("PATCH", f"/users/{u.id}", 200, json={"disabled": True})
+    assert via_nginx(st, host, token=tu).status_code == 401
+    assert via_nginx(st, host, cookies={"warren_ws": wsc}).status_code == 401
+    gone(st, ws)
 
 
 # -------------------------------------------------------------- hand-off

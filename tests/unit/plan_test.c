@@ -99,6 +99,18 @@ main(void)
 	d = ws("running", "update", "running");
 	PLAN(d, old, "remove create start probe succeed",
 	    "update replaces the container");
+	d = ws("running", "start", "pending");
+	d.init_pending = true;
+	PLAN(d, none, "begin volume create start init probe succeed",
+	    "a first start initializes the home before readiness");
+	d = ws("running", "start", "running");
+	d.init_pending = true;
+	PLAN(d, up, "init probe succeed",
+	    "after a crash mid-initialization: initialized again");
+	d = ws("running", NULL, NULL);
+	d.init_pending = true;
+	PLAN(d, vol, "create start",
+	    "no build: no initialization (it belongs to a start)");
 	d = ws("running", NULL, NULL);
 	PLAN(d, up, "", "running and converged: nothing to do");
 	PLAN(d, vol, "create start", "removed by hand: put back");

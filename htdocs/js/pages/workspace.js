@@ -179,6 +179,13 @@ export async function detail(ctx) {
 				` · version ${ws.template_version}`,
 				active && active !== ws.template_version ? h("span.pill", `v${active} available`) : null)],
 			version ? ["Resources", `${resources(version)} · ${version.image}`] : null,
+			ws.starter || ws.repository ? ["Project", h("span",
+				ws.starter ? `starter ${ws.starter}` : null,
+				ws.starter && ws.repository ? " · " : null,
+				ws.repository ? h("span.mono", ws.repository.url
+					+ (ws.repository.branch ? ` (${ws.repository.branch})` : "")
+					+ ` → ~/${ws.repository.directory}`) : null,
+				ws.initialized_at ? [" · set up ", when(ws.initialized_at)] : " · set up at the first start")] : null,
 			!owner ? ["Owner", ownerUser ? (ownerUser.display_name || ownerUser.username) : ws.owner_id] : null,
 			ws.org_id ? ["Organization", org ? (org.display_name || org.name) : ws.org_id] : null,
 			["Created", when(ws.created_at)],

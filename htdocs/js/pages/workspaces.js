@@ -170,6 +170,7 @@ export async function create(ctx) {
 	const chosen = usable.find((t) => t.id === wanted || t.name === wanted) || usable[0];
 	const errorSlot = h("div.form-error");
 	const paramsBox = h("div.params");
+	const starterBox = h("div.starters");
 	const versionNote = h("p.hint");
 	const gid = uniqueId("tpl");
 	const picker = h("fieldset.template-picker",
@@ -191,6 +192,20 @@ export async function create(ctx) {
 				spellcheck: false, autocapitalize: "off", placeholder: "my-project",
 				hint: "Lower-case letters, digits and '-', at most 32: it is part of the workspace's address." }),
 			paramsBox),
+		h("div.card",
+			h("h2.h3", "Project"),
+			h("p.hint", "Put into the home on the workspace's first start, by the workspace itself: "
+				+ "a starter's files, a git repository, or both."),
+			starterBox,
+			h("div.grid2",
+				field({ label: "Git repository (https)", name: "repo_url", type: "url", autocomplete: "off",
+					spellcheck: false, autocapitalize: "off", placeholder: "https://git.example.org/team/app.git",
+					hint: "Cloned into a directory of the home named after it." }),
+				field({ label: "Branch", name: "repo_branch", autocomplete: "off", spellcheck: false,
+					autocapitalize: "off", placeholder: "the repository's default" }),
+				field({ label: "Credentials", name: "repo_secret", type: "select",
+					options: [["", "None (a public repository)"], ...secretNames.map((n) => [n, `Secret ${n}`])],
+					hint: "A secret holding username:password, or a token, for a private repository." }))),
 		h("details.card",
 			h("summary", "More options"),
 			h("div.grid2",
@@ -216,6 +231,11 @@ export async function create(ctx) {
 		replace(versionNote, version ? `Version ${version.number}: ${version.image} · ${resources(version)}`
 			+ (version.ports.length ? ` · ports ${version.ports.map((p) => p.port).join(", ")}` : "") : "");
 		clear(paramsBox);
+		const starters = (version && version.starters) || [];
+		replace(starterBox, starters.length ? field({ label: "Starter", name: "starter", type: "select",
+			options: [["", "None: an empty home"], ...starters.map((st) => [st.name,
+				(st.display_name || st.name) + (st.description ? ` — ${st.description}` : "")])],
+			hint: "Files to begin with; files already in the home are kept." }) : null);
 		const defs = (version && version.parameters) || [];
 		if (defs.length)
 			append(paramsBox, [h("h2.h3", "Parameters"), defs.map(paramField)]);
@@ -259,6 +279,15 @@ export async function create(ctx) {
 		const mins = intOrNull(val(form, "idle_minutes"));
 		if (mins !== null)
 			body.idle_timeout = mins * 60;
+		if (form.elements.namedItem("starter") && val(form, "starter"))
+			body.starter = val(form, "starter");
+		if (val(form, "repo_url")) {
+			body.repository = { url: val(form, "repo_url").trim() };
+			if (val(form, "repo_branch"))
+				body.repository.branch = val(form, "repo_branch").trim();
+			if (val(form, "repo_secret"))
+				body.repository.secret = val(form, "repo_secret");
+		}
 		const chosenSecrets = secretNames.filter((n) => val(form, `secret:${n}`));
 		if (chosenSecrets.length)
 			body.secrets = chosenSecrets;
