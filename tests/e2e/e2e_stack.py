@@ -107,28 +107,56 @@ class PublicWarren(Warren):
         super().write_conf(conf)
 
 
+class ApacheWarren(Warren):
+    """The integration harness's Warren for the shipped Apache site: its
+    public_url on warren.localhost and the port Apache is to listen on."""
+
+    def __init__(self, *args, front_port, **kwargs):
+        self.front_port = front_port
+        super().__init__(*args, **kwargs)
+
+    def write_conf(self, conf=None):
+        if conf is None:
+            self.conf["public_url"] = f"http://warren.localhost:{self.front_port}"
+        super().write_conf(conf)
+
+
 class E2EStack:
-    def __init__(self):
+    """front: the shipped site in front of warren-api, "nginx" or "apache".
+    A second stack can share the first's PostgreSQL and Docker Engine (pg,
+    dockerd): its own database, API and reconciler, as a second
+    installation on the same engine."""
+
+    def __init__(self, front="nginx", pg=None, dockerd=None):
         self.parts = []
-        self.workdir = pathlib.Path(tempfile.mkdtemp(prefix="warren-e2e-", dir="/tmp"))
+        self.front = front
+        self.workdir = pathlib.Path(tempfile.mkdtemp(prefix=f"warren-e2e-{front}-", dir="/tmp"))
         try:
-            self._start()
+            self._start(pg, dockerd)
         except BaseException:
             self.close()
             raise
 
-    def _start(self):
-        self.pg = Postgres()
-        self.parts.append(self.pg.close)
-        self.dockerd = Dockerd()
-        self.parts.append(self.dockerd.close)
+    def _start(self, pg, dockerd):
+        self.pg = pg
+        if pg is None:
+            self.pg = Postgres()
+            self.parts.append(self.pg.close)
+        self.dockerd = dockerd
+        if dockerd is None:
+            self.dockerd = Dockerd()
+            self.parts.append(self.dockerd.close)
         build_image(self.dockerd.client, DEMO_IMAGE, DEMO_PAGE)
         conf = dict(STACK_CONF)
         conf["docker_host"] = self.dockerd.host
         conf["secret_key_file"] = str(self.workdir / "api" / "secret.key")
-        self.w = PublicWarren(self.pg, self.workdir / "api", self.pg.create_db("e2e"), **conf)
-        self.parts.append(self._close_warren)
-        self.port = self.w.http_port
+        db = self.pg.create_db(f"e2e_{self.front}")
+        if self.front == "apache":
+            self._start_apache(db, conf)
+        else:
+            self.w = PublicWarren(self.pg, self.workdir / "api", db, **conf)
+            self.parts.append(self._close_warren)
+            self.port = self.w.http_port
         self.url = f"http://warren.localhost:{self.port}"
         self.api_base = f"http://127.0.0.1:{self.port}/api/v1"
         self.recon = Reconciler(self.w, self.dockerd.host, reconciler_resync=10)
@@ -143,6 +171,32 @@ class E2EStack:
             "name": "demo", "display_name": "Demo web page",
             "description": "busybox httpd serving a static page on port 8080",
             "version": demo_version()}).json()
+
+    def _start_apache(self, db, conf):
+        """warren-api on a socket www-data may reach, its Authorizer on
+        TCP, and Apache in front, as tests/integration/test_apache.py
+        runs them."""
+        from conftest import free_port
+        from test_apache import Apache
+
+        # Only root and www-data enter: Apache serves as www-data.
+        shutil.chown(self.workdir, "root", "www-data")
+        os.chmod(self.workdir, 0o750)
+        htdocs = self.workdir / "htdocs"
+        shutil.copytree(HERE.parent.parent / "htdocs", htdocs)
+        self.port = free_port()
+        self.w = ApacheWarren(self.pg, self.workdir / "api", db, front_port=self.port,
+                              listen_mode="0666", authorizer_listen=f"127.0.0.1:{free_port()}",
+                              **conf)
+        self.parts.append(self._close_warren)
+        self.apache = Apache(self.workdir / "apache", self.w.sock,
+                             self.w.conf["authorizer_listen"], htdocs, port=self.port)
+        self.parts.append(self._close_apache)
+
+    def _close_apache(self):
+        errors = self.apache.finish()
+        if errors:
+            raise AssertionError("\n".join(errors))
 
     def _close_warren(self):
         error = self.w.close()
@@ -174,7 +228,10 @@ class E2EStack:
     def logs(self):
         """The tails of the service logs, for a failing test's report."""
         out = []
-        for name, text in (("warren-api", self.w.log()), ("reconciler", self.recon.log())):
+        logs = [("warren-api", self.w.log()), ("reconciler", self.recon.log())]
+        if self.front == "apache":
+            logs.append(("apache", self.apache.log()))
+        for name, text in logs:
             out.append(f"--- {name} (last 3000 bytes)\n{text[-3000:]}")
         return "\n".join(out)
 

@@ -100,12 +100,12 @@ Include {d}/site.conf
 
 
 class Apache:
-    def __init__(self, d, sock, authorizer, htdocs, edit=None):
+    def __init__(self, d, sock, authorizer, htdocs, edit=None, port=None):
         """edit: a function of the site's text, for a test that needs
-        one setting changed."""
+        one setting changed; port: the one to listen on (a free one)."""
         self.dir = pathlib.Path(d)
         (self.dir / "run").mkdir(parents=True)
-        self.port = free_port()
+        self.port = port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         text = site_text(self.port, htdocs, sock, authorizer)
         (self.dir / "site.conf").write_text(edit(text) if edit else text)

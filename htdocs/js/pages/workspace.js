@@ -341,6 +341,7 @@ export async function detail(ctx) {
 			h("h3", `Build ${b.number}: ${b.transition}`), state), box);
 		let after = 0;
 		let errors = 0;
+		let first = null;
 		while (run === logRun && !signal.aborted) {
 			let r;
 			const asked = Date.now();
@@ -362,14 +363,24 @@ export async function detail(ctx) {
 			if (run !== logRun)
 				return;
 			const stick = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
-			for (const l of r.items)
+			for (const l of r.items) {
+				// Each step's time from the build's first line.
+				const at = new Date(l.at).getTime();
+				if (first === null)
+					first = at;
 				lines.append(h(`li.${l.stream || "stdout"}`,
-					h("time.log-time", { datetime: l.at }, new Date(l.at).toLocaleTimeString()), " ", l.line));
+					h("time.log-time", { datetime: l.at, title: new Date(l.at).toLocaleTimeString() },
+						`+${((at - first) / 1000).toFixed(2)} s`), " ", l.line));
+			}
 			if (stick)
 				box.scrollTop = box.scrollHeight;
 			after = r.next_after;
 			if (r.done) {
 				state.textContent = lines.children.length ? "complete" : "no lines";
+				// The build's end is news now, not at the next poll: the
+				// page offers to open the workspace at once.
+				if (b.id === ws.build_id)
+					refresh().catch(() => {});
 				return;
 			}
 			state.textContent = "following…";
