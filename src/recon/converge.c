@@ -37,6 +37,7 @@ struct run {
 	bool			 transient;	/* Docker did not answer */
 	bool			 retry;		/* the step may succeed again */
 	bool			 stopped;	/* cut short by a shutdown */
+	bool			 recorded;	/* the deployment row is current */
 	struct timespec		 t0;
 };
 
@@ -171,7 +172,8 @@ ours(const struct worker *w, struct json_object *labels)
 int
 converge_observe(struct worker *w, const struct desired *d, struct actual *a)
 {
-	struct run r = { w, d, { 0 }, NULL, NULL, false, false, false, { 0, 0 } };
+	struct run r = { w, d, { 0 }, NULL, NULL, false, false, false, false,
+	    { 0, 0 } };
 	struct json_object *o, *st, *cfg, *v;
 	enum docker_result res;
 
@@ -543,6 +545,7 @@ step_start(struct run *r)
 	r->a.running = true;
 	if (!record(r, "running", 0))
 		return fail(r, "could not record the deployment");
+	r->recorded = true;
 	return true;
 }
 
@@ -620,7 +623,7 @@ step_probe(struct run *r)
 	struct json_object *probe, *v, *dep, *ns, *ports, *b;
 	int64_t deadline, start = r->d->build_started ? r->d->build_started :
 	    (int64_t)time(NULL);
-	int port = 0, interval = 10, since_check = 0;
+	int port = 0, interval = 5, since_check = 0, waited = 0;
 	const char *path = "/", *logs;
 	bool http = true;
 	char *text;
@@ -660,13 +663,17 @@ step_probe(struct run *r)
 		if (probe_once(port, http, path, r->w->shared->stop_fd)) {
 			state_log(r->w->db, r->w->a, r->d->build_id, "system",
 			    "ready after %.3f s", since(&r->t0));
-			return record(r, "running", 0) ||
+			/* Started by this run: recorded as it is already. */
+			return r->recorded || record(r, "running", 0) ||
 			    fail(r, "could not record the deployment");
 		}
 		if (!nap(r, interval))
 			return interrupted(r);
 		since_check += interval;
-		if (interval < 200)
+		waited += interval;
+		/* Every 5 ms for the first second, when most images answer;
+		 * then less and less often, up to every 200 ms. */
+		if (waited >= 1000 && interval < 200)
 			interval += 10;
 		/* A container that died will not become ready. */
 		if (since_check >= 1000) {
@@ -1001,7 +1008,8 @@ int
 converge_run(struct worker *w, const struct desired *d,
     const struct actual *a, const struct plan *p)
 {
-	struct run r = { w, d, *a, NULL, NULL, false, false, false, { 0, 0 } };
+	struct run r = { w, d, *a, NULL, NULL, false, false, false, false,
+	    { 0, 0 } };
 	int i;
 
 	clock_gettime(CLOCK_MONOTONIC, &r.t0);
