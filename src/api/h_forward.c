@@ -28,6 +28,7 @@
 #include "query.h"
 #include "server.h"
 #include "spec.h"
+#include "util.h"
 
 #define WS_AUDIENCE_PREFIX	"warren-ws:"
 #define WS_COOKIE		"warren_ws"
@@ -138,15 +139,6 @@ struct cached {
 };
 
 static struct cached	cache[CACHE_SIZE];
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static unsigned
 slot(const char *key)

@@ -29,6 +29,7 @@
 #include "ratelimit.h"
 #include "router.h"
 #include "worker.h"
+#include "util.h"
 
 #define MAX_CHILDREN	METRICS_MAX_SLOTS
 #define CRASH_WINDOW_MS	1000
@@ -42,15 +43,6 @@ struct child {
 
 static struct child	children[MAX_CHILDREN];
 static int		generation;
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int
 listen_unix(const struct conf *c)

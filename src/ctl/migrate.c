@@ -14,6 +14,7 @@
 
 #include "migrate.h"
 #include "migrations.h"
+#include "util.h"
 
 #define CREATE_TABLE \
 	"CREATE TABLE IF NOT EXISTS " MIGRATIONS_TABLE " (" \
@@ -31,19 +32,6 @@ checksum(const char *sql, char out[65])
 	sodium_bin2hex(out, 65, h, sizeof(h));
 }
 
-static const char *
-first_line(const char *msg)
-{
-	static char buf[512];
-	size_t n = strcspn(msg, "\n");
-
-	if (n >= sizeof(buf))
-		n = sizeof(buf) - 1;
-	memcpy(buf, msg, n);
-	buf[n] = '\0';
-	return buf;
-}
-
 /* Runs a statement that returns nothing of interest; -1 after reporting. */
 static int
 run(PGconn *c, const char *what, const char *sql)
@@ -54,7 +42,7 @@ run(PGconn *c, const char *what, const char *sql)
 
 	if (!ok)
 		fprintf(stderr, "warrenctl: could not %s: %s\n", what,
-		    first_line(PQresultErrorMessage(r)));
+		    FIRST_LINE(PQresultErrorMessage(r)));
 	PQclear(r);
 	return ok ? 0 : -1;
 }
@@ -74,7 +62,7 @@ apply(PGconn *c, const struct migration *m)
 	if (PQresultStatus(r) != PGRES_COMMAND_OK &&
 	    PQresultStatus(r) != PGRES_TUPLES_OK) {
 		fprintf(stderr, "warrenctl: migration %04d_%s failed: %s\n",
-		    m->version, m->name, first_line(PQresultErrorMessage(r)));
+		    m->version, m->name, FIRST_LINE(PQresultErrorMessage(r)));
 		PQclear(r);
 		(void)run(c, "roll back", "ROLLBACK");
 		return -1;
@@ -85,7 +73,7 @@ apply(PGconn *c, const struct migration *m)
 	    NULL, NULL, 0);
 	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
 		fprintf(stderr, "warrenctl: could not record migration %04d: "
-		    "%s\n", m->version, first_line(PQresultErrorMessage(r)));
+		    "%s\n", m->version, FIRST_LINE(PQresultErrorMessage(r)));
 		PQclear(r);
 		(void)run(c, "roll back", "ROLLBACK");
 		return -1;
@@ -140,7 +128,7 @@ migrate_locked(PGconn *c, bool status_only)
 	    MIGRATIONS_TABLE " ORDER BY version");
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		fprintf(stderr, "warrenctl: could not read migrations: %s\n",
-		    first_line(PQresultErrorMessage(r)));
+		    FIRST_LINE(PQresultErrorMessage(r)));
 		PQclear(r);
 		return -1;
 	}
@@ -181,7 +169,7 @@ migrate_run(const struct conf *conf, bool status_only)
 	c = PQconnectdbParams(keys, vals, 1);
 	if (PQstatus(c) != CONNECTION_OK) {
 		fprintf(stderr, "warrenctl: could not connect to the "
-		    "database: %s\n", first_line(PQerrorMessage(c)));
+		    "database: %s\n", FIRST_LINE(PQerrorMessage(c)));
 		PQfinish(c);
 		return -1;
 	}

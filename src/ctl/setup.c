@@ -31,6 +31,7 @@
 #include "migrate.h"
 #include "setup.h"
 #include "user.h"
+#include "util.h"
 
 #define SUPERUSER	"postgres"	/* OS user and role of the cluster */
 #define SERVICE_USER	"warren"	/* OS user of warren-api */
@@ -48,15 +49,6 @@ struct setup {
 	const char	*email;
 	char		 timeout[32];		/* connect_timeout, seconds */
 };
-
-static const char *
-first_line(const char *msg)
-{
-	static char buf[512];
-
-	snprintf(buf, sizeof(buf), "%.*s", (int)strcspn(msg, "\n"), msg);
-	return buf;
-}
 
 /* Whether the file sets db_conninfo itself (1), or not (0); -1: error. */
 static int
@@ -195,7 +187,7 @@ connect_service(struct setup *s, char *err, size_t errlen)
 
 	if (PQstatus(conn) == CONNECTION_OK)
 		return conn;
-	snprintf(err, errlen, "%s", first_line(PQerrorMessage(conn)));
+	snprintf(err, errlen, "%s", FIRST_LINE(PQerrorMessage(conn)));
 	PQfinish(conn);
 	return NULL;
 }
@@ -229,7 +221,7 @@ connect_superuser(struct setup *s)
 	PQconninfoFree(opts);
 	if (PQstatus(conn) != CONNECTION_OK) {
 		fprintf(stderr, "warrenctl: could not connect to PostgreSQL as "
-		    "%s: %s\n", SUPERUSER, first_line(PQerrorMessage(conn)));
+		    "%s: %s\n", SUPERUSER, FIRST_LINE(PQerrorMessage(conn)));
 		PQfinish(conn);
 		return NULL;
 	}
@@ -248,7 +240,7 @@ create_unless(PGconn *conn, const char *probe, const char *name,
 	r = PQexecParams(conn, probe, 1, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		fprintf(stderr, "warrenctl: could not look for %s %s: %s\n",
-		    what, name, first_line(PQresultErrorMessage(r)));
+		    what, name, FIRST_LINE(PQresultErrorMessage(r)));
 		PQclear(r);
 		return -1;
 	}
@@ -261,7 +253,7 @@ create_unless(PGconn *conn, const char *probe, const char *name,
 	r = PQexec(conn, sql);
 	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
 		fprintf(stderr, "warrenctl: could not create %s %s: %s\n",
-		    what, name, first_line(PQresultErrorMessage(r)));
+		    what, name, FIRST_LINE(PQresultErrorMessage(r)));
 		PQclear(r);
 		return -1;
 	}
@@ -296,7 +288,7 @@ make_reconciler_role(PGconn *conn, const char *role, const char *name)
 		else
 			fprintf(stderr, "warrenctl: could not grant role %s to "
 			    "%s: %s\n", name, RECONCILER_USER,
-			    first_line(PQresultErrorMessage(r)));
+			    FIRST_LINE(PQresultErrorMessage(r)));
 		PQclear(r);
 	}
 	PQfreemem(rec);
@@ -369,7 +361,7 @@ first_admin(struct setup *s)
 	    NULL, NULL, 0);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		fprintf(stderr, "warrenctl: could not look for an admin: %s\n",
-		    first_line(PQresultErrorMessage(r)));
+		    FIRST_LINE(PQresultErrorMessage(r)));
 		n = -1;
 	} else if ((n = PQntuples(r)) > 0)
 		printf("admin %s exists: keeping it\n", PQgetvalue(r, 0, 0));

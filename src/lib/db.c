@@ -15,6 +15,7 @@
 
 #include "db.h"
 #include "log.h"
+#include "util.h"
 
 #define DB_MAX_PREPARED	128
 #define DB_RETRY_MS	200	/* pause between failed connection attempts */
@@ -36,32 +37,6 @@ struct db {
 	void			(*on_error)(enum db_error_kind);
 	unsigned		 generation;
 };
-
-/* libpq messages end in a newline and may hold several lines. */
-static const char *
-first_line(const char *msg)
-{
-	static char buf[512];
-	size_t n;
-
-	if (msg == NULL)
-		return "unknown error";
-	n = strcspn(msg, "\n");
-	if (n >= sizeof(buf))
-		n = sizeof(buf) - 1;
-	memcpy(buf, msg, n);
-	buf[n] = '\0';
-	return n ? buf : "unknown error";
-}
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 struct db *
 db_new(const char *conninfo, const char *appname, int connect_ms,
@@ -142,7 +117,7 @@ static void
 notice(void *arg, const char *msg)
 {
 	(void)arg;
-	log_debug("database: %s", first_line(msg));
+	log_debug("database: %s", FIRST_LINE(msg));
 }
 
 static int
@@ -179,7 +154,7 @@ db_connect(struct db *db)
 			    "after %d ms", db->connect_ms);
 		else
 			log_warnx("could not connect to database: %s",
-			    first_line(PQerrorMessage(db->conn)));
+			    FIRST_LINE(PQerrorMessage(db->conn)));
 		db_disconnect(db);
 		db->retry_at = now_ms() + DB_RETRY_MS;
 		db_fail(db, DB_ERR_CONNECT);
@@ -258,7 +233,7 @@ wait_result(struct db *db, struct arena *a, PGresult **out)
 	}
 	if (last == NULL || conn_lost(db)) {
 		log_warnx("database connection lost: %s",
-		    first_line(PQerrorMessage(db->conn)));
+		    FIRST_LINE(PQerrorMessage(db->conn)));
 		if (last != NULL)
 			PQclear(last);
 		db_disconnect(db);
@@ -279,7 +254,7 @@ wait_result(struct db *db, struct arena *a, PGresult **out)
 	if (strncmp(db_sqlstate(last), "08", 2) == 0 ||
 	    strncmp(db_sqlstate(last), "57P0", 4) == 0) {
 		log_warnx("database unavailable: %s",
-		    first_line(PQresultErrorMessage(last)));
+		    FIRST_LINE(PQresultErrorMessage(last)));
 		db_disconnect(db);
 		db_fail(db, DB_ERR_LOST);
 		return DB_UNAVAILABLE;
@@ -317,7 +292,7 @@ prepare(struct db *db, struct arena *a, const struct db_stmt *s)
 	if ((st = wait_result(db, a, &res)) != DB_OK) {
 		if (st == DB_ERROR)
 			log_warnx("could not prepare %s: %s", s->name,
-			    first_line(PQresultErrorMessage(res)));
+			    FIRST_LINE(PQresultErrorMessage(res)));
 		return st;
 	}
 	db->prepared[db->nprepared++] = s;
@@ -347,7 +322,7 @@ db_query(struct db *db, struct arena *a, const struct db_stmt *s,
 	if (!PQsendQueryPrepared(db->conn, s->name, s->nparams, params, NULL,
 	    NULL, 0)) {
 		log_warnx("could not send query: %s",
-		    first_line(PQerrorMessage(db->conn)));
+		    FIRST_LINE(PQerrorMessage(db->conn)));
 		db_disconnect(db);
 		db_fail(db, DB_ERR_LOST);
 		return DB_UNAVAILABLE;

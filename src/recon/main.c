@@ -28,6 +28,7 @@
 #include "secretbox.h"
 #include "state.h"
 #include "traefik.h"
+#include "util.h"
 
 #define MAX_INFLIGHT	4096
 
@@ -602,15 +603,6 @@ run_retries(struct worker *w)
 	for (i = 0; i < n; i++)
 		targeted(w, ids[i]);
 	return n;
-}
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void
