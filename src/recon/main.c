@@ -394,20 +394,14 @@ write_routes(struct worker *w)
 static void
 write_metrics(struct arena *a)
 {
-	char tmp[CONF_STR_MAX + 8], *text;
-	FILE *f;
+	char *text;
 
 	if (conf.reconciler_metrics_file[0] == '\0')
 		return;
 	text = metrics_text(a);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", conf.reconciler_metrics_file);
-	if ((f = fopen(tmp, "w")) == NULL) {
-		log_warn("could not write %s", tmp);
-		return;
-	}
-	fputs(text, f);
-	if (fclose(f) == 0)
-		(void)rename(tmp, conf.reconciler_metrics_file);
+	if (atomic_write(conf.reconciler_metrics_file, text, strlen(text),
+	    0644) == -1)
+		log_warn("could not write %s", conf.reconciler_metrics_file);
 }
 
 static int

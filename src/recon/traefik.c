@@ -18,8 +18,9 @@
 
 #include "log.h"
 #include "traefik.h"
+#include "util.h"
 
-#define TMP_PREFIX	".warren-"
+#define TMP_PREFIX	ATOMIC_TMP_PREFIX
 /* A workspace host's first label: its short id, and -PORT for a port.  No
  * capturing group: Traefik v2's HostRegexp variables refuse them. */
 #define HOST_LABEL_RE	"[a-z2-7]{10}(?:-[1-9][0-9]{0,4})?"
@@ -136,27 +137,11 @@ same_content(const char *path, const char *text)
 int
 traefik_write(const char *path, const char *text)
 {
-	char tmp[4096], dir[4096];
-	size_t n = strlen(text);
-	int fd, dfd;
-
 	if (same_content(path, text))
 		return 0;
-	snprintf(dir, sizeof(dir), "%s", path);
-	snprintf(tmp, sizeof(tmp), "%s/" TMP_PREFIX "%s.tmp%ld", dirname(dir),
-	    strrchr(path, '/') ? strrchr(path, '/') + 1 : path, (long)getpid());
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644))
-	    == -1 || write(fd, text, n) != (ssize_t)n || fsync(fd) == -1 ||
-	    close(fd) == -1 || rename(tmp, path) == -1) {
+	if (atomic_write(path, text, strlen(text), 0644) == -1) {
 		log_warn("could not write %s", path);
-		unlink(tmp);
 		return -1;
-	}
-	snprintf(dir, sizeof(dir), "%s", path);
-	if ((dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) !=
-	    -1) {
-		(void)fsync(dfd);
-		close(dfd);
 	}
 	return 1;
 }

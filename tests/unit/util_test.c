@@ -1,9 +1,14 @@
-/* src/lib/util.c: the clock and libpq's messages cut to one line. */
+/* src/lib/util.c: the clock, libpq's messages cut to one line, files
+ * replaced atomically. */
 #include "config.h"
 
+#include <dirent.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "tap.h"
 #include "util.h"
@@ -21,6 +26,73 @@ cutter(void *arg)
 		if (strcmp(FIRST_LINE(msg), want) != 0)
 			bad++;
 	return bad ? (void *)1 : NULL;
+}
+
+/* Entries of a directory (or of /proc/self/fd), "." and ".." aside. */
+static int
+entries(const char *dir)
+{
+	struct dirent *e;
+	DIR *d = opendir(dir);
+	int n = 0;
+
+	while ((e = readdir(d)) != NULL)
+		n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+	closedir(d);
+	return n;
+}
+
+static char *
+slurp(const char *path)
+{
+	static char buf[256];
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	if (f == NULL)
+		return NULL;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+static void
+atomic_writes(void)
+{
+	char dir[] = "/tmp/warren-util-XXXXXX", path[256], sub[256];
+	struct stat st;
+	int fds;
+
+	umask(022);
+	if (mkdtemp(dir) == NULL) {
+		ok(0, "a temporary directory");
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/routes.yml", dir);
+	ok(atomic_write(path, "one\n", 4, 0640) == 0, "a new file is written");
+	is_str(slurp(path), "one\n", "with its text");
+	ok(stat(path, &st) == 0 && (st.st_mode & 0777) == 0640, "and its mode");
+	ok(atomic_write(path, "two\n", 4, 0644) == 0, "an old one is replaced");
+	is_str(slurp(path), "two\n", "by the new text");
+	is_int(entries(dir), 1, "no temporary file is left");
+	/* Failures: no descriptor kept, no temporary file left. */
+	fds = entries("/proc/self/fd");
+	snprintf(sub, sizeof(sub), "%s/no-such-dir/x", dir);
+	ok(atomic_write(sub, "x", 1, 0644) == -1, "a missing directory fails");
+	snprintf(sub, sizeof(sub), "%s/d", dir);
+	mkdir(sub, 0755);
+	snprintf(path, sizeof(path), "%s/d/inside", dir);
+	atomic_write(path, "x", 1, 0644);
+	ok(atomic_write(sub, "x", 1, 0644) == -1,
+	    "a rename over a directory that is not empty fails");
+	is_int(entries(dir), 2, "and leaves no temporary file");
+	is_int(entries("/proc/self/fd"), fds, "failures leave no descriptor open");
+	unlink(path);
+	rmdir(sub);
+	snprintf(path, sizeof(path), "%s/routes.yml", dir);
+	unlink(path);
+	rmdir(dir);
 }
 
 int
@@ -48,5 +120,6 @@ main(void)
 	a = now_ms();
 	b = now_ms();
 	ok(a > 0 && b >= a, "the clock moves forward");
+	atomic_writes();
 	return done_testing();
 }
