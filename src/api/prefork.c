@@ -28,8 +28,8 @@
 #include "prefork.h"
 #include "ratelimit.h"
 #include "router.h"
-#include "worker.h"
 #include "util.h"
+#include "worker.h"
 
 #define MAX_CHILDREN	METRICS_MAX_SLOTS
 #define CRASH_WINDOW_MS	1000

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "converge.h"
+#include "httpc.h"
 #include "imageref.h"
 #include "json.h"
 #include "log.h"
@@ -358,7 +359,7 @@ ensure_image(struct run *r)
 	struct json_object *o, *v;
 	enum docker_result res;
 	const char *path = arena_printf(r->w->a, "/images/%s/json",
-	    docker_escape(r->w->a, r->d->image));
+	    httpc_escape(r->w->a, r->d->image));
 	const char *why;
 
 	/* The operator's policy holds for templates older than it, too. */
@@ -402,7 +403,7 @@ converge_network(struct worker *w)
 	if (strcmp(name, "bridge") == 0 || strcmp(name, "none") == 0)
 		return 0;
 	res = docker_call(w->docker, w->a, "GET", arena_printf(w->a,
-	    "/networks/%s", docker_escape(w->a, name)), NULL, 0, NULL);
+	    "/networks/%s", httpc_escape(w->a, name)), NULL, 0, NULL);
 	if (res == DOCKER_OK)
 		return 0;
 	if (res != DOCKER_NOT_FOUND)

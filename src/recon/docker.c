@@ -15,6 +15,7 @@
 #include <curl/curl.h>
 
 #include "docker.h"
+#include "httpc.h"
 #include "json.h"
 #include "log.h"
 
@@ -163,27 +164,6 @@ double
 docker_last_seconds(struct docker *d)
 {
 	return d->last_seconds;
-}
-
-char *
-docker_escape(struct arena *a, const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	char *out = arena_alloc(a, strlen(s) * 3 + 1), *o = out;
-
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || strchr("-._~", c) != NULL)
-			*o++ = (char)c;
-		else {
-			*o++ = '%';
-			*o++ = hex[c >> 4];
-			*o++ = hex[c & 15];
-		}
-	}
-	*o = '\0';
-	return out;
 }
 
 /*
@@ -538,7 +518,7 @@ docker_pull(struct docker *d, struct arena *a, const char *image,
 	s.line_fn = line_fn;
 	s.line_arg = line_arg;
 	if (request_with(d, a, "POST", arena_printf(a, "/images/create?"
-	    "fromImage=%s&tag=%s", docker_escape(a, name), docker_escape(a,
+	    "fromImage=%s&tag=%s", httpc_escape(a, name), httpc_escape(a,
 	    tag)), NULL, timeout_ms, &status, &s, true, auth ? arena_printf(a,
 	    "X-Registry-Auth: %s", auth) : NULL) == -1)
 		return DOCKER_UNREACHABLE;
@@ -577,14 +557,14 @@ docker_exec(struct docker *d, struct arena *a, const char *container,
 
 	*exit_code = -1;
 	res = docker_call(d, a, "POST", arena_printf(a, "/containers/%s/exec",
-	    docker_escape(a, container)), spec, 30000, &o);
+	    httpc_escape(a, container)), spec, 30000, &o);
 	if (res != DOCKER_OK)
 		return res;
 	if (o == NULL || !json_object_object_get_ex(o, "Id", &v)) {
 		snprintf(d->err, sizeof(d->err), "Docker made no exec");
 		return DOCKER_ERROR;
 	}
-	id = docker_escape(a, json_object_get_string(v));
+	id = httpc_escape(a, json_object_get_string(v));
 	/* Without an upgrade, dockerd answers 200 and streams until the
 	 * command ends, then closes. */
 	memset(&s, 0, sizeof(s));

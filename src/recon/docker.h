@@ -59,6 +59,5 @@ enum docker_result docker_exec(struct docker *, struct arena *,
 enum docker_result docker_stream(struct docker *, struct arena *,
 		    const char *method, const char *path, FILE *in, FILE *out,
 		    long timeout_ms);
-char		*docker_escape(struct arena *, const char *);
 
 #endif

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "httpc.h"
 #include "json.h"
 #include "log.h"
 #include "observe.h"
@@ -352,7 +353,7 @@ observe_all(struct worker *w, const struct desired *ds, int n,
 	size_t i;
 
 	memset(o, 0, sizeof(*o));
-	filter = docker_escape(w->a, "{\"label\":[\"warren.managed=true\"]}");
+	filter = httpc_escape(w->a, "{\"label\":[\"warren.managed=true\"]}");
 	if (docker_call(w->docker, w->a, "GET", arena_printf(w->a,
 	    "/containers/json?all=1&filters=%s", filter), NULL, 0, &list)
 	    != DOCKER_OK || docker_call(w->docker, w->a, "GET",
