@@ -11,6 +11,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,7 +70,9 @@ static struct {
 	uint64_t	 seq;
 }			 recent[RECENT];
 static bool		 quitting;
-static volatile bool	 routes_dirty = true;
+/* Set by the workers as a run ends, taken by the main thread. */
+static atomic_bool	 routes_dirty = true;
+
 static const struct db_stmt q_lock = {
 	"recon_lock",
 	"SELECT pg_try_advisory_lock(hashtextextended('warren-reconciler:'"
@@ -171,7 +174,7 @@ release(const char *id)
 				retry_later(id);
 			inflight[i][0] = '\0';
 			dirty[i] = false;
-			routes_dirty = true;
+			atomic_store(&routes_dirty, true);
 			poke();
 			if (nretry > 0)
 				poke();
@@ -376,13 +379,13 @@ write_routes(struct worker *w)
 	struct traefik_route *r;
 	int n;
 
-	if (conf.traefik_file[0] == '\0' || !routes_dirty)
+	if (conf.traefik_file[0] == '\0' || !atomic_exchange(&routes_dirty,
+	    false))
 		return;
-	routes_dirty = false;
 	arena_reset(w->a);
 	if (state_routes(w->db, w->a, conf.docker_publish_address, &r, &n)
 	    == -1) {
-		routes_dirty = true;
+		atomic_store(&routes_dirty, true);
 		return;
 	}
 	if (traefik_write(conf.traefik_file, traefik_render(w->a, r, n,
@@ -444,7 +447,7 @@ full_pass(struct worker *main_w)
 		if (p.n > 0)
 			dispatch(&ds[i], &acts[i], snap);
 	}
-	routes_dirty = true;
+	atomic_store(&routes_dirty, true);
 	write_metrics(main_w->a);
 	return 0;
 }
@@ -768,7 +771,7 @@ main(int argc, char *argv[])
 		/* What was stale or busy in the pass, read afresh. */
 		for (int round = 0; round < 3 && run_retries(w) > 0; round++)
 			wait_idle();
-		routes_dirty = true;
+		atomic_store(&routes_dirty, true);
 		write_routes(w);
 		write_metrics(w->a);
 	} else
