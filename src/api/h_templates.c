@@ -18,7 +18,7 @@
 	" v.cpu_millis, v.memory_mb, v.pids, v.home_path, v.uid, v.gid," \
 	" v.probe, v.idle_timeout, v.max_lifetime, v.max_share_level," \
 	" v.parameters, v.secrets, v.capabilities, v.restart_policy," \
-	" v.starters, v.created_at"
+	" v.starters, v.pool, v.created_at"
 
 #define TEMPLATE_COLUMNS \
 	"t.id, t.name, t.display_name, t.description, t.archived_at," \
@@ -62,10 +62,10 @@ static const struct db_stmt q_version_create = {
 	"INSERT INTO template_versions (template_id, number, image, command,"
 	" args, env, ports, cpu_millis, memory_mb, pids, home_path, uid, gid,"
 	" probe, idle_timeout, max_lifetime, max_share_level, parameters,"
-	" secrets, capabilities, restart_policy, created_by, starters) VALUES"
-	" ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,"
+	" secrets, capabilities, restart_policy, created_by, starters, pool)"
+	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,"
 	" nullif($15::int, 0), nullif($16::int, 0), $17, $18, $19, $20, $21,"
-	" $22, $23) RETURNING id", 23
+	" $22, $23, $24) RETURNING id", 24
 };
 
 static const struct db_stmt q_tpl_activate = {
@@ -143,7 +143,8 @@ store_version(struct request *req, struct response *resp,
 	    s.home_path, num(req, s.uid), num(req, s.gid), s.probe,
 	    num(req, s.idle_timeout), num(req, s.max_lifetime),
 	    s.max_share_level, s.parameters, s.secrets, s.capabilities,
-	    s.restart_policy, req->caller.user_id, s.starters)) != DB_OK) {
+	    s.restart_policy, req->caller.user_id, s.starters, s.pool))
+	    != DB_OK) {
 		q_fail(req, resp, st, res);
 		return NULL;
 	}

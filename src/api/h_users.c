@@ -35,7 +35,8 @@ static const struct db_stmt q_user_orgs = {
 static const struct db_stmt q_user_list = {
 	"user_list",
 	"SELECT " USER_COLUMNS " FROM users WHERE ($1::text IS NULL OR"
-	" username > $1) ORDER BY username LIMIT $2", 2
+	" username > $1) AND id <> '" POOL_OWNER "'"
+	" ORDER BY username LIMIT $2", 2
 };
 
 static const struct db_stmt q_user_create = {

@@ -32,6 +32,7 @@ static const struct db_stmt q_ws_list = {
 	"ws_list",
 	"SELECT " WS_COLUMNS " FROM workspace_states w"
 	" WHERE w.deleted_at IS NULL AND ($1::uuid IS NULL OR w.owner_id = $1)"
+	" AND ($1::uuid IS NOT NULL OR w.pool_version_id IS NULL)"
 	" AND ($2::text IS NULL OR w.status = $2)"
 	" AND ($3::uuid IS NULL OR w.template_id = $3)"
 	" AND ($4::text IS NULL OR (w.name, w.id) > ($4, $5::uuid))"
@@ -43,11 +44,45 @@ static const struct db_stmt q_version_for = {
 	"ws_version_for",
 	"SELECT v.id, v.parameters, v.cpu_millis, v.memory_mb, v.idle_timeout,"
 	" v.max_share_level, t.id, (SELECT coalesce(jsonb_agg(s->>'name'),"
-	" '[]') FROM jsonb_array_elements(v.starters) s)::text"
+	" '[]') FROM jsonb_array_elements(v.starters) s)::text,"
+	" coalesce((v.pool->>'size')::int, 0) > 0"
 	" FROM templates t JOIN template_versions v"
 	" ON v.template_id = t.id WHERE (t.id::text = $1 OR t.name = $1)"
 	" AND t.archived_at IS NULL AND (($2::int IS NULL AND"
 	" v.id = t.active_version_id) OR v.number = $2::int)", 2
+};
+
+/* A create's statement failed: the name taken is the caller's to fix. */
+static void
+create_failed(struct request *req, struct response *resp, enum db_status st,
+    PGresult *res)
+{
+	if (st == DB_ERROR && strcmp(db_sqlstate(res), "23505") == 0) {
+		q_rollback(req);
+		problem(req, resp, PROBLEM_CONFLICT, "you have a workspace with "
+		    "this name");
+		return;
+	}
+	q_fail(req, resp, st, res);
+}
+
+/*
+ * A ready member of the version's warm pool, with these parameters,
+ * becomes the caller's workspace: the oldest one no other claim holds.
+ */
+static const struct db_stmt q_ws_claim = {
+	"ws_claim",
+	"WITH m AS (SELECT w.id FROM workspaces w JOIN template_versions v"
+	"  ON v.id = w.pool_version_id WHERE w.pool_version_id = $1"
+	"  AND w.deleted_at IS NULL AND w.desired_state = 'running'"
+	"  AND v.pool->'parameters' = $2::jsonb AND (SELECT b.status FROM"
+	"  workspace_builds b WHERE b.workspace_id = w.id ORDER BY b.number"
+	"  DESC LIMIT 1) = 'succeeded'"
+	"  ORDER BY w.created_at, w.id LIMIT 1 FOR UPDATE OF w SKIP LOCKED)"
+	" UPDATE workspaces w SET owner_id = $3, org_id = $4, name = $5,"
+	" parameters = $2::jsonb, secrets = $6, autostop_ttl = $7,"
+	" idle_timeout = $8, pool_version_id = NULL, created_at = now(),"
+	" updated_at = now() FROM m WHERE w.id = m.id RETURNING w.id", 8
 };
 
 /* A secret the owner's workspaces may use: theirs, or their org's. */
@@ -423,7 +458,7 @@ h_workspaces_create(struct request *req, struct response *resp)
 	const char *name = NULL, *tpl = NULL, *org = NULL, *params, *err;
 	const char *secrets, *vid, *wid, *starter = NULL, *repository;
 	long version = 0, ttl = 0, idle = 0;
-	bool has_version, start = true, has_ttl, has_idle;
+	bool has_version, start = true, has_ttl, has_idle, claimed;
 	struct json_object *pv = NULL, *o, *d;
 	struct usage_change ch = { 1, 0, 0, 0 };
 	enum db_status st;
@@ -504,8 +539,23 @@ h_workspaces_create(struct request *req, struct response *resp)
 	}
 	if (!ws_quota_ok(req, resp, req->caller.user_id, org, &ch))
 		return;
+	/* A prebuilt workspace, when the version keeps a pool that fits. */
+	wid = NULL;
+	if (start && starter == NULL && repository == NULL &&
+	    q_bool(ver, 0, 8)) {
+		if ((st = q_run(req, &q_ws_claim, &res, vid, params,
+		    req->caller.user_id, org, name, secrets, has_ttl ?
+		    num(req, ttl) : NULL, has_idle && idle > 0 ?
+		    num(req, idle) : NULL)) != DB_OK) {
+			create_failed(req, resp, st, res);
+			return;
+		}
+		if (PQntuples(res) == 1)
+			wid = arena_strdup(req->arena, PQgetvalue(res, 0, 0));
+	}
+	claimed = wid != NULL;
 	/* A short id collision is possible in principle: draw again. */
-	for (tries = 0;; tries++) {
+	for (tries = 0; wid == NULL; tries++) {
 		if ((st = q_run(req, &q_ws_create, &res, ws_short_id(req),
 		    req->caller.user_id, org, name, PQgetvalue(ver, 0, 6), vid,
 		    params, secrets, has_ttl ? num(req, ttl) : NULL,
@@ -514,14 +564,7 @@ h_workspaces_create(struct request *req, struct response *resp)
 			break;
 		if (tries > 0 || st != DB_ERROR || strstr(PQresultErrorField(
 		    res, PG_DIAG_CONSTRAINT_NAME) ?: "", "short_id") == NULL) {
-			if (st == DB_ERROR && strcmp(db_sqlstate(res), "23505")
-			    == 0) {
-				q_rollback(req);
-				problem(req, resp, PROBLEM_CONFLICT, "you have "
-				    "a workspace with this name");
-				return;
-			}
-			q_fail(req, resp, st, res);
+			create_failed(req, resp, st, res);
 			return;
 		}
 	}
@@ -530,6 +573,8 @@ h_workspaces_create(struct request *req, struct response *resp)
 		return;
 	d = json_own(req->arena, json_object_new_object());
 	json_object_object_add(d, "name", json_object_new_string(name));
+	if (claimed)
+		json_object_object_add(d, "prebuilt", json_object_new_boolean(1));
 	if ((st = audit(req, "workspace.create", "workspace", wid,
 	    AUDIT_SUCCESS, d)) != DB_OK) {
 		q_fail(req, resp, st, NULL);

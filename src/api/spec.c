@@ -637,6 +637,45 @@ parse_starters(struct ctx *x, const char **out)
 	return true;
 }
 
+/*
+ * "pool": {"size": 2, "parameters": {...}}: workspaces kept started and
+ * ready for claims whose parameters are these (defaults filled in).
+ */
+static bool
+parse_pool(struct ctx *x, const char *definitions, const char **out)
+{
+	struct json_object *v = get(x, "pool"), *f, *pool;
+	const char *applied, *err;
+	int64_t size;
+
+	*out = NULL;
+	if (v == NULL)
+		return true;
+	if (!json_object_is_type(v, json_type_object))
+		return fail(x, "pool must be an object with size and, "
+		    "optionally, parameters");
+	json_object_object_foreach(v, key, val) {
+		(void)val;
+		if (strcmp(key, "size") && strcmp(key, "parameters"))
+			return fail(x, "pool: unknown field '%.32s'", key);
+	}
+	if (!json_object_object_get_ex(v, "size", &f) ||
+	    !json_object_is_type(f, json_type_int) ||
+	    (size = json_object_get_int64(f)) < 0 || size > SPEC_MAX_POOL)
+		return fail(x, "pool: size must be an integer between 0 and %d",
+		    SPEC_MAX_POOL);
+	json_object_object_get_ex(v, "parameters", &f);
+	if (!spec_params_apply(x->a, definitions, f, NULL, &applied, &err))
+		return fail(x, "pool: parameters: %s", err);
+	pool = json_own(x->a, json_object_new_object());
+	json_object_object_add(pool, "size", json_object_new_int64(size));
+	if (json_parse(x->a, applied, strlen(applied), &f) != JSON_OK)
+		return fail(x, "pool: parameters are not readable");
+	json_object_object_add(pool, "parameters", json_object_get(f));
+	*out = text(x, pool);
+	return true;
+}
+
 static bool
 name_list(struct ctx *x, const char *k, const char *const *allowed,
     const char **out)
@@ -698,7 +737,7 @@ spec_version_parse(struct arena *a, const struct conf *c,
 	    "env", "ports", "cpu_millis", "memory_mb", "pids", "home_path",
 	    "uid", "gid", "probe", "idle_timeout", "max_lifetime",
 	    "max_share_level", "parameters", "secrets", "capabilities",
-	    "restart_policy", "starters", NULL };
+	    "restart_policy", "starters", "pool", NULL };
 	struct ctx x = { a, c, body, NULL };
 	struct json_object *ports;
 	const char *v;
@@ -746,7 +785,8 @@ spec_version_parse(struct arena *a, const struct conf *c,
 	    !name_list(&x, "secrets", NULL, &s->secrets) ||
 	    !name_list(&x, "capabilities", capabilities, &s->capabilities) ||
 	    !get_str(&x, "restart_policy", false, "restart", 16,
-	    &s->restart_policy) || !parse_starters(&x, &s->starters))
+	    &s->restart_policy) || !parse_starters(&x, &s->starters) ||
+	    !parse_pool(&x, s->parameters, &s->pool))
 		goto out;
 	s->env = get(&x, "env") ? text(&x, get(&x, "env")) : "{}";
 	s->ports = ports ? text(&x, ports) : "[]";

@@ -35,6 +35,7 @@ struct spec_version {
 	const char	*capabilities;	/* JSON array of names */
 	const char	*restart_policy;
 	const char	*starters;	/* JSON array of {name, files, ...} */
+	const char	*pool;		/* {"size", "parameters"}, or NULL */
 };
 
 /* Fills *out from a request body; false with a message naming the field. */
@@ -46,6 +47,8 @@ bool	spec_env_name_valid(const char *);
 bool	spec_home_path_valid(const char *);
 /* Starters: a few sets of text files for a new home.  Each file goes to
  * the init command as one argument, which Linux bounds at 128 KiB. */
+/* Prebuilt workspaces a version may keep ready, at the most. */
+#define SPEC_MAX_POOL		50
 #define SPEC_MAX_STARTERS	16
 #define SPEC_MAX_STARTER_FILES	64
 #define SPEC_MAX_FILE_BYTES	(96 * 1024)

@@ -10,6 +10,9 @@
 
 struct db;
 
+/* The owner of warm pools' unclaimed members (sql/0016_pools.sql). */
+#define POOL_OWNER	"00000000-0000-4000-8000-000000000001"
+
 struct db_stmt {
 	const char	*name;
 	const char	*sql;

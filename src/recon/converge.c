@@ -190,6 +190,8 @@ converge_observe(struct worker *w, const struct desired *d, struct actual *a)
 		if (json_object_object_get_ex(o, "State", &st)) {
 			a->running = json_object_object_get_ex(st, "Running",
 			    &v) && json_object_get_boolean(v);
+			a->paused = json_object_object_get_ex(st, "Paused",
+			    &v) && json_object_get_boolean(v);
 			if (json_object_object_get_ex(st, "ExitCode", &v))
 				a->exit_code = json_object_get_int(v);
 		}
@@ -246,12 +248,112 @@ step_volume(struct run *r)
 	return true;
 }
 
+/*
+ * A claimed pool member's container was made before it had an owner: the
+ * owner's secrets and the workspace's name go to /tmp/warren/env (the
+ * container's tmpfs, mode 0600, as the workspace's user), as shell
+ * assignments its processes can source.
+ */
+static bool
+deliver(struct run *r)
+{
+	struct arena *a = r->w->a;
+	struct json_object *spec, *cmd, *env, *o;
+	const char *secrets, *why;
+	char *text, *q;
+	size_t len;
+	int code;
+
+	if ((secrets = state_secrets(r->w->db, a, r->d, r->w->shared->key,
+	    r->w->shared->have_key, &why)) == NULL)
+		return fail(r, "%s", why);
+	if (json_parse(a, secrets, strlen(secrets), &o) != JSON_OK)
+		return fail(r, "the secrets could not be read");
+	text = arena_printf(a, "WARREN_WORKSPACE_NAME='%s'\n", r->d->name);
+	json_object_object_foreach(o, k, v) {
+		/* 'it'\''s': single quotes, each one closed and escaped. */
+		const char *val = json_object_get_string(v);
+		size_t n = strlen(val), i, j = 0;
+
+		q = arena_alloc(a, n * 4 + 1);
+		for (i = 0; i < n; i++) {
+			if (val[i] == '\'') {
+				memcpy(q + j, "'\\''", 4);
+				j += 4;
+			} else
+				q[j++] = val[i];
+		}
+		q[j] = '\0';
+		text = arena_printf(a, "%sexport %s='%s'\n", text, k, q);
+	}
+	spec = json_own(a, json_object_new_object());
+	cmd = json_object_new_array();
+	json_object_array_add(cmd, json_object_new_string("/bin/sh"));
+	json_object_array_add(cmd, json_object_new_string("-c"));
+	json_object_array_add(cmd, json_object_new_string("umask 077 &&"
+	    " mkdir -p /tmp/warren && printf '%s' \"$WARREN_CLAIM_ENV\" >"
+	    " /tmp/warren/env.new && mv /tmp/warren/env.new /tmp/warren/env"));
+	json_object_object_add(spec, "Cmd", cmd);
+	env = json_object_new_array();
+	json_object_array_add(env, json_object_new_string(arena_printf(a,
+	    "WARREN_CLAIM_ENV=%s", text)));
+	json_object_object_add(spec, "Env", env);
+	json_object_object_add(spec, "User", json_object_new_string(
+	    arena_printf(a, "%ld:%ld", r->d->uid, r->d->gid)));
+	json_object_object_add(spec, "Tty", json_object_new_boolean(1));
+	json_object_object_add(spec, "AttachStdout", json_object_new_boolean(1));
+	json_object_object_add(spec, "AttachStderr", json_object_new_boolean(1));
+	if (docker_exec(r->w->docker, a, plan_container_name(a, r->d), spec,
+	    NULL, NULL, 30000, &code) != DOCKER_OK || code != 0)
+		return fail(r, "could not give the prebuilt workspace its "
+		    "secrets (/tmp/warren/env): %s", code > 0 ? arena_printf(a,
+		    "exit code %d", code) : docker_error(r->w->docker));
+	len = (size_t)json_object_object_length(o);
+	state_log(r->w->db, a, r->d->build_id, "system", "gave the prebuilt "
+	    "workspace its name and %zu secret%s in /tmp/warren/env", len,
+	    len == 1 ? "" : "s");
+	return true;
+}
+
+/* Freezes a ready pool member, or thaws it (claimed, or to stop it). */
+static bool
+step_pause(struct run *r, bool pause)
+{
+	enum docker_result res;
+
+	res = call(r, "POST", arena_printf(r->w->a, "/containers/%s/%s",
+	    plan_container_name(r->w->a, r->d), pause ? "pause" : "unpause"),
+	    NULL, 30000, NULL);
+	/* Already so (409) is success. */
+	if (res != DOCKER_OK && res != DOCKER_CONFLICT) {
+		maybe_passing(r);
+		return fail(r, "could not %s the container: %s", pause ?
+		    "pause" : "resume", docker_error(r->w->docker));
+	}
+	r->a.paused = pause;
+	if (r->d->has_build && !pause) {
+		state_log(r->w->db, r->w->a, r->d->build_id, "system",
+		    "resumed the prebuilt container after %.3f s",
+		    since(&r->t0));
+		/* Claimed: it is someone's now, with secrets to hand over
+		 * (none: no exec, the claim stays fast). */
+		if (!r->d->pooled && strcmp(r->d->transition, "start") == 0 &&
+		    r->d->secret_names != NULL &&
+		    strcmp(r->d->secret_names, "[]") != 0)
+			return deliver(r);
+	}
+	return true;
+}
+
 static bool
 step_remove(struct run *r)
 {
 	const char *name = plan_container_name(r->w->a, r->d);
 	enum docker_result res;
 
+	/* Docker stops no paused container (a pool member). */
+	if (r->a.paused && !step_pause(r, false))
+		return false;
 	res = call(r, "POST", arena_printf(r->w->a, "/containers/%s/stop?t=10",
 	    name), NULL, 30000, NULL);
 	if (res != DOCKER_OK && res != DOCKER_NOT_FOUND)
@@ -262,7 +364,7 @@ step_remove(struct run *r)
 	if (res != DOCKER_OK && res != DOCKER_NOT_FOUND)
 		return fail(r, "could not remove the container: %s",
 		    docker_error(r->w->docker));
-	r->a.exists = r->a.running = false;
+	r->a.exists = r->a.running = r->a.paused = false;
 	r->a.id[0] = '\0';
 	/* Observed state: no container any more (a delete forgets the row). */
 	if (strcmp(r->d->state, "stopped") == 0 && state_deployment(r->w->db,
@@ -457,7 +559,11 @@ step_create(struct run *r)
 
 	if (!ensure_image(r))
 		return false;
-	if ((secrets = state_secrets(r->w->db, r->w->a, r->d,
+	/* A pool member is nobody's yet: its owner's secrets come at the
+	 * claim (step_pause). */
+	if (r->d->pooled)
+		secrets = "{}";
+	else if ((secrets = state_secrets(r->w->db, r->w->a, r->d,
 	    r->w->shared->key, r->w->shared->have_key, &why)) == NULL)
 		return fail(r, "%s", why);
 	ctx.publish_address = c->docker_publish_address;
@@ -952,6 +1058,10 @@ execute(struct run *r, enum step s)
 		return step_start(r);
 	case STEP_INIT:
 		return step_init(r);
+	case STEP_UNPAUSE:
+		return step_pause(r, false);
+	case STEP_PAUSE:
+		return step_pause(r, true);
 	case STEP_PROBE:
 		return step_probe(r);
 	case STEP_RECORD_EXIT:

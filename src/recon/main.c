@@ -416,10 +416,16 @@ full_pass(struct worker *main_w)
 	struct actual *acts;
 	struct plan p;
 	uint64_t snap;
-	int n, i;
+	int n, i, made, gone;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	arena_reset(main_w->a);
+	/* Warm pools to their size first: new members start in this pass. */
+	if (state_pools(main_w->db, main_w->a, &made, &gone) == -1)
+		log_warnx("could not bring the warm pools to their size");
+	else if (made > 0 || gone > 0)
+		log_info("warm pools: %d members made, %d asked to go", made,
+		    gone);
 	snap = snapshot();
 	if (state_desired(main_w->db, main_w->a, NULL, &ds, &n) == -1)
 		return -1;

@@ -294,7 +294,10 @@ sort_containers(struct worker *w, struct json_object *list,
 		acts[k].exists = true;
 		snprintf(acts[k].id, sizeof(acts[k].id), "%s", id);
 		status = field(c, "State");
-		acts[k].running = status && strcmp(status, "running") == 0;
+		/* A paused container runs, frozen (a pool member). */
+		acts[k].paused = status && strcmp(status, "paused") == 0;
+		acts[k].running = status && (strcmp(status, "running") == 0 ||
+		    acts[k].paused);
 		if (find_label(c, "warren.build"))
 			acts[k].build_number = atoi(find_label(c,
 			    "warren.build"));

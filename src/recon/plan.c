@@ -8,9 +8,9 @@
 #include "plan.h"
 
 const char *const step_names[STEP_COUNT] = {
-	"begin", "volume", "remove", "create", "start", "init", "probe",
-	"record_exit", "fail_workspace", "remove_volume", "forget", "stuck",
-	"succeed",
+	"begin", "volume", "remove", "create", "start", "init", "unpause",
+	"probe", "record_exit", "fail_workspace", "remove_volume", "forget",
+	"stuck", "succeed", "pause",
 };
 
 static void
@@ -77,8 +77,15 @@ plan_decide(const struct desired *d, const struct actual *a, int64_t now,
 				}
 				add(p, STEP_START);
 			}
-		} else if (d->has_build)
+		} else if (d->has_build) {
+			/* A claimed pool member, or one claimed as it started. */
+			if (a->paused)
+				add(p, STEP_UNPAUSE);
 			ready(p, d);
+		} else if (a->paused != d->pooled && (a->paused ||
+		    is(d->last_status, "succeeded")))
+			/* Pool members wait paused once ready; others run. */
+			add(p, a->paused ? STEP_UNPAUSE : STEP_PAUSE);
 	} else {
 		if (exists)
 			add(p, STEP_REMOVE);
@@ -90,6 +97,9 @@ plan_decide(const struct desired *d, const struct actual *a, int64_t now,
 	}
 	if (d->has_build)
 		add(p, STEP_SUCCEED);
+	/* A pool member's start ends paused, ready for a claim. */
+	if (d->has_build && d->pooled && is(d->state, "running"))
+		add(p, STEP_PAUSE);
 }
 
 enum schedule_action
@@ -97,7 +107,7 @@ plan_schedule(const struct desired *d, int64_t now, long dormancy_days,
     long delete_days, const char **reason)
 {
 	*reason = NULL;
-	if (d->has_build)
+	if (d->has_build || d->pooled)
 		return SCHED_NONE;
 	if (is(d->state, "running")) {
 		if (!d->member)

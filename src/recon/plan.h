@@ -43,6 +43,9 @@ struct desired {
 	bool		 init_pending;
 	char		 starter[40];
 	const char	*starter_files, *repository;
+	/* An unclaimed member of a warm pool: kept paused when ready, never
+	 * stopped by a schedule. */
+	bool		 pooled;
 };
 
 struct actual {
@@ -52,6 +55,7 @@ struct actual {
 	int	 exit_code;
 	/* Its container or volume name is taken by another installation. */
 	bool	 foreign;
+	bool	 paused;		/* running, and frozen */
 };
 
 enum step {
@@ -61,6 +65,7 @@ enum step {
 	STEP_CREATE,
 	STEP_START,
 	STEP_INIT,		/* first start: starter files, git clone */
+	STEP_UNPAUSE,		/* a claimed pool member resumes */
 	STEP_PROBE,		/* wait for readiness, or fail the build */
 	STEP_RECORD_EXIT,	/* it stopped on its own: note the exit code */
 	STEP_FAIL_WORKSPACE,	/* restart policy "fail": stop it for good */
@@ -68,6 +73,7 @@ enum step {
 	STEP_FORGET,		/* the workspace is gone */
 	STEP_STUCK,		/* a build past its deadline: fail it */
 	STEP_SUCCEED,		/* the build is done */
+	STEP_PAUSE,		/* a ready pool member waits, frozen */
 	STEP_COUNT
 };
 

@@ -41,7 +41,8 @@
 	" CASE WHEN w.initialized_at IS NULL THEN (SELECT s->'files' FROM"   \
 	"  jsonb_array_elements(v.starters) s WHERE s->>'name' = w.starter"  \
 	"  LIMIT 1)::text END,"                                               \
-	" CASE WHEN w.initialized_at IS NULL THEN w.repository::text END"    \
+	" CASE WHEN w.initialized_at IS NULL THEN w.repository::text END,"   \
+	" w.pool_version_id IS NOT NULL"                                      \
 	" FROM workspaces w"                                                  \
 	" JOIN template_versions v ON v.id = w.template_version_id"           \
 	" LEFT JOIN workspace_builds ab ON ab.workspace_id = w.id"            \
@@ -59,6 +60,53 @@ static const struct db_stmt q_desired_one = {
 static const struct db_stmt q_initialized = {
 	"recon_initialized",
 	"UPDATE workspaces SET initialized_at = now() WHERE id = $1", 1
+};
+
+/*
+ * Warm pools, in one statement: the active versions of templates that keep
+ * a pool get members until they have their size (each a workspace of the
+ * pool's owner with a start build), and members of other versions,
+ * beyond the size, or whose start failed, are deleted (a delete build),
+ * except those a claim holds.  A short id taken already fails the statement: the next pass
+ * tries again.
+ */
+static const struct db_stmt q_pools = {
+	"recon_pools",
+	"WITH active AS (SELECT v.id, v.template_id, v.pool->'parameters' p,"
+	"  (v.pool->>'size')::int size FROM templates t JOIN template_versions"
+	"  v ON v.id = t.active_version_id WHERE t.archived_at IS NULL"
+	"  AND v.pool IS NOT NULL),"
+	" members AS (SELECT w.id, w.pool_version_id v, row_number() OVER"
+	"  (PARTITION BY w.pool_version_id ORDER BY w.created_at, w.id) k"
+	"  FROM workspaces w WHERE w.pool_version_id IS NOT NULL"
+	"  AND w.deleted_at IS NULL AND w.desired_state = 'running'),"
+	" extra AS (SELECT w.id FROM workspaces w WHERE (w.id IN (SELECT m.id"
+	"  FROM members m LEFT JOIN active a ON a.id = m.v WHERE a.id IS NULL"
+	"  OR m.k > a.size) OR w.desired_state = 'stopped')"
+	"  AND w.pool_version_id IS NOT NULL AND w.deleted_at IS NULL"
+	"  FOR UPDATE SKIP LOCKED),"
+	" db AS (INSERT INTO workspace_builds (workspace_id, number,"
+	"  transition, reason, template_version_id) SELECT w.id,"
+	"  coalesce((SELECT max(number) FROM workspace_builds WHERE"
+	"  workspace_id = w.id), 0) + 1, 'delete', 'pool', w.template_version_id"
+	"  FROM workspaces w JOIN extra e ON e.id = w.id"
+	"  ON CONFLICT DO NOTHING RETURNING workspace_id),"
+	" du AS (UPDATE workspaces SET desired_state = 'deleted',"
+	"  deleting_at = now(), updated_at = now() WHERE id IN"
+	"  (SELECT workspace_id FROM db)),"
+	" fresh AS (SELECT a.id v, a.template_id t, a.p, (SELECT string_agg("
+	"  substr('abcdefghijklmnopqrstuvwxyz234567', 1 + floor(random() *"
+	"  32)::int, 1), '') FROM generate_series(1, 10) WHERE g > 0) sid"
+	"  FROM active a CROSS JOIN LATERAL generate_series(1, a.size -"
+	"  (SELECT count(*) FROM members m WHERE m.v = a.id)::int) g),"
+	" nw AS (INSERT INTO workspaces (short_id, owner_id, name, template_id,"
+	"  template_version_id, parameters, desired_state, pool_version_id)"
+	"  SELECT sid, $1, 'pool-' || sid, t, v, coalesce(p, '{}'), 'running', v"
+	"  FROM fresh RETURNING id, template_version_id),"
+	" nb AS (INSERT INTO workspace_builds (workspace_id, number, transition,"
+	"  reason, template_version_id) SELECT id, 1, 'start', 'pool',"
+	"  template_version_id FROM nw RETURNING workspace_id)"
+	" SELECT (SELECT count(*) FROM nb), (SELECT count(*) FROM db)", 1
 };
 
 static const struct db_stmt q_begin = {
@@ -235,6 +283,7 @@ fill(struct arena *a, PGresult *r, int i, struct desired *d)
 	COPY(d->starter, r, i, 37);
 	d->starter_files = PQgetisnull(r, i, 38) ? NULL : keep(a, r, i, 38);
 	d->repository = PQgetisnull(r, i, 39) ? NULL : keep(a, r, i, 39);
+	d->pooled = PQgetvalue(r, i, 40)[0] == 't';
 }
 
 int
@@ -262,6 +311,20 @@ run(struct db *db, struct arena *a, const struct db_stmt *s,
 	PGresult *r;
 
 	return db_query(db, a, s, params, &r) == DB_OK ? 0 : -1;
+}
+
+int
+state_pools(struct db *db, struct arena *a, int *made, int *removed)
+{
+	const char *p[] = { POOL_OWNER };
+	PGresult *r;
+
+	*made = *removed = 0;
+	if (db_query(db, a, &q_pools, p, &r) != DB_OK)
+		return -1;
+	*made = atoi(PQgetvalue(r, 0, 0));
+	*removed = atoi(PQgetvalue(r, 0, 1));
+	return 0;
 }
 
 int

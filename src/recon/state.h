@@ -12,6 +12,9 @@
 /* Reads all live workspaces (id NULL) or one; -1 when the database is down. */
 int	state_desired(struct db *, struct arena *, const char *id,
 	    struct desired **out, int *n) __attribute__((warn_unused_result));
+/* Warm pools brought to their size (sql/0016_pools.sql): how many members
+ * were made and how many asked to go. */
+int	state_pools(struct db *, struct arena *, int *made, int *removed);
 int	state_build_begin(struct db *, struct arena *, const char *build_id);
 int	state_build_finish(struct db *, struct arena *, const char *build_id,
 	    bool ok, const char *error, const char *digest);

@@ -1188,3 +1188,25 @@ def st(stack):
     errors = stack.reset()
     if errors:
         pytest.fail("\n".join(errors))
+
+
+@pytest.fixture(scope="module")
+def netns_engine():
+    """A Docker Engine as on a production host (NetnsDockerd), with the
+    test image, for the module."""
+    d = NetnsDockerd()
+    try:
+        build_image(d.client, IMAGE, "warren v1\n")
+        yield d
+    finally:
+        d.close()
+
+
+@pytest.fixture
+def netns_stack(pg, tmp_path, netns_engine):
+    """A Stack of its own on netns_engine, closed after the test."""
+    s = Stack(pg, tmp_path / "netns", netns_engine)
+    yield s
+    errors = s.close()
+    if errors:
+        pytest.fail("\n".join(errors))

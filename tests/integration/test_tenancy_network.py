@@ -21,29 +21,19 @@ import pytest
 pytest.register_assert_rewrite("docker_util")
 
 from conftest import wait_for  # noqa: E402
-from docker_util import IMAGE, NetnsDockerd, Stack, build_image  # noqa: E402
 from identity_util import unique  # noqa: E402
 
 pytest_plugins = ["docker_util"]
 
 
-@pytest.fixture(scope="module")
-def engine():
-    d = NetnsDockerd()
-    try:
-        build_image(d.client, IMAGE, "warren v1\n")
-        yield d
-    finally:
-        d.close()
+@pytest.fixture
+def engine(netns_engine):
+    return netns_engine
 
 
 @pytest.fixture
-def nst(pg, tmp_path, engine):
-    s = Stack(pg, tmp_path / "netns", engine)
-    yield s
-    errors = s.close()
-    if errors:
-        pytest.fail("\n".join(errors))
+def nst(netns_stack):
+    return netns_stack
 
 
 @pytest.fixture

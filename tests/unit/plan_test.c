@@ -71,10 +71,12 @@ steps(const struct plan *p)
 int
 main(void)
 {
-	struct actual none = { 0 }, up = { true, true, true, "c1", 3, 0, false };
-	struct actual down = { true, false, true, "c1", 3, 137, false };
-	struct actual old = { true, true, true, "c1", 2, 0, false };
-	struct actual vol = { false, false, true, "", 0, 0, false };
+	struct actual none = { 0 }, up = { true, true, true, "c1", 3, 0, false,
+	    false };
+	struct actual down = { true, false, true, "c1", 3, 137, false, false };
+	struct actual old = { true, true, true, "c1", 2, 0, false, false };
+	struct actual vol = { false, false, true, "", 0, 0, false, false };
+	struct actual frozen = { true, true, true, "c1", 3, 0, false, true };
 	struct arena *a = arena_new(8192);
 	struct spec_context ctx = { "127.0.0.1", "bridge", "warren-abcdefghij-home",
 	    "{\"TOKEN\":\"s3cret\"}", "6f1c7a1e-3f5d-4c2b-9a57-1d2e3f4a5b6c" };
@@ -111,6 +113,25 @@ main(void)
 	d.init_pending = true;
 	PLAN(d, vol, "create start",
 	    "no build: no initialization (it belongs to a start)");
+	d = ws("running", "start", "pending");
+	d.pooled = true;
+	PLAN(d, none, "begin volume create start probe succeed pause",
+	    "a pool member starts, and waits paused once ready");
+	d = ws("running", NULL, NULL);
+	d.pooled = true;
+	snprintf(d.last_status, sizeof(d.last_status), "succeeded");
+	PLAN(d, up, "pause", "a ready pool member found running is paused");
+	PLAN(d, frozen, "", "a paused pool member is left as it is");
+	snprintf(d.last_status, sizeof(d.last_status), "failed");
+	PLAN(d, up, "", "a member whose start failed is not paused");
+	d = ws("running", "start", "pending");
+	PLAN(d, frozen, "begin unpause probe succeed",
+	    "a claimed member resumes, then answers");
+	d = ws("running", NULL, NULL);
+	PLAN(d, frozen, "unpause", "a paused container of no pool resumes");
+	d = ws("stopped", "stop", "pending");
+	PLAN(d, frozen, "begin remove succeed",
+	    "a paused container is removed (the step resumes it first)");
 	d = ws("running", NULL, NULL);
 	PLAN(d, up, "", "running and converged: nothing to do");
 	PLAN(d, vol, "create start", "removed by hand: put back");
@@ -151,6 +172,10 @@ main(void)
 	is_int(plan_schedule(&d, 1000, 0, 0, &reason), SCHED_STOP,
 	    "max lifetime passed");
 	is_str(reason, "lifetime", "reason lifetime");
+	d.pooled = true;
+	is_int(plan_schedule(&d, 1000, 0, 0, &reason), SCHED_NONE,
+	    "an unclaimed pool member is never stopped by a schedule");
+	d.pooled = false;
 	d.max_deadline = 0;
 	d.idle_timeout = 60;
 	d.activity = 900;
