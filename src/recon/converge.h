@@ -42,6 +42,7 @@ void	metrics_build(const char *transition, double seconds, bool ok);
 void	metrics_pass(double seconds, int workspaces);
 void	metrics_status(const char *status, int n);
 void	metrics_docker_up(bool up);
+void	metrics_pool_member(bool ready, bool starting);
 void	metrics_observation(int foreign_containers, int foreign_volumes,
 	    int orphan_volumes, int held_containers, int adopted);
 char	*metrics_text(struct arena *);

@@ -448,7 +448,13 @@ full_pass(struct worker *main_w)
 	metrics_pass((double)(t1.tv_sec - t0.tv_sec) +
 	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9, n);
 	for (i = 0; i < n; i++) {
-		metrics_status(status_of(&ds[i]), 1);
+		/* Pool members are nobody's workspaces: counted apart. */
+		if (ds[i].pooled)
+			metrics_pool_member(acts[i].paused && !ds[i].has_build,
+			    ds[i].has_build && strcmp(ds[i].transition,
+			    "start") == 0);
+		else
+			metrics_status(status_of(&ds[i]), 1);
 		plan_decide(&ds[i], &acts[i], (int64_t)time(NULL), &p);
 		if (p.n > 0)
 			dispatch(&ds[i], &acts[i], snap);

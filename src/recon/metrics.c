@@ -28,6 +28,8 @@ static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static unsigned long long steps[STEP_COUNT][2];
 static struct hist docker_h, pass_h, build_h[NT][2];
 static int by_status[NS];
+/* Warm pools' unclaimed members: ready (paused), starting, other. */
+static int pool_members[3];
 static int last_workspaces;
 static struct {
 	int	foreign_containers, foreign_volumes, orphan_volumes, held;
@@ -84,6 +86,7 @@ metrics_pass(double seconds, int workspaces)
 	observe(&pass_h, seconds);
 	last_workspaces = workspaces;
 	memset(by_status, 0, sizeof(by_status));
+	memset(pool_members, 0, sizeof(pool_members));
 	pthread_mutex_unlock(&mu);
 }
 
@@ -96,6 +99,14 @@ metrics_status(const char *status, int n)
 		;
 	pthread_mutex_lock(&mu);
 	by_status[i] += n;
+	pthread_mutex_unlock(&mu);
+}
+
+void
+metrics_pool_member(bool ready, bool starting)
+{
+	pthread_mutex_lock(&mu);
+	pool_members[ready ? 0 : starting ? 1 : 2]++;
 	pthread_mutex_unlock(&mu);
 }
 
@@ -179,6 +190,13 @@ metrics_text(struct arena *a)
 		    out, statuses[i], by_status[i]);
 	out = arena_printf(a, "%swarren_reconciler_workspaces %d\n", out,
 	    last_workspaces);
+	out = arena_printf(a, "%s# HELP warren_pool_members Unclaimed members "
+	    "of warm pools at the last full pass: ready (paused), starting, "
+	    "other (failed, being removed).\n# TYPE warren_pool_members gauge\n"
+	    "warren_pool_members{state=\"ready\"} %d\n"
+	    "warren_pool_members{state=\"starting\"} %d\n"
+	    "warren_pool_members{state=\"other\"} %d\n", out,
+	    pool_members[0], pool_members[1], pool_members[2]);
 	out = arena_printf(a, "%s# HELP warren_reconciler_foreign_objects "
 	    "Docker objects of other installations (or unowned), left alone."
 	    "\n# TYPE warren_reconciler_foreign_objects gauge\n"

@@ -18,7 +18,7 @@ import pytest
 
 pytest.register_assert_rewrite("docker_util")
 
-from conftest import wait_for  # noqa: E402
+from conftest import metric, wait_for  # noqa: E402
 
 from identity_util import api_user, call, sign_in, unique  # noqa: E402
 
@@ -73,11 +73,17 @@ def create(st, token, tpl, **body):
 
 
 def test_pool_fills_pauses_and_stays_hidden(st):
-    st.reconciler(reconciler_resync=1).start()
+    rec = st.reconciler(reconciler_resync=1)
+    rec.start()
     tpl = pooled_template(st)
     v = st.api("GET", f"/templates/{tpl['id']}/versions/1", 200).json()
     assert v["pool"] == {"size": 2, "parameters": {"GREETING": "hello"}}, v
     ms = ready_members(st, tpl["id"], 2)
+    # Admins see the pool in the reconciler's metrics, apart from the
+    # workspaces of users.
+    wait_for(lambda: metric(rec.metrics(), "warren_pool_members", state="ready") == 2, 10,
+             what="two ready members in the metrics")
+    assert metric(rec.metrics(), "warren_workspaces", status="running") == 0
     # Nobody's: not in an admin's list, a user's list or the users.
     listed = st.api("GET", "/workspaces?limit=200", 200).json()["items"]
     assert not {m["id"] for m in ms} & {w["id"] for w in listed}
