@@ -20,6 +20,20 @@ ALTER TABLE workspace_builds ADD CONSTRAINT workspace_builds_reason_check
 CREATE INDEX workspaces_pool ON workspaces (pool_version_id, created_at)
 	WHERE pool_version_id IS NOT NULL AND deleted_at IS NULL;
 
+-- A new version, an activation or an archive may change what the pools
+-- want: warren-reconciler hears it (payload "pools") and fills or drains
+-- them at once, not at its next full pass.
+CREATE FUNCTION warren_pools_changed() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM pg_notify('warren_reconcile', 'pools');
+	RETURN NULL;
+END
+$$;
+CREATE TRIGGER templates_pools AFTER INSERT OR UPDATE OF active_version_id,
+	archived_at ON templates
+	FOR EACH STATEMENT EXECUTE FUNCTION warren_pools_changed();
+
 -- The owner of unclaimed members: disabled, without a password or an
 -- identity, so nobody signs in as it; its fixed id is what Warren knows
 -- it by (POOL_OWNER in src/api/workspace.h and src/recon/state.c), and its

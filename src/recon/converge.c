@@ -335,6 +335,8 @@ step_pause(struct run *r, bool pause)
 		state_log(r->w->db, r->w->a, r->d->build_id, "system",
 		    "resumed the prebuilt container after %.3f s",
 		    since(&r->t0));
+		if (!r->d->pooled)
+			pool_refill_soon();
 		/* Claimed: it is someone's now, with secrets to hand over
 		 * (none: no exec, the claim stays fast). */
 		if (!r->d->pooled && strcmp(r->d->transition, "start") == 0 &&

@@ -43,6 +43,9 @@ void	metrics_pass(double seconds, int workspaces);
 void	metrics_status(const char *status, int n);
 void	metrics_docker_up(bool up);
 void	metrics_pool_member(bool ready, bool starting);
+/* A pool member was claimed: the next full pass (which refills the pools)
+ * comes now rather than at the next resync (main.c). */
+void	pool_refill_soon(void);
 void	metrics_observation(int foreign_containers, int foreign_volumes,
 	    int orphan_volumes, int held_containers, int adopted);
 char	*metrics_text(struct arena *);

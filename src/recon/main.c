@@ -72,6 +72,8 @@ static struct {
 static bool		 quitting;
 /* Set by the workers as a run ends, taken by the main thread. */
 static atomic_bool	 routes_dirty = true;
+/* Set by a worker that resumed a claimed pool member. */
+static atomic_bool	 refill = false;
 
 static const struct db_stmt q_lock = {
 	"recon_lock",
@@ -105,6 +107,13 @@ static void
 poke(void)
 {
 	(void)!write(wake[1], "x", 1);
+}
+
+void
+pool_refill_soon(void)
+{
+	atomic_store(&refill, true);
+	poke();
 }
 
 /* Puts id on the retry list, read afresh by run_retries (qmu held). */
@@ -586,6 +595,12 @@ drain_notifications(struct worker *w)
 	if (c == NULL || !PQconsumeInput(c))
 		return;
 	while ((note = PQnotifies(c)) != NULL) {
+		/* A template changed what the warm pools want. */
+		if (strcmp(note->extra, "pools") == 0) {
+			atomic_store(&refill, true);
+			PQfreemem(note);
+			continue;
+		}
 		for (k = 0; k < n && strcmp(ids[k], note->extra) != 0; k++)
 			;
 		if (k == n && n < 64 && strlen(note->extra) < sizeof(ids[0]))
@@ -645,6 +660,8 @@ daemon_loop(struct worker *w)
 			gen = db_generation(w->db);
 			next_full = 0;
 		}
+		if (atomic_exchange(&refill, false))
+			next_full = 0;
 		if ((t = now_ms()) >= next_full) {
 			if (full_pass(w) == -1)
 				next_full = t + 1000;	/* retry soon */

@@ -100,7 +100,8 @@ def test_pool_fills_pauses_and_stays_hidden(st):
 
 
 def test_claim_resumes_a_member_and_the_pool_refills(st):
-    st.reconciler(reconciler_resync=1).start()
+    # A long resync: the refill after a claim does not wait for it.
+    st.reconciler(reconciler_resync=300).start()
     tpl = pooled_template(st)
     ms = ready_members(st, tpl["id"], 2)
     u, tok = person(st, "claim")
@@ -120,7 +121,7 @@ def test_claim_resumes_a_member_and_the_pool_refills(st):
                       " AND target_id = %s", ws["id"])
     assert audit["details"].get("prebuilt") is True, audit
     # Refilled: two members again, the claimed one not among them.
-    again = ready_members(st, tpl["id"], 2)
+    again = ready_members(st, tpl["id"], 2, timeout=20)
     assert ws["id"] not in {m["id"] for m in again}
     # It is the user's like any other: listed, and stopped by its owner.
     assert [w["id"] for w in call(st.w, "GET", "/workspaces", tok).json()["items"]] == [ws["id"]]
