@@ -31,7 +31,7 @@ VERSION_FIELDS = {
     "id", "number", "image", "command", "args", "env", "ports", "cpu_millis",
     "memory_mb", "pids", "home_path", "uid", "gid", "probe", "idle_timeout",
     "max_lifetime", "max_share_level", "parameters", "secrets", "capabilities",
-    "restart_policy", "starters", "created_at", "active",
+    "restart_policy", "starters", "pool", "created_at", "active",
 }
 
 

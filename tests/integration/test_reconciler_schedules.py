@@ -146,7 +146,8 @@ def test_metrics_file(st):
     wait_for(lambda: metric(r.metrics(), "warren_reconciler_pass_seconds_count") > n0 + 1, 10,
              interval=0.1, what="two more full passes")
     text = r.metrics_text()
-    assert not r.metrics_path.with_name(r.metrics_path.name + ".tmp").exists()
+    # Written whole (a temporary file beside it, renamed): none is left.
+    assert not [p for p in r.metrics_path.parent.iterdir() if p.name.startswith(".warren-")]
     m = r.metrics()  # parses every line, or fails
     for family, kind in (("warren_reconciler_pass_seconds", "histogram"),
                          ("warren_reconciler_actions_total", "counter"),
