@@ -41,8 +41,11 @@ esac
 # shellcheck source=/dev/null
 . "$here/$name.recipe"
 IMAGE_TAG=${WARREN_IMAGE_TAG:-$IMAGE_TAG}
-key=$(cat "$here/build.sh" "$here/$name.recipe" $(ls "$here/$name.sh" 2>/dev/null) |
-    sha256sum | cut -c1-16)
+# (Quoted throughout: the tree may live under a path with spaces.)
+key=$({
+	cat "$here/build.sh" "$here/$name.recipe"
+	[ ! -f "$here/$name.sh" ] || cat "$here/$name.sh"
+} | sha256sum | cut -c1-16)
 
 cached=${WARREN_IMAGE_CACHE:+$WARREN_IMAGE_CACHE/$name-$key.tar}
 export SOURCE_DATE_EPOCH=1733184000
