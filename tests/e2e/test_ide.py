@@ -82,6 +82,12 @@ def ide(front):
     for ws, token in templates["created"]:
         r = front.api("DELETE", f"/workspaces/{ws['id']}", token=token)
         assert r.status_code in (200, 202, 204), r.text
+    # Gone before the next front's tests: a container removed while a page
+    # loads changes the network under Chromium (ERR_NETWORK_CHANGED).
+    for ws, token in templates["created"]:
+        wait_for(lambda: front.api("GET", f"/workspaces/{ws['id']}",
+                                   token=token).status_code == 404,
+                 120, interval=0.5, what=f"workspace {ws['name']} to be deleted")
     for name in ("jupyter", "code-server"):
         r = front.api("DELETE", f"/templates/{templates[name]['id']}")
         assert r.status_code in (200, 204), r.text

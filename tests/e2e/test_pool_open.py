@@ -24,10 +24,21 @@ HELLO = "Hello from a Warren workspace"
 assert HELLO in DEMO_PAGE
 
 
-def ready_members(stack):
+POOL_OWNER = "00000000-0000-4000-8000-000000000001"
+
+
+def members(stack, state):
     samples = stack.recon.metrics()
     return sum(v for (name, labels), v in samples.items()
-               if name == "warren_pool_members" and ("state", "ready") in labels)
+               if name == "warren_pool_members" and ("state", state) in labels)
+
+
+def ready_members(stack):
+    return members(stack, "ready")
+
+
+def starting_members(stack):
+    return members(stack, "starting")
 
 
 @pytest.fixture
@@ -64,6 +75,11 @@ def test_open_a_prebuilt_workspace(b, stack):
                "the claim's steps in the build log")
         assert "+0." in b.text(".log-lines"), b.text(".log-lines")
         b.screenshot("pool-workspace")
+        # The claim refills the pool: a container starting changes the
+        # network under Chromium (ERR_NETWORK_CHANGED), so the new member
+        # is let be ready first.
+        wait_for(lambda: ready_members(stack) >= 1 and not starting_members(stack), 120,
+                 interval=0.2, what="the pool refilled")
         before = set(b.d.window_handles)
         main = b.d.current_window_handle
         t1 = time.monotonic()
@@ -86,6 +102,11 @@ def test_open_a_prebuilt_workspace(b, stack):
         (TOP / "test-output" / "pool-open.txt").write_text(report)
         token = stack.login(PIA, PIA_PW)
         stack.api("DELETE", f"/workspaces/{ws_id}", token=token)
+        wait_for(lambda: stack.api("GET", f"/workspaces/{ws_id}", token=token).status_code == 404,
+                 120, interval=0.5, what="the workspace to be deleted")
     finally:
-        # The other tests' pages know the demo template only.
+        # The other tests' pages know the demo template only; and their
+        # browsers see no container come or go once this test is over.
         stack.api("PATCH", f"/templates/{tpl['id']}", 200, json={"archived": True})
+        wait_for(lambda: stack.api("GET", f"/workspaces?owner={POOL_OWNER}", 200)
+                 .json()["items"] == [], 120, interval=0.5, what="the pool to drain")
