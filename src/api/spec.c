@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "imageref.h"
+#include "input.h"
 #include "json.h"
 #include "spec.h"
 
@@ -64,20 +65,6 @@ spec_env_name_valid(const char *s)
 		return false;
 	for (i = 0; i < n; i++)
 		if (!isalnum((unsigned char)s[i]) && s[i] != '_')
-			return false;
-	return true;
-}
-
-bool
-spec_label_valid(const char *s)
-{
-	size_t i, n = strlen(s);
-
-	if (n == 0 || n > 32 || s[0] == '-' || s[n - 1] == '-')
-		return false;
-	for (i = 0; i < n; i++)
-		if (!islower((unsigned char)s[i]) &&
-		    !isdigit((unsigned char)s[i]) && s[i] != '-')
 			return false;
 	return true;
 }
@@ -569,7 +556,7 @@ starter_valid(struct ctx *x, struct json_object *st, struct json_object *seen)
 	if (st == NULL || !json_object_is_type(st, json_type_object) ||
 	    !json_object_object_get_ex(st, "name", &v) ||
 	    !json_object_is_type(v, json_type_string) ||
-	    !spec_label_valid(json_object_get_string(v)))
+	    !in_name(json_object_get_string(v), 32))
 		return fail(x, "starters: each needs a name of at most 32 "
 		    "lower-case letters, digits and '-'");
 	name = json_object_get_string(v);

@@ -56,8 +56,7 @@ bool	spec_home_path_valid(const char *);
 /* A relative path of clean components ("src/app.py"), for starter files
  * and a repository's directory in the home. */
 bool	spec_rel_path_valid(const char *, bool one_component);
-/* A starter's or workspace's name: a DNS label of at most 32. */
-bool	spec_label_valid(const char *);
+
 /* A parameter's pattern: bounded cost to compile and match. */
 #define SPEC_PATTERN_MAX	128
 #define SPEC_REPEAT_MAX		64

@@ -248,6 +248,42 @@ step_volume(struct run *r)
 	return true;
 }
 
+static void
+env_add(struct arena *a, struct json_object *env, const char *k,
+    const char *v)
+{
+	json_object_array_add(env, json_object_new_string(arena_printf(a,
+	    "%s=%s", k, v)));
+}
+
+/*
+ * The exec body of a shell script run in the workspace as its user, in
+ * its home, on a terminal (one stream of output); *cmd and *env take the
+ * script's arguments and variables.
+ */
+static struct json_object *
+user_shell(struct arena *a, const struct desired *d, const char *script,
+    struct json_object **cmd, struct json_object **env)
+{
+	struct json_object *spec = json_own(a, json_object_new_object());
+
+	*cmd = json_object_new_array();
+	json_object_array_add(*cmd, json_object_new_string("/bin/sh"));
+	json_object_array_add(*cmd, json_object_new_string("-c"));
+	json_object_array_add(*cmd, json_object_new_string(script));
+	json_object_object_add(spec, "Cmd", *cmd);
+	*env = json_object_new_array();
+	json_object_object_add(spec, "Env", *env);
+	json_object_object_add(spec, "User", json_object_new_string(
+	    arena_printf(a, "%ld:%ld", d->uid, d->gid)));
+	json_object_object_add(spec, "WorkingDir", json_object_new_string(
+	    d->home_path));
+	json_object_object_add(spec, "Tty", json_object_new_boolean(1));
+	json_object_object_add(spec, "AttachStdout", json_object_new_boolean(1));
+	json_object_object_add(spec, "AttachStderr", json_object_new_boolean(1));
+	return spec;
+}
+
 /*
  * A claimed pool member's container was made before it had an owner: the
  * owner's secrets and the workspace's name go to /tmp/warren/env (the
@@ -286,23 +322,10 @@ deliver(struct run *r)
 		q[j] = '\0';
 		text = arena_printf(a, "%sexport %s='%s'\n", text, k, q);
 	}
-	spec = json_own(a, json_object_new_object());
-	cmd = json_object_new_array();
-	json_object_array_add(cmd, json_object_new_string("/bin/sh"));
-	json_object_array_add(cmd, json_object_new_string("-c"));
-	json_object_array_add(cmd, json_object_new_string("umask 077 &&"
-	    " mkdir -p /tmp/warren && printf '%s' \"$WARREN_CLAIM_ENV\" >"
-	    " /tmp/warren/env.new && mv /tmp/warren/env.new /tmp/warren/env"));
-	json_object_object_add(spec, "Cmd", cmd);
-	env = json_object_new_array();
-	json_object_array_add(env, json_object_new_string(arena_printf(a,
-	    "WARREN_CLAIM_ENV=%s", text)));
-	json_object_object_add(spec, "Env", env);
-	json_object_object_add(spec, "User", json_object_new_string(
-	    arena_printf(a, "%ld:%ld", r->d->uid, r->d->gid)));
-	json_object_object_add(spec, "Tty", json_object_new_boolean(1));
-	json_object_object_add(spec, "AttachStdout", json_object_new_boolean(1));
-	json_object_object_add(spec, "AttachStderr", json_object_new_boolean(1));
+	spec = user_shell(a, r->d, "umask 077 && mkdir -p /tmp/warren &&"
+	    " printf '%s' \"$WARREN_CLAIM_ENV\" > /tmp/warren/env.new &&"
+	    " mv /tmp/warren/env.new /tmp/warren/env", &cmd, &env);
+	env_add(a, env, "WARREN_CLAIM_ENV", text);
 	if (docker_exec(r->w->docker, a, plan_container_name(a, r->d), spec,
 	    NULL, NULL, 30000, &code) != DOCKER_OK || code != 0)
 		return fail(r, "could not give the prebuilt workspace its "
@@ -898,14 +921,6 @@ init_line(void *arg, const char *line, size_t len)
 	    text);
 }
 
-static void
-env_add(struct arena *a, struct json_object *env, const char *k,
-    const char *v)
-{
-	json_object_array_add(env, json_object_new_string(arena_printf(a,
-	    "%s=%s", k, v)));
-}
-
 static bool
 step_init(struct run *r)
 {
@@ -929,11 +944,7 @@ step_init(struct run *r)
 	    strlen(d->repository), &repo) != JSON_OK ||
 	    !json_object_is_type(repo, json_type_object)))
 		return fail(r, "the workspace's repository is not readable");
-	spec = json_own(a, json_object_new_object());
-	cmd = json_object_new_array();
-	json_object_array_add(cmd, json_object_new_string("/bin/sh"));
-	json_object_array_add(cmd, json_object_new_string("-c"));
-	json_object_array_add(cmd, json_object_new_string(init_script));
+	spec = user_shell(a, d, init_script, &cmd, &env);
 	json_object_array_add(cmd, json_object_new_string("warren-init"));
 	json_object_array_add(cmd, json_object_new_string(arena_printf(a,
 	    "%d", n)));
@@ -944,9 +955,6 @@ step_init(struct run *r)
 			json_object_array_add(cmd, json_object_get(text));
 		}
 	}
-	json_object_object_add(spec, "Cmd", cmd);
-	env = json_object_new_array();
-	json_object_object_add(spec, "Env", env);
 	env_add(a, env, "HOME", d->home_path);
 	env_add(a, env, "WARREN_STARTER", d->starter);
 	if (repo != NULL) {
@@ -991,13 +999,6 @@ step_init(struct run *r)
 			env_add(a, env, "WARREN_GIT_PASSWORD", out.hide);
 		}
 	}
-	json_object_object_add(spec, "User", json_object_new_string(
-	    arena_printf(a, "%ld:%ld", d->uid, d->gid)));
-	json_object_object_add(spec, "WorkingDir", json_object_new_string(
-	    d->home_path));
-	json_object_object_add(spec, "Tty", json_object_new_boolean(1));
-	json_object_object_add(spec, "AttachStdout", json_object_new_boolean(1));
-	json_object_object_add(spec, "AttachStderr", json_object_new_boolean(1));
 	state_log(r->w->db, a, d->build_id, "system", "first start: "
 	    "initializing the home as uid %ld", d->uid);
 	switch (docker_exec(r->w->docker, a, plan_container_name(a, d), spec,
