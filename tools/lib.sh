@@ -83,9 +83,14 @@ warren_build() {
 		    [ ! -f Makefile.in ] || [ Makefile.am -nt Makefile.in ]; then
 			autoreconf -fi || exit 1
 		fi
+		# WARREN_CONFIGURE_FLAGS: configure's options (tools/test
+		# builds with --enable-werror --enable-test-routes); a tree
+		# configured with others is configured again.
+		# shellcheck disable=SC2086
 		if [ ! -f config.status ] || [ configure -nt config.status ] ||
-		    [ ! -f Makefile ]; then
-			./configure || exit 1
+		    [ ! -f Makefile ] || [ "$(./config.status --config |
+		    tr -d "'")" != "${WARREN_CONFIGURE_FLAGS:-}" ]; then
+			./configure ${WARREN_CONFIGURE_FLAGS:-} || exit 1
 		fi
 		make -j"$(nproc)"
 	)

@@ -67,6 +67,7 @@ h_metrics(struct request *req, struct response *resp)
 	    len);
 }
 
+#ifdef WARREN_TEST_ROUTES
 void
 h_echo(struct request *req, struct response *resp)
 {
@@ -75,3 +76,4 @@ h_echo(struct request *req, struct response *resp)
 	json_object_object_add(o, "received", json_object_get(req->body));
 	resp_json(req, resp, 200, o);
 }
+#endif

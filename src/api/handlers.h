@@ -8,7 +8,9 @@
 void	h_health(struct request *, struct response *);
 void	h_ready(struct request *, struct response *);
 void	h_metrics(struct request *, struct response *);
+#ifdef WARREN_TEST_ROUTES
 void	h_echo(struct request *, struct response *);
+#endif
 
 /* h_auth.c */
 void	h_login(struct request *, struct response *);

@@ -13,7 +13,10 @@
 const struct route routes[] = {
 	{ HTTP_GET, "/api/v1/health", "health", POLICY_PUBLIC, 0, h_health },
 	{ HTTP_GET, "/api/v1/ready", "ready", POLICY_PUBLIC, 0, h_ready },
+#ifdef WARREN_TEST_ROUTES
+	/* Test builds only (--enable-test-routes): reflects its body. */
 	{ HTTP_POST, "/api/v1/echo", "echo", POLICY_PUBLIC, J, h_echo },
+#endif
 	{ HTTP_GET, "/metrics", "metrics", POLICY_PUBLIC, 0, h_metrics },
 
 	{ HTTP_POST, "/api/v1/auth/login", "auth_login", POLICY_PUBLIC, J,

@@ -95,6 +95,18 @@ def test_build_is_hardened(built):
         assert "-Wl,-z,relro" in line and "-Wl,-z,now" in line, line
 
 
+def test_release_build_has_no_test_routes_and_no_werror(built, extracted):
+    """The package is built as a user builds a release: the echo route of
+    --enable-test-routes is not compiled in, and warnings are not errors
+    (-Werror is --enable-werror's)."""
+    _, log = built
+    api = (extracted["warren-api"][0] / "usr/sbin/warren-api").read_bytes()
+    assert b"/api/v1/health" in api
+    assert b"/api/v1/echo" not in api
+    compiles = [l for l in log.splitlines() if re.match(r"gcc .* -c -o \S+\.o ", l)]
+    assert compiles and not any(re.search(r"-Werror(\s|$)", l) for l in compiles)
+
+
 def test_lintian_has_no_error(built):
     d, _ = built
     (changes,) = d.glob("*.changes")
