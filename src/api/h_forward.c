@@ -29,6 +29,7 @@
 #include "server.h"
 #include "spec.h"
 #include "util.h"
+#include "wstatus.h"
 
 #define WS_AUDIENCE_PREFIX	"warren-ws:"
 #define WS_COOKIE		"warren_ws"
@@ -121,6 +122,23 @@ static const struct {
 	{ "unreachable", 503, "5", "This workspace's Docker host does not "
 	    "answer.\n" },
 };
+
+/* The page a workspace that is not running gets, by its status. */
+static const char *
+forward_page(int ws)
+{
+	switch (ws) {
+	case WS_UNKNOWN:
+		return "unreachable";
+	case WS_RUNNING:		/* no published port yet */
+	case WS_STARTING:
+	case WS_RESTARTING:
+	case WS_UPDATING:
+		return "starting";
+	default:
+		return "stopped";
+	}
+}
 
 /*
  * A short per-worker memory of recent answers (and activity writes), good
@@ -442,10 +460,11 @@ answer(struct request *req, struct response *resp, const struct cached *c,
 void
 h_forward(struct request *req, struct response *resp)
 {
-	const char *rest, *cookies[COOKIE_MAX_SAME], *status, *hostport, *key;
+	const char *rest, *cookies[COOKIE_MAX_SAME], *hostport, *key;
 	char short_id[16], label[64], uid[64], sid[64];
 	struct cached *c, fresh;
 	enum db_status st;
+	int ws;
 	PGresult *res = NULL;
 	bool bearer, known, listening;
 	unsigned long epoch;
@@ -511,24 +530,26 @@ h_forward(struct request *req, struct response *resp)
 		    "signin");
 		goto done;
 	}
-	status = PQgetvalue(res, 0, 2);
+	ws = ws_status_parse(PQgetvalue(res, 0, 2));
 	hostport = q_get(res, 0, 4);
-	if (strcmp(status, "running") != 0 || hostport == NULL) {
+	if (ws != WS_RUNNING || hostport == NULL) {
 		fresh.status = 403;
 		snprintf(fresh.state, sizeof(fresh.state), "%s",
-		    strcmp(status, "unknown") == 0 ? "unreachable" :
-		    strcmp(status, "running") == 0 || strcmp(status,
-		    "starting") == 0 || strcmp(status, "restarting") == 0 ||
-		    strcmp(status, "updating") == 0 ? "starting" : "stopped");
+		    forward_page(ws));
 		goto done;
 	}
 	fresh.allowed = 1;
 	snprintf(fresh.upstream, sizeof(fresh.upstream), "%s:%s",
 	    req->srv->conf.docker_publish_address, hostport);
 done:
-	/* Kept only when a change would be heard of. */
+	/*
+	 * Kept only when a change would be heard of, and never while the
+	 * workspace starts: its notice may reach this worker a moment after
+	 * the build's commit, and the first request after the build gets the
+	 * workspace, asking the database again until then.
+	 */
 	fresh.epoch = epoch;
-	if (!listening)
+	if (!listening || strcmp(fresh.state, "starting") == 0)
 		fresh.key[0] = '\0';
 	*c = fresh;
 	answer(req, resp, c, rest);

@@ -10,6 +10,7 @@
 #include "json.h"
 #include "router.h"
 #include "server.h"
+#include "wstatus.h"
 
 static struct json_object *
 str(const char *s)
@@ -87,6 +88,21 @@ parameters(const char *pattern)
 	return a;
 }
 
+/* The one vocabulary of workspace status (wstatus.h). */
+static struct json_object *
+status_schema(void)
+{
+	struct json_object *o = json_object_new_object(), *e;
+	int i;
+
+	json_object_object_add(o, "type", str("string"));
+	e = json_object_new_array();
+	for (i = 0; i < WS_STATUS_COUNT; i++)
+		json_object_array_add(e, str(ws_status_name(i)));
+	json_object_object_add(o, "enum", e);
+	return o;
+}
+
 static const char *
 method_key(unsigned m)
 {
@@ -146,5 +162,8 @@ h_openapi(struct request *req, struct response *resp)
 	    "\"type\":{\"type\":\"string\"},\"title\":{\"type\":\"string\"},"
 	    "\"status\":{\"type\":\"integer\"},\"detail\":{\"type\":\"string\"},"
 	    "\"request_id\":{\"type\":\"string\"}}}}}"));
+	json_object_object_get_ex(json_object_object_get(doc, "components"),
+	    "schemas", &item);
+	json_object_object_add(item, "WorkspaceStatus", status_schema());
 	resp_json(req, resp, 200, doc);
 }

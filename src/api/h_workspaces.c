@@ -16,13 +16,14 @@
 #include "server.h"
 #include "spec.h"
 #include "workspace.h"
+#include "wstatus.h"
 
 /* With an owner, a statement of its own: its plan uses the owner index. */
 static const struct db_stmt q_ws_list_owner = {
 	"ws_list_owner",
 	"SELECT " WS_COLUMNS " FROM workspace_states w"
 	" WHERE w.deleted_at IS NULL AND w.owner_id = $1"
-	" AND ($2::text IS NULL OR w.status = $2)"
+	" AND ($2::workspace_status IS NULL OR w.status = $2)"
 	" AND ($3::uuid IS NULL OR w.template_id = $3)"
 	" AND ($4::text IS NULL OR (w.name, w.id) > ($4, $5::uuid))"
 	" ORDER BY w.name, w.id LIMIT $6", 6
@@ -33,7 +34,7 @@ static const struct db_stmt q_ws_list = {
 	"SELECT " WS_COLUMNS " FROM workspace_states w"
 	" WHERE w.deleted_at IS NULL AND ($1::uuid IS NULL OR w.owner_id = $1)"
 	" AND ($1::uuid IS NOT NULL OR w.pool_version_id IS NULL)"
-	" AND ($2::text IS NULL OR w.status = $2)"
+	" AND ($2::workspace_status IS NULL OR w.status = $2)"
 	" AND ($3::uuid IS NULL OR w.template_id = $3)"
 	" AND ($4::text IS NULL OR (w.name, w.id) > ($4, $5::uuid))"
 	" ORDER BY w.name, w.id LIMIT $6", 6
@@ -226,12 +227,10 @@ h_workspaces_list(struct request *req, struct response *resp)
 
 	if (!in_page(req, resp, &limit, &cursor))
 		return;
-	static const char *const statuses[] = { "starting", "running",
-	    "stopping", "stopped", "restarting", "updating", "deleting",
-	    "failed", "canceled", "dormant", "unknown", NULL };
-
+	/* Deleted workspaces are never listed. */
 	if ((owner && !in_uuid(owner)) || (tpl && !in_uuid(tpl)) ||
-	    (status && !in_choices(status, statuses))) {
+	    (status && (ws_status_parse(status) == -1 ||
+	    ws_status_parse(status) == WS_DELETED))) {
 		problem(req, resp, PROBLEM_INVALID_INPUT, "owner and template "
 		    "must be ids, status one of the workspace statuses");
 		return;

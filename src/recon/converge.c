@@ -25,6 +25,7 @@
 #include "imageref.h"
 #include "json.h"
 #include "log.h"
+#include "metrics.h"
 #include "state.h"
 
 #define LOG_TAIL	40

@@ -35,19 +35,8 @@ int	converge_network(struct worker *);
 int	converge_run(struct worker *, const struct desired *,
 	    const struct actual *, const struct plan *);
 
-/* Metrics of the reconciler, shared by every thread. */
-void	metrics_step(enum step, bool ok);
-void	metrics_docker(double seconds);
-void	metrics_build(const char *transition, double seconds, bool ok);
-void	metrics_pass(double seconds, int workspaces);
-void	metrics_status(const char *status, int n);
-void	metrics_docker_up(bool up);
-void	metrics_pool_member(bool ready, bool starting);
 /* A pool member was claimed: the next full pass (which refills the pools)
  * comes now rather than at the next resync (main.c). */
 void	pool_refill_soon(void);
-void	metrics_observation(int foreign_containers, int foreign_volumes,
-	    int orphan_volumes, int held_containers, int adopted);
-char	*metrics_text(struct arena *);
 
 #endif

@@ -25,6 +25,7 @@
 #include "converge.h"
 #include "json.h"
 #include "log.h"
+#include "metrics.h"
 #include "observe.h"
 #include "secretbox.h"
 #include "state.h"
@@ -296,9 +297,10 @@ wait_idle(void)
 static int	docker_up = -1;		/* -1: not yet recorded */
 static char	told[MAX_TOLD][40];
 
-static void
+static bool
 host_answers(struct worker *w, bool up, const struct desired *ds, int n)
 {
+	bool changed = false;
 	const char *why = up ? NULL : docker_error(w->docker);
 	int i, k, free_slot;
 
@@ -309,11 +311,12 @@ host_answers(struct worker *w, bool up, const struct desired *ds, int n)
 			    up ? "answers again" : "does not answer: workspaces "
 			    "on it are unknown until it does");
 		docker_up = up;
+		changed = true;
 	}
 	metrics_docker_up(up);
 	if (up) {
 		memset(told, 0, sizeof(told));
-		return;
+		return changed;
 	}
 	for (i = 0; i < n; i++) {
 		if (!ds[i].has_build)
@@ -332,20 +335,25 @@ host_answers(struct worker *w, bool up, const struct desired *ds, int n)
 		    "when it does", conf.reconciler_host_name,
 		    ds[i].transition);
 	}
+	return changed;
 }
 
-static const char *
-status_of(const struct desired *d)
+/*
+ * Workspaces by the status the view gives them (pool members are nobody's:
+ * counted apart), read again when this pass changed what the view says of
+ * the host.
+ */
+static int
+count_statuses(struct worker *w, struct desired *ds, int n, bool reread)
 {
-	if (d->has_build)
-		return strcmp(d->transition, "stop") == 0 ? "stopping" :
-		    strcmp(d->transition, "delete") == 0 ? "deleting" :
-		    "starting";
-	if (strcmp(d->last_status, "failed") == 0)
-		return "failed";
-	if (strcmp(d->state, "running") == 0)
-		return docker_up == 0 ? "unknown" : "running";
-	return d->dormant_at ? "dormant" : "stopped";
+	int i;
+
+	if (reread && state_desired(w->db, w->a, NULL, &ds, &n) == -1)
+		return -1;
+	for (i = 0; i < n; i++)
+		if (!ds[i].pooled)
+			metrics_status(ds[i].status, 1);
+	return 0;
 }
 
 /* Schedules due now become builds (each audited and notified). */
@@ -426,6 +434,7 @@ full_pass(struct worker *main_w)
 	struct plan p;
 	uint64_t snap;
 	int n, i, made, gone;
+	bool changed;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	arena_reset(main_w->a);
@@ -445,25 +454,23 @@ full_pass(struct worker *main_w)
 	if (observe_all(main_w, ds, n, acts, &o) == -1) {
 		log_warnx("Docker did not answer: %s",
 		    docker_error(main_w->docker));
-		host_answers(main_w, false, ds, n);
+		changed = host_answers(main_w, false, ds, n);
 		metrics_pass(0, n);
-		for (i = 0; i < n; i++)
-			metrics_status(status_of(&ds[i]), 1);
+		count_statuses(main_w, ds, n, changed);
 		write_metrics(main_w->a);
 		return -1;
 	}
-	host_answers(main_w, true, ds, n);
+	changed = host_answers(main_w, true, ds, n);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	metrics_pass((double)(t1.tv_sec - t0.tv_sec) +
 	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9, n);
+	if (count_statuses(main_w, ds, n, changed) == -1)
+		return -1;
 	for (i = 0; i < n; i++) {
-		/* Pool members are nobody's workspaces: counted apart. */
 		if (ds[i].pooled)
 			metrics_pool_member(acts[i].paused && !ds[i].has_build,
 			    ds[i].has_build && strcmp(ds[i].transition,
 			    "start") == 0);
-		else
-			metrics_status(status_of(&ds[i]), 1);
 		plan_decide(&ds[i], &acts[i], (int64_t)time(NULL), &p);
 		if (p.n > 0)
 			dispatch(&ds[i], &acts[i], snap);

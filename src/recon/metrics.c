@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "converge.h"
+#include "metrics.h"
+#include "wstatus.h"
 
 #define NB	12
 static const double le[NB - 1] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
@@ -20,14 +22,11 @@ struct hist {
 static const char *const transitions[] = { "start", "stop", "restart",
 	"update", "delete" };
 #define NT	5
-static const char *const statuses[] = { "starting", "running", "stopping",
-	"stopped", "failed", "deleting", "dormant", "unknown", "other" };
-#define NS	9
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static unsigned long long steps[STEP_COUNT][2];
 static struct hist docker_h, pass_h, build_h[NT][2];
-static int by_status[NS];
+static int by_status[WS_STATUS_COUNT];
 /* Warm pools' unclaimed members: ready (paused), starting, other. */
 static int pool_members[3];
 static int last_workspaces;
@@ -91,14 +90,12 @@ metrics_pass(double seconds, int workspaces)
 }
 
 void
-metrics_status(const char *status, int n)
+metrics_status(int status, int n)
 {
-	int i;
-
-	for (i = 0; i < NS - 1 && strcmp(statuses[i], status) != 0; i++)
-		;
+	if (status < 0 || status >= WS_STATUS_COUNT)
+		return;
 	pthread_mutex_lock(&mu);
-	by_status[i] += n;
+	by_status[status] += n;
 	pthread_mutex_unlock(&mu);
 }
 
@@ -185,9 +182,9 @@ metrics_text(struct arena *a)
 			    &build_h[i][k]);
 	out = arena_printf(a, "%s# HELP warren_workspaces Workspaces by status "
 	    "at the last full pass.\n# TYPE warren_workspaces gauge\n", out);
-	for (i = 0; i < NS; i++)
+	for (i = 0; i < WS_STATUS_COUNT; i++)
 		out = arena_printf(a, "%swarren_workspaces{status=\"%s\"} %d\n",
-		    out, statuses[i], by_status[i]);
+		    out, ws_status_name(i), by_status[i]);
 	out = arena_printf(a, "%swarren_reconciler_workspaces %d\n", out,
 	    last_workspaces);
 	out = arena_printf(a, "%s# HELP warren_pool_members Unclaimed members "

@@ -17,6 +17,7 @@
 #include "httpc.h"
 #include "json.h"
 #include "log.h"
+#include "metrics.h"
 #include "observe.h"
 #include "state.h"
 

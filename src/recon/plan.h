@@ -24,6 +24,7 @@ struct desired {
 	char		 transition[16];
 	char		 build_status[16];
 	char		 last_status[16];	/* of the latest build */
+	int		 status;		/* enum ws_status, or -1 */
 	int64_t		 build_started;		/* 0: not yet */
 	/* The template version to run. */
 	const char	*image, *command, *args, *env, *ports, *probe;

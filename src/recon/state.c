@@ -12,6 +12,7 @@
 #include "secretbox.h"
 #include "state.h"
 #include "traefik.h"
+#include "wstatus.h"
 
 #define EPOCH(x)	"coalesce(floor(extract(epoch FROM " x "))::bigint, 0)"
 
@@ -32,8 +33,7 @@
 	" " EPOCH("coalesce(w.last_activity_at, w.started_at)") ","          \
 	" " EPOCH("w.stopped_at") ", " EPOCH("w.dormant_at") ","              \
 	" coalesce(w.idle_timeout, v.idle_timeout, 0),"                       \
-	" coalesce((SELECT status FROM workspace_builds WHERE workspace_id ="  \
-	"  w.id ORDER BY number DESC LIMIT 1), ''),"                          \
+	" coalesce(w.build_status, ''),"                                      \
 	" w.org_id IS NULL OR EXISTS (SELECT 1 FROM memberships m"            \
 	"  WHERE m.org_id = w.org_id AND m.user_id = w.owner_id),"            \
 	" w.initialized_at IS NULL AND (w.starter IS NOT NULL OR"            \
@@ -42,8 +42,8 @@
 	"  jsonb_array_elements(v.starters) s WHERE s->>'name' = w.starter"  \
 	"  LIMIT 1)::text END,"                                               \
 	" CASE WHEN w.initialized_at IS NULL THEN w.repository::text END,"   \
-	" w.pool_version_id IS NOT NULL"                                      \
-	" FROM workspaces w"                                                  \
+	" w.pool_version_id IS NOT NULL, w.status"                            \
+	" FROM workspace_states w"                                            \
 	" JOIN template_versions v ON v.id = w.template_version_id"           \
 	" LEFT JOIN workspace_builds ab ON ab.workspace_id = w.id"            \
 	" AND ab.status IN ('pending', 'running')"                            \
@@ -284,6 +284,7 @@ fill(struct arena *a, PGresult *r, int i, struct desired *d)
 	d->starter_files = PQgetisnull(r, i, 38) ? NULL : keep(a, r, i, 38);
 	d->repository = PQgetisnull(r, i, 39) ? NULL : keep(a, r, i, 39);
 	d->pooled = PQgetvalue(r, i, 40)[0] == 't';
+	d->status = ws_status_parse(PQgetvalue(r, i, 41));
 }
 
 int
