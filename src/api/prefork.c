@@ -296,6 +296,7 @@ static int
 reload(struct server *srv, const struct listeners *l)
 {
 	static struct server old;
+	const struct conf_key *k;
 	struct conf nc;
 
 	log_info("reloading %s", srv->conf_path);
@@ -304,16 +305,10 @@ reload(struct server *srv, const struct listeners *l)
 		    "one");
 		return -1;
 	}
-	if (strcmp(nc.listen, srv->conf.listen) != 0) {
-		log_warnx("listen changed: restart warren-api to apply it; "
-		    "other settings are reloaded");
-		memcpy(nc.listen, srv->conf.listen, sizeof(nc.listen));
-	}
-	if (strcmp(nc.authorizer_listen, srv->conf.authorizer_listen) != 0) {
-		log_warnx("authorizer_listen changed: restart warren-api to "
-		    "apply it; other settings are reloaded");
-		memcpy(nc.authorizer_listen, srv->conf.authorizer_listen,
-		    sizeof(nc.authorizer_listen));
+	while ((k = conf_reload_refused(&srv->conf, &nc)) != NULL) {
+		log_warnx("%s changed: restart warren-api to apply it; other "
+		    "settings are reloaded", k->name);
+		conf_copy_key(&nc, &srv->conf, k);
 	}
 	old = *srv;
 	srv->conf = nc;

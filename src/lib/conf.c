@@ -1,6 +1,8 @@
 /*
  * Every key Warren reads is one row of conf_keys[]; parsing, validation,
- * defaults, environment overrides and the sample file all follow it.
+ * defaults, environment overrides, reload and the sample file all follow
+ * it.  A row's type says how its value is read and stored, its check what
+ * else the value must be, its flags whether a reload may change it.
  */
 #include "config.h"
 
@@ -28,132 +30,284 @@ static const char *const signup_policies[] = {
 	"open", "domains", "invite", NULL
 };
 
+static int
+parse_long(const char *s, int base, long *out)
+{
+	char *end;
+	long v;
+
+	if (*s == '\0' || isspace((unsigned char)*s) || *s == '+')
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, base);
+	if (errno != 0 || *end != '\0')
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int
+refuse(char *why, size_t whylen, const char *expected)
+{
+	snprintf(why, whylen, "%s", expected);
+	return -1;
+}
+
+static int
+check_url(const char *v, char *why, size_t whylen)
+{
+	if (v[0] != '\0' && strncmp(v, "https://", 8) != 0 &&
+	    strncmp(v, "http://", 7) != 0)
+		return refuse(why, whylen, "expected an http or https URL");
+	return 0;
+}
+
+/* Paths are appended to it, and its scheme and host are the origin. */
+static int
+check_public_url(const char *v, char *why, size_t whylen)
+{
+	if (check_url(v, why, whylen) == -1)
+		return -1;
+	if (v[0] == '\0' || v[strlen(v) - 1] == '/')
+		return refuse(why, whylen, "expected a URL without a trailing "
+		    "slash");
+	return 0;
+}
+
+static int
+check_listen(const char *v, char *why, size_t whylen)
+{
+	if (v[0] != '/' && strcmp(v, "inherit") != 0 &&
+	    strrchr(v, ':') == NULL)
+		return refuse(why, whylen, "expected an absolute socket path, "
+		    "HOST:PORT or inherit");
+	return 0;
+}
+
+/*
+ * The Authorizer listener believes what the web server says about the
+ * client (address, host, credentials) and is TCP, as mod_authnz_fcgi knows
+ * nothing else: it must not be reachable from another host.
+ */
+static bool
+loopback_port(const char *v)
+{
+	char host[64];
+	const char *colon = strrchr(v, ':');
+	struct in6_addr a6;
+	struct in_addr a4;
+	size_t n;
+	long port;
+
+	if (colon == NULL || (n = (size_t)(colon - v)) >= sizeof(host) ||
+	    parse_long(colon + 1, 10, &port) == -1 || port < 1 ||
+	    port > 65535)
+		return false;
+	memcpy(host, v, n);
+	host[n] = '\0';
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (n > 2 && host[0] == '[' && host[n - 1] == ']') {
+		host[n - 1] = '\0';
+		return inet_pton(AF_INET6, host + 1, &a6) == 1 &&
+		    IN6_IS_ADDR_LOOPBACK(&a6);
+	}
+	return false;
+}
+
+static int
+check_authorizer_listen(const char *v, char *why, size_t whylen)
+{
+	if (v[0] != '\0' && !loopback_port(v))
+		return refuse(why, whylen, "expected a loopback address and "
+		    "port, such as 127.0.0.1:9000 or [::1]:9000");
+	return 0;
+}
+
+/* Workspace host names are <id>.<base_domain>. */
+static int
+check_base_domain(const char *v, char *why, size_t whylen)
+{
+	size_t n = strlen(v);
+
+	if (n == 0 || n > 200 || v[0] == '.' || v[0] == '-' ||
+	    strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789.-") != n)
+		return refuse(why, whylen, "expected a lower-case DNS name");
+	return 0;
+}
+
+static int
+check_docker_host(const char *v, char *why, size_t whylen)
+{
+	if (strncmp(v, "unix:///", 8) != 0 && strncmp(v, "tcp://", 6) != 0)
+		return refuse(why, whylen, "expected unix:///path or "
+		    "tcp://host:port");
+	return 0;
+}
+
+static int
+check_docker_network(const char *v, char *why, size_t whylen)
+{
+	if (v[0] == '\0' || strcmp(v, "host") == 0 ||
+	    strncmp(v, "container:", 10) == 0)
+		return refuse(why, whylen, "workspaces never share the host's "
+		    "network");
+	return 0;
+}
+
 #define OFF(f)	offsetof(struct conf, f)
 #define URLKEY(name, def, help) \
-	{ #name, CONF_STRING, OFF(name), 0, 0, def, NULL, help }
+	{ #name, CONF_STRING, OFF(name), 0, 0, def, NULL, check_url, 0, help }
 
+/*
+ * CONF_NORELOAD: the sockets are opened once, by the master, and every
+ * generation of workers inherits them.
+ */
 const struct conf_key conf_keys[] = {
 	{ "listen", CONF_STRING, OFF(listen), 0, 0, "/run/warren/api.sock",
-	    NULL, "unix socket path, HOST:PORT, or inherit (FastCGI socket on fd 0)" },
+	    NULL, check_listen, CONF_NORELOAD,
+	    "unix socket path, HOST:PORT, or inherit (FastCGI socket on fd 0)" },
 	{ "listen_mode", CONF_OCTAL, OFF(listen_mode), 0, 0777, "0660",
-	    NULL, "mode of the unix socket" },
+	    NULL, NULL, CONF_NORELOAD, "mode of the unix socket" },
 	{ "authorizer_listen", CONF_STRING, OFF(authorizer_listen), 0, 0, "",
-	    NULL, "loopback HOST:PORT for FastCGI Authorizer requests only" },
+	    NULL, check_authorizer_listen, CONF_NORELOAD,
+	    "loopback HOST:PORT for FastCGI Authorizer requests only" },
 	{ "workers", CONF_INT, OFF(workers), 1, 128, "4",
-	    NULL, "worker processes" },
+	    NULL, NULL, 0, "worker processes" },
 	{ "max_requests", CONF_INT, OFF(max_requests), 0, 10000000, "10000",
-	    NULL, "requests a worker serves before it is replaced (0: never)" },
+	    NULL, NULL, 0,
+	    "requests a worker serves before it is replaced (0: never)" },
 	{ "shutdown_grace", CONF_INT, OFF(shutdown_grace), 1, 300, "10",
-	    NULL, "seconds in-flight requests get on SIGTERM" },
+	    NULL, NULL, 0, "seconds in-flight requests get on SIGTERM" },
 	{ "max_body_size", CONF_SIZE, OFF(max_body_size), 1024, 64 << 20, "1m",
-	    NULL, "largest request body accepted" },
+	    NULL, NULL, 0, "largest request body accepted" },
 	{ "worker_memory_limit", CONF_SIZE, OFF(worker_memory_limit), 0,
-	    64L << 30, "1g", NULL, "address space each worker may use "
+	    64L << 30, "1g", NULL, NULL, 0, "address space each worker may use "
 	    "(0: no limit)" },
 	{ "db_conninfo", CONF_STRING, OFF(db_conninfo), 0, 0, "dbname=warren",
-	    NULL, "libpq connection string" },
+	    NULL, NULL, 0, "libpq connection string" },
 	{ "db_connect_timeout", CONF_INT, OFF(db_connect_timeout), 100, 60000,
-	    "1000", NULL, "milliseconds to connect to PostgreSQL" },
+	    "1000", NULL, NULL, 0, "milliseconds to connect to PostgreSQL" },
 	{ "db_query_timeout", CONF_INT, OFF(db_query_timeout), 100, 600000,
-	    "5000", NULL, "milliseconds a query may take" },
+	    "5000", NULL, NULL, 0, "milliseconds a query may take" },
 	{ "log_level", CONF_ENUM, OFF(log_level), 0, 0, "info", log_levels,
-	    "debug, info, warning or error" },
+	    NULL, 0, "debug, info, warning or error" },
 	{ "access_log", CONF_BOOL, OFF(access_log), 0, 0, "yes",
-	    NULL, "one log line per request" },
-	URLKEY(public_url, "http://127.0.0.1:8080",
-	    "the URL users open: token issuer, cookie policy, CSRF origin"),
+	    NULL, NULL, 0, "one log line per request" },
+	{ "public_url", CONF_STRING, OFF(public_url), 0, 0,
+	    "http://127.0.0.1:8080", NULL, check_public_url, 0,
+	    "the URL users open: token issuer, cookie policy, CSRF origin" },
 	{ "jwt_key_file", CONF_STRING, OFF(jwt_key_file), 0, 0,
-	    "/etc/warren/jwt.keys", NULL, "signing keys for access tokens" },
+	    "/etc/warren/jwt.keys", NULL, NULL, 0,
+	    "signing keys for access tokens" },
 	{ "access_token_ttl", CONF_INT, OFF(access_token_ttl), 60, 900, "600",
-	    NULL, "seconds an access token is valid" },
+	    NULL, NULL, 0, "seconds an access token is valid" },
 	{ "session_lifetime", CONF_INT, OFF(session_lifetime), 300, 31536000,
-	    "1209600", NULL, "seconds a session lasts at most, refreshed or not" },
+	    "1209600", NULL, NULL, 0,
+	    "seconds a session lasts at most, refreshed or not" },
 	{ "trusted_proxies", CONF_STRING, OFF(trusted_proxies), 0, 0, "",
-	    NULL, "addresses whose X-Forwarded-For is believed" },
+	    NULL, NULL, 0, "addresses whose X-Forwarded-For is believed" },
 	{ "login_failures_per_address", CONF_INT,
-	    OFF(login_failures_per_address), 1, 100000, "20", NULL,
+	    OFF(login_failures_per_address), 1, 100000, "20", NULL, NULL, 0,
 	    "failed sign-ins from one address per window" },
 	{ "login_failures_per_account", CONF_INT,
-	    OFF(login_failures_per_account), 1, 100000, "5", NULL,
+	    OFF(login_failures_per_account), 1, 100000, "5", NULL, NULL, 0,
 	    "failed sign-ins to one account from one address per window" },
-	{ "login_window", CONF_INT, OFF(login_window), 1, 86400, "900", NULL,
-	    "seconds over which failed sign-ins are counted" },
+	{ "login_window", CONF_INT, OFF(login_window), 1, 86400, "900",
+	    NULL, NULL, 0, "seconds over which failed sign-ins are counted" },
 	{ "token_rate_limit", CONF_INT, OFF(token_rate_limit), 1, 10000000,
-	    "600", NULL, "requests per minute one API token may make" },
+	    "600", NULL, NULL, 0,
+	    "requests per minute one API token may make" },
 	{ "max_concurrent_hashes", CONF_INT, OFF(max_concurrent_hashes), 1, 64,
-	    "2", NULL, "password hashes computed at once on this host" },
+	    "2", NULL, NULL, 0, "password hashes computed at once on this host" },
 	{ "signup_policy", CONF_ENUM, OFF(signup_policy), 0, 0, "invite",
-	    signup_policies, "open, domains or invite" },
-	{ "signup_domains", CONF_STRING, OFF(signup_domains), 0, 0, "", NULL,
-	    "e-mail domains allowed to sign up when signup_policy = domains" },
+	    signup_policies, NULL, 0, "open, domains or invite" },
+	{ "signup_domains", CONF_STRING, OFF(signup_domains), 0, 0, "",
+	    NULL, NULL, 0, "e-mail domains allowed to sign up when "
+	    "signup_policy = domains" },
 	{ "oauth_timeout", CONF_INT, OFF(oauth_timeout), 100, 60000, "5000",
-	    NULL, "milliseconds allowed for a call to a sign-in provider" },
-	URLKEY(github_client_id, "", "GitHub OAuth app client id"),
-	URLKEY(github_client_secret, "", "GitHub OAuth app client secret"),
+	    NULL, NULL, 0,
+	    "milliseconds allowed for a call to a sign-in provider" },
+	{ "github_client_id", CONF_STRING, OFF(github_client_id), 0, 0, "",
+	    NULL, NULL, 0, "GitHub OAuth app client id" },
+	{ "github_client_secret", CONF_STRING, OFF(github_client_secret), 0, 0,
+	    "", NULL, NULL, 0, "GitHub OAuth app client secret" },
 	URLKEY(github_auth_url, "https://github.com/login/oauth/authorize",
 	    "GitHub authorization endpoint"),
 	URLKEY(github_token_url, "https://github.com/login/oauth/access_token",
 	    "GitHub token endpoint"),
 	URLKEY(github_api_url, "https://api.github.com", "GitHub API base"),
 	{ "oidc_provider_dir", CONF_STRING, OFF(oidc_provider_dir), 0, 0,
-	    "/etc/warren/oidc", NULL, "directory of OpenID Connect "
+	    "/etc/warren/oidc", NULL, NULL, 0, "directory of OpenID Connect "
 	    "providers, one NAME.conf each" },
 	{ "image_recipes_dir", CONF_STRING, OFF(image_recipes_dir), 0, 0,
-	    "/usr/share/warren/images", NULL, "recipes of Warren's standard "
-	    "workspace images (warrenctl images)" },
+	    "/usr/share/warren/images", NULL, NULL, 0, "recipes of Warren's "
+	    "standard workspace images (warrenctl images)" },
 	{ "base_domain", CONF_STRING, OFF(base_domain), 0, 0,
-	    "warren.localhost", NULL, "workspaces answer at <id>.<base_domain>" },
+	    "warren.localhost", NULL, check_base_domain, 0,
+	    "workspaces answer at <id>.<base_domain>" },
 	{ "max_cpu_millis", CONF_INT, OFF(max_cpu_millis), 100, 1024000, "8000",
-	    NULL, "most CPU a template may give a workspace (1000 = 1 core)" },
+	    NULL, NULL, 0,
+	    "most CPU a template may give a workspace (1000 = 1 core)" },
 	{ "max_memory_mb", CONF_INT, OFF(max_memory_mb), 16, 4194304, "16384",
-	    NULL, "most memory a template may give a workspace, MiB" },
-	{ "max_pids", CONF_INT, OFF(max_pids), 16, 4194304, "4096", NULL,
-	    "most processes a template may allow a workspace" },
+	    NULL, NULL, 0, "most memory a template may give a workspace, MiB" },
+	{ "max_pids", CONF_INT, OFF(max_pids), 16, 4194304, "4096",
+	    NULL, NULL, 0, "most processes a template may allow a workspace" },
 	{ "dormancy_after_days", CONF_INT, OFF(dormancy_after_days), 0, 3650,
-	    "0", NULL, "days stopped before a workspace is dormant (0: never)" },
+	    "0", NULL, NULL, 0,
+	    "days stopped before a workspace is dormant (0: never)" },
 	{ "dormancy_delete_after_days", CONF_INT,
-	    OFF(dormancy_delete_after_days), 0, 3650, "0", NULL,
+	    OFF(dormancy_delete_after_days), 0, 3650, "0", NULL, NULL, 0,
 	    "days dormant before a workspace is deleted (0: never)" },
 	{ "default_max_workspaces", CONF_INT, OFF(default_max_workspaces), 0,
-	    1000000, "0", NULL, "workspaces per user without a quota (0: no limit)" },
+	    1000000, "0", NULL, NULL, 0,
+	    "workspaces per user without a quota (0: no limit)" },
 	{ "default_max_running", CONF_INT, OFF(default_max_running), 0, 1000000,
-	    "0", NULL, "running workspaces per user without a quota (0: no limit)" },
+	    "0", NULL, NULL, 0,
+	    "running workspaces per user without a quota (0: no limit)" },
 	{ "secret_key_file", CONF_STRING, OFF(secret_key_file), 0, 0,
-	    "/etc/warren/secret.key", NULL, "key that encrypts secrets at rest" },
+	    "/etc/warren/secret.key", NULL, NULL, 0,
+	    "key that encrypts secrets at rest" },
 	{ "docker_host", CONF_STRING, OFF(docker_host), 0, 0,
-	    "unix:///var/run/docker.sock", NULL,
+	    "unix:///var/run/docker.sock", NULL, check_docker_host, 0,
 	    "Docker Engine API: unix:///path or tcp://host:port" },
 	{ "image_registries", CONF_STRING, OFF(image_registries), 0, 0, "",
-	    NULL, "registries workspace images may come from; empty: any "
-	    "public name" },
+	    NULL, NULL, 0, "registries workspace images may come from; empty: "
+	    "any public name" },
 	{ "docker_publish_address", CONF_STRING, OFF(docker_publish_address),
-	    0, 0, "127.0.0.1", NULL, "host address workspace ports publish on" },
+	    0, 0, "127.0.0.1", NULL, NULL, 0,
+	    "host address workspace ports publish on" },
 	{ "docker_network", CONF_STRING, OFF(docker_network), 0, 0, "warren",
-	    NULL, "Docker network of workspace containers" },
+	    NULL, check_docker_network, 0,
+	    "Docker network of workspace containers" },
 	{ "docker_timeout", CONF_INT, OFF(docker_timeout), 1000, 600000,
-	    "30000", NULL, "milliseconds a Docker API call may take" },
+	    "30000", NULL, NULL, 0, "milliseconds a Docker API call may take" },
 	{ "reconciler_host_name", CONF_STRING, OFF(reconciler_host_name), 0, 0,
-	    "local", NULL, "name of this Docker host in the docker_hosts table" },
+	    "local", NULL, NULL, 0,
+	    "name of this Docker host in the docker_hosts table" },
 	{ "reconciler_resync", CONF_INT, OFF(reconciler_resync), 1, 3600, "30",
-	    NULL, "seconds between full passes" },
+	    NULL, NULL, 0, "seconds between full passes" },
 	{ "reconciler_threads", CONF_INT, OFF(reconciler_threads), 1, 256, "16",
-	    NULL, "workspaces converged at once" },
+	    NULL, NULL, 0, "workspaces converged at once" },
 	{ "reconciler_metrics_file", CONF_STRING, OFF(reconciler_metrics_file),
-	    0, 0, "", NULL, "Prometheus text file written after each pass" },
+	    0, 0, "", NULL, NULL, 0,
+	    "Prometheus text file written after each pass" },
 	{ "reconciler_removal_fuse", CONF_INT, OFF(reconciler_removal_fuse), 1,
-	    100, "50", NULL, "percent of this installation's containers a pass "
-	    "may remove as orphans" },
+	    100, "50", NULL, NULL, 0, "percent of this installation's "
+	    "containers a pass may remove as orphans" },
 	{ "reconciler_removal_fuse_min", CONF_INT,
-	    OFF(reconciler_removal_fuse_min), 1, 1000000, "5", NULL,
+	    OFF(reconciler_removal_fuse_min), 1, 1000000, "5", NULL, NULL, 0,
 	    "orphan containers a pass may always remove, below the fuse" },
 	{ "workspace_admin_access", CONF_BOOL, OFF(workspace_admin_access), 0,
-	    0, "no", NULL, "admins may open any workspace" },
+	    0, "no", NULL, NULL, 0, "admins may open any workspace" },
 	{ "workspace_cookie_ttl", CONF_INT, OFF(workspace_cookie_ttl), 60,
-	    86400, "3600", NULL, "seconds a workspace host's cookie lasts" },
-	{ "traefik_file", CONF_STRING, OFF(traefik_file), 0, 0, "", NULL,
+	    86400, "3600", NULL, NULL, 0,
+	    "seconds a workspace host's cookie lasts" },
+	{ "traefik_file", CONF_STRING, OFF(traefik_file), 0, 0, "",
+	    NULL, NULL, 0,
 	    "Traefik dynamic configuration file the reconciler writes" },
-	{ "traefik_version", CONF_INT, OFF(traefik_version), 2, 3, "3", NULL,
-	    "Traefik configuration syntax: 2 or 3" },
+	{ "traefik_version", CONF_INT, OFF(traefik_version), 2, 3, "3",
+	    NULL, NULL, 0, "Traefik configuration syntax: 2 or 3" },
 	URLKEY(traefik_forward_url, "http://127.0.0.1:8080/api/v1/auth/forward",
 	    "the forward endpoint Traefik asks"),
 };
@@ -170,22 +324,6 @@ conf_lookup(const char *name, size_t len)
 		    memcmp(conf_keys[i].name, name, len) == 0)
 			return &conf_keys[i];
 	return NULL;
-}
-
-static int
-parse_long(const char *s, int base, long *out)
-{
-	char *end;
-	long v;
-
-	if (*s == '\0' || isspace((unsigned char)*s) || *s == '+')
-		return -1;
-	errno = 0;
-	v = strtol(s, &end, base);
-	if (errno != 0 || *end != '\0')
-		return -1;
-	*out = v;
-	return 0;
 }
 
 static int
@@ -222,7 +360,7 @@ parse_size(const char *s, long *out)
 }
 
 static int
-parse_bool(const char *s, bool *out)
+parse_bool(const char *s, long *out)
 {
 	static const char *const yes[] = { "yes", "true", "on", "1", NULL };
 	static const char *const no[] = { "no", "false", "off", "0", NULL };
@@ -230,42 +368,11 @@ parse_bool(const char *s, bool *out)
 
 	for (i = 0; yes[i] != NULL; i++)
 		if (strcasecmp(s, yes[i]) == 0)
-			return (*out = true), 0;
+			return (*out = 1), 0;
 	for (i = 0; no[i] != NULL; i++)
 		if (strcasecmp(s, no[i]) == 0)
-			return (*out = false), 0;
+			return (*out = 0), 0;
 	return -1;
-}
-
-/*
- * The Authorizer listener believes what the web server says about the
- * client (address, host, credentials) and is TCP, as mod_authnz_fcgi knows
- * nothing else: it must not be reachable from another host.
- */
-static bool
-loopback_port(const char *v)
-{
-	char host[64];
-	const char *colon = strrchr(v, ':');
-	struct in6_addr a6;
-	struct in_addr a4;
-	size_t n;
-	long port;
-
-	if (colon == NULL || (n = (size_t)(colon - v)) >= sizeof(host) ||
-	    parse_long(colon + 1, 10, &port) == -1 || port < 1 ||
-	    port > 65535)
-		return false;
-	memcpy(host, v, n);
-	host[n] = '\0';
-	if (inet_pton(AF_INET, host, &a4) == 1)
-		return (ntohl(a4.s_addr) >> 24) == 127;
-	if (n > 2 && host[0] == '[' && host[n - 1] == ']') {
-		host[n - 1] = '\0';
-		return inet_pton(AF_INET6, host + 1, &a6) == 1 &&
-		    IN6_IS_ADDR_LOOPBACK(&a6);
-	}
-	return false;
 }
 
 static int
@@ -283,106 +390,117 @@ check_string(const struct conf_key *k, const char *v, char *err, size_t errlen)
 			    k->name);
 			return -1;
 		}
-	if (strstr(k->name, "_url") != NULL && v[0] != '\0' &&
-	    strncmp(v, "https://", 8) != 0 && strncmp(v, "http://", 7) != 0) {
-		snprintf(err, errlen, "bad value for %s: expected an http or "
-		    "https URL", k->name);
-		return -1;
-	}
-	if (strcmp(k->name, "public_url") == 0 && (v[0] == '\0' ||
-	    v[strlen(v) - 1] == '/')) {
-		snprintf(err, errlen, "bad value for public_url: expected a "
-		    "URL without a trailing slash");
-		return -1;
-	}
-	if (strcmp(k->name, "base_domain") == 0 && (v[0] == '\0' ||
-	    strlen(v) > 200 || strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789"
-	    ".-") != strlen(v) || v[0] == '.' || v[0] == '-')) {
-		snprintf(err, errlen, "bad value for base_domain: expected a "
-		    "lower-case DNS name");
-		return -1;
-	}
-	if (strcmp(k->name, "docker_host") == 0 && strncmp(v, "unix:///", 8)
-	    != 0 && strncmp(v, "tcp://", 6) != 0) {
-		snprintf(err, errlen, "bad value for docker_host: expected "
-		    "unix:///path or tcp://host:port");
-		return -1;
-	}
-	if (strcmp(k->name, "docker_network") == 0 && (strcmp(v, "host") == 0 ||
-	    strncmp(v, "container:", 10) == 0 || v[0] == '\0')) {
-		snprintf(err, errlen, "bad value for docker_network: workspaces "
-		    "never share the host's network");
-		return -1;
-	}
-	if (strcmp(k->name, "listen") == 0 && v[0] != '/' &&
-	    strcmp(v, "inherit") != 0 && strrchr(v, ':') == NULL) {
-		snprintf(err, errlen, "bad value for listen: expected an "
-		    "absolute socket path, HOST:PORT or inherit");
-		return -1;
-	}
-	if (strcmp(k->name, "authorizer_listen") == 0 && v[0] != '\0' &&
-	    !loopback_port(v)) {
-		snprintf(err, errlen, "bad value for authorizer_listen: expected "
-		    "a loopback address and port, such as 127.0.0.1:9000 or "
-		    "[::1]:9000");
-		return -1;
-	}
 	return 0;
+}
+
+static int
+check_number(const struct conf_key *k, const char *v, long *n, char *err,
+    size_t errlen)
+{
+	if ((k->type == CONF_SIZE ? parse_size(v, n) : parse_long(v,
+	    k->type == CONF_OCTAL ? 8 : 10, n)) == 0 && *n >= k->min &&
+	    *n <= k->max)
+		return 0;
+	if (k->type == CONF_OCTAL)
+		snprintf(err, errlen, "bad value for %s: expected an octal "
+		    "mode 0..%lo", k->name, k->max);
+	else
+		snprintf(err, errlen, "bad value for %s: expected %s %ld..%ld",
+		    k->name, k->type == CONF_SIZE ? "a size (k, m suffix)" :
+		    "an integer", k->min, k->max);
+	return -1;
+}
+
+/* What the key's type says of v; a bool or an enum's index in *n. */
+static int
+check_type(const struct conf_key *k, const char *v, long *n, char *err,
+    size_t errlen)
+{
+	switch (k->type) {
+	case CONF_STRING:
+		return check_string(k, v, err, errlen);
+	case CONF_BOOL:
+		if (parse_bool(v, n) == 0)
+			return 0;
+		snprintf(err, errlen, "bad value for %s: expected yes or no",
+		    k->name);
+		return -1;
+	case CONF_ENUM:
+		for (*n = 0; k->choices[*n] != NULL; (*n)++)
+			if (strcmp(v, k->choices[*n]) == 0)
+				return 0;
+		snprintf(err, errlen, "bad value for %s: expected one of %s",
+		    k->name, k->help);
+		return -1;
+	case CONF_INT:
+	case CONF_OCTAL:
+	case CONF_SIZE:
+		return check_number(k, v, n, err, errlen);
+	}
+	return -1;
 }
 
 int
 conf_set(struct conf *c, const struct conf_key *k, const char *v, char *err,
     size_t errlen)
 {
-	char *p = (char *)c + k->offset;
+	char *p = (char *)c + k->offset, why[256];
 	long n = 0;
-	bool b;
-	int i;
 
-	switch (k->type) {
-	case CONF_STRING:
-		if (check_string(k, v, err, errlen) == -1)
-			return -1;
-		snprintf(p, CONF_STR_MAX, "%s", v);
-		return 0;
-	case CONF_BOOL:
-		if (parse_bool(v, &b) == -1) {
-			snprintf(err, errlen, "bad value for %s: expected yes "
-			    "or no", k->name);
-			return -1;
-		}
-		*(bool *)(void *)p = b;
-		return 0;
-	case CONF_ENUM:
-		for (i = 0; k->choices[i] != NULL; i++)
-			if (strcmp(v, k->choices[i]) == 0) {
-				*(long *)(void *)p = i;
-				return 0;
-			}
-		snprintf(err, errlen, "bad value for %s: expected one of "
-		    "%s", k->name, k->help);
+	if (check_type(k, v, &n, err, errlen) == -1)
 		return -1;
-	case CONF_INT:
-	case CONF_OCTAL:
-	case CONF_SIZE:
-		if ((k->type == CONF_SIZE ? parse_size(v, &n) :
-		    parse_long(v, k->type == CONF_OCTAL ? 8 : 10, &n)) == -1 ||
-		    n < k->min || n > k->max) {
-			if (k->type == CONF_OCTAL)
-				snprintf(err, errlen, "bad value for %s: "
-				    "expected an octal mode 0..%lo", k->name,
-				    k->max);
-			else
-				snprintf(err, errlen, "bad value for %s: "
-				    "expected %s %ld..%ld", k->name,
-				    k->type == CONF_SIZE ? "a size (k, m suffix)"
-				    : "an integer", k->min, k->max);
-			return -1;
-		}
-		*(long *)(void *)p = n;
-		return 0;
+	if (k->check != NULL && k->check(v, why, sizeof(why)) == -1) {
+		snprintf(err, errlen, "bad value for %s: %s", k->name, why);
+		return -1;
 	}
-	return -1;
+	if (k->type == CONF_STRING)
+		snprintf(p, CONF_STR_MAX, "%s", v);
+	else if (k->type == CONF_BOOL)
+		*(bool *)(void *)p = n != 0;
+	else
+		*(long *)(void *)p = n;
+	return 0;
+}
+
+static size_t
+value_size(const struct conf_key *k)
+{
+	if (k->type == CONF_STRING)
+		return CONF_STR_MAX;
+	return k->type == CONF_BOOL ? sizeof(bool) : sizeof(long);
+}
+
+static bool
+value_equal(const struct conf_key *k, const struct conf *a,
+    const struct conf *b)
+{
+	const char *x = (const char *)a + k->offset;
+	const char *y = (const char *)b + k->offset;
+
+	/* Bytes past a string's NUL are what an earlier value left. */
+	if (k->type == CONF_STRING)
+		return strcmp(x, y) == 0;
+	return memcmp(x, y, value_size(k)) == 0;
+}
+
+const struct conf_key *
+conf_reload_refused(const struct conf *running, const struct conf *next)
+{
+	size_t i;
+
+	for (i = 0; i < conf_nkeys; i++)
+		if ((conf_keys[i].flags & CONF_NORELOAD) &&
+		    !value_equal(&conf_keys[i], running, next))
+			return &conf_keys[i];
+	return NULL;
+}
+
+void
+conf_copy_key(struct conf *dst, const struct conf *src,
+    const struct conf_key *k)
+{
+	memcpy((char *)dst + k->offset, (const char *)src + k->offset,
+	    value_size(k));
 }
 
 void

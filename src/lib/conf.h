@@ -84,6 +84,15 @@ enum conf_type {
 	CONF_ENUM,
 };
 
+/*
+ * What a key's type alone does not say about its value: 0, or -1 and why
+ * (conf_set puts "bad value for KEY: " before it).
+ */
+typedef int (*conf_check_fn)(const char *value, char *why, size_t whylen);
+
+/* warren-api's reload keeps the running value and says a restart is due. */
+#define CONF_NORELOAD	0x01
+
 struct conf_key {
 	const char		*name;
 	enum conf_type		 type;
@@ -91,6 +100,8 @@ struct conf_key {
 	long			 min, max;
 	const char		*def;
 	const char *const	*choices;	/* CONF_ENUM, NULL-terminated */
+	conf_check_fn		 check;		/* or NULL */
+	unsigned		 flags;		/* CONF_NORELOAD */
 	const char		*help;
 };
 
@@ -110,6 +121,15 @@ int	conf_load(struct conf *, const char *path, conf_error_fn, void *ctx)
 int	conf_set(struct conf *, const struct conf_key *, const char *value,
 	    char *err, size_t errlen) __attribute__((warn_unused_result));
 const struct conf_key *conf_lookup(const char *name, size_t len);
+/*
+ * The first CONF_NORELOAD key whose value differs between the running
+ * configuration and a new one, or NULL; conf_copy_key puts back the
+ * running value, so a loop over both ends.
+ */
+const struct conf_key *conf_reload_refused(const struct conf *running,
+	    const struct conf *next);
+void	conf_copy_key(struct conf *dst, const struct conf *src,
+	    const struct conf_key *);
 void	conf_print_error(void *ctx, const char *where, const char *msg);
 /*
  * The key = value syntax, for other files: conf_split cuts a line (1, or

@@ -37,6 +37,25 @@ def test_unix_socket_mode(make_warren):
     check_serves(w)
 
 
+def test_unix_socket_kept_across_sighup(make_warren, tmp_path):
+    """listen and listen_mode wait for a restart: a reload that changes
+    them says so for each, keeps the socket as it is and applies the
+    rest."""
+    w = make_warren(listen="unix", listen_mode="0660", workers=2)
+    other = tmp_path / "other.sock"
+    off = w.log_size()
+    old = w.workers()
+    w.reload(listen=str(other), listen_mode="0600", workers=3)
+    w.wait_workers(3, exclude=old, timeout=5)
+    log = w.log_since(off)
+    for key in ("listen", "listen_mode"):
+        assert f"{key} changed: restart warren-api to apply it" in log, log
+    assert "authorizer_listen changed" not in log, log
+    assert stat.S_IMODE(os.stat(w.sock).st_mode) == 0o660
+    assert not other.exists()
+    check_serves(w)
+
+
 def test_unix_socket_stale_file_replaced(make_warren):
     # A socket file left behind by a killed instance must not stop a start.
     w = make_warren(listen="unix", workers=1)

@@ -1,7 +1,8 @@
 /*
  * The config parser through its error callback: every type, range,
- * quoting, comments, positions, environment overrides, and the sample
- * file documenting every key of conf_keys[].
+ * quoting, comments, positions, environment overrides, every key's
+ * refusals, the keys a reload cannot change, and the sample file
+ * documenting every key of conf_keys[].
  */
 #include "config.h"
 
@@ -478,6 +479,277 @@ test_env(void)
 	is_int(conf_load(&C, "/tmp", collect, &E), -1, "a directory fails");
 }
 
+/*
+ * Values for the keys with a check of their own: reason NULL means the
+ * value is accepted, else the refusal says it after "bad value for KEY: ".
+ */
+static const struct {
+	const char	*key, *value, *reason;
+} checked[] = {
+	{ "listen", "/run/w.sock", NULL },
+	{ "listen", "relative.sock", "expected an absolute socket path" },
+	{ "listen", "", "expected an absolute socket path" },
+	{ "authorizer_listen", "127.0.0.1:9001", NULL },
+	{ "authorizer_listen", "0.0.0.0:9000", "expected a loopback address" },
+	{ "public_url", "https://warren.example", NULL },
+	{ "public_url", "https://warren.example/", "without a trailing slash" },
+	{ "public_url", "", "without a trailing slash" },
+	{ "public_url", "ftp://warren.example", "an http or https URL" },
+	{ "github_auth_url", "http://127.0.0.1:9/authorize", NULL },
+	{ "github_auth_url", "", NULL },
+	{ "github_auth_url", "github.com/login", "an http or https URL" },
+	{ "github_token_url", "https://ghe.example/token", NULL },
+	{ "github_token_url", "ftp://ghe.example/", "an http or https URL" },
+	{ "github_api_url", "https://ghe.example/api/v3", NULL },
+	{ "github_api_url", "file:///etc/passwd", "an http or https URL" },
+	{ "traefik_forward_url", "https://api.example/forward", NULL },
+	{ "traefik_forward_url", "//api.example", "an http or https URL" },
+	{ "base_domain", "ws.example.com", NULL },
+	{ "base_domain", "Ws.Example.com", "a lower-case DNS name" },
+	{ "base_domain", "-ws.example", "a lower-case DNS name" },
+	{ "base_domain", ".example", "a lower-case DNS name" },
+	{ "base_domain", "ws_1.example", "a lower-case DNS name" },
+	{ "base_domain", "", "a lower-case DNS name" },
+	{ "docker_host", "tcp://10.0.0.2:2376", NULL },
+	{ "docker_host", "/var/run/docker.sock", "expected unix:///path" },
+	{ "docker_host", "unix://run/docker.sock", "expected unix:///path" },
+	{ "docker_network", "warren-ws", NULL },
+	{ "docker_network", "host", "never share the host's network" },
+	{ "docker_network", "container:db", "never share the host's network" },
+	{ "docker_network", "", "never share the host's network" },
+};
+#define NCHECKED	(sizeof(checked) / sizeof(checked[0]))
+
+/*
+ * conf_set refuses value for k, says why naming the key, and leaves the
+ * configuration as it was.
+ */
+static void
+refused(const struct conf_key *k, const char *value, const char *want)
+{
+	char err[512] = "", text[CONF_STR_MAX + 64];
+	struct conf c, before;
+
+	conf_defaults(&c);
+	before = c;
+	snprintf(text, sizeof(text), "%.60s", value);
+	is_int(conf_set(&c, k, value, err, sizeof(err)), -1,
+	    "%s = %s is refused", k->name, text);
+	like(err, want, "%s: the refusal says \"%s\"", k->name, want);
+	ok(memcmp(&c, &before, sizeof(c)) == 0,
+	    "%s: a refused value changes nothing", k->name);
+}
+
+/* Refusals that follow from a key's type and bounds. */
+static void
+refused_by_type(const struct conf_key *k)
+{
+	char want[128], v[64], big[CONF_STR_MAX + 1];
+
+	snprintf(want, sizeof(want), "bad value for %s: expected", k->name);
+	switch (k->type) {
+	case CONF_STRING:
+		snprintf(want, sizeof(want), "control character in %s",
+		    k->name);
+		refused(k, "a\tb", want);
+		memset(big, 'a', CONF_STR_MAX);
+		big[CONF_STR_MAX] = '\0';
+		snprintf(want, sizeof(want), "value of %s is too long",
+		    k->name);
+		refused(k, big, want);
+		break;
+	case CONF_BOOL:
+		refused(k, "maybe", want);
+		break;
+	case CONF_ENUM:
+		refused(k, "none-of-these", want);
+		refused(k, "", want);
+		break;
+	case CONF_INT:
+	case CONF_OCTAL:
+	case CONF_SIZE:
+		refused(k, "x", want);
+		refused(k, "", want);
+		snprintf(v, sizeof(v), k->type == CONF_OCTAL ? "%lo" : "%ld",
+		    k->max + 1);
+		refused(k, v, want);
+		if (k->min > 0) {
+			snprintf(v, sizeof(v), k->type == CONF_OCTAL ? "%lo" :
+			    "%ld", k->min - 1);
+			refused(k, v, want);
+		}
+		refused(k, "-1", want);
+		break;
+	}
+}
+
+static void
+test_checks(void)
+{
+	char want[256], err[512];
+	struct conf c;
+	size_t i, j;
+	int good, bad;
+
+	for (i = 0; i < conf_nkeys; i++) {
+		const struct conf_key *k = &conf_keys[i];
+
+		refused_by_type(k);
+		good = bad = 0;
+		for (j = 0; j < NCHECKED; j++) {
+			if (strcmp(checked[j].key, k->name) != 0)
+				continue;
+			if (checked[j].reason != NULL)
+				bad++;
+			else
+				good++;
+		}
+		ok(k->check == NULL || (good > 0 && bad > 0),
+		    "%s: its check is tested both ways", k->name);
+	}
+	for (j = 0; j < NCHECKED; j++) {
+		const struct conf_key *k = conf_lookup(checked[j].key,
+		    strlen(checked[j].key));
+
+		if (k == NULL) {
+			ok(0, "%s is a key", checked[j].key);
+			continue;
+		}
+		ok(k->check != NULL, "%s has a check", k->name);
+		if (checked[j].reason != NULL) {
+			snprintf(want, sizeof(want), "bad value for %s: ",
+			    k->name);
+			refused(k, checked[j].value, want);
+			refused(k, checked[j].value, checked[j].reason);
+			continue;
+		}
+		conf_defaults(&c);
+		is_int(conf_set(&c, k, checked[j].value, err, sizeof(err)), 0,
+		    "%s = %s is accepted", k->name, checked[j].value);
+		is_str((char *)&c + k->offset, checked[j].value, "and stored");
+	}
+}
+
+/* A valid value of k other than its default, set in c. */
+static int
+change(struct conf *c, const struct conf_key *k)
+{
+	const char *p = (const char *)c + k->offset;
+	char v[64], err[512];
+	long n;
+	size_t j;
+
+	switch (k->type) {
+	case CONF_STRING:
+		for (j = 0; j < NCHECKED; j++)
+			if (strcmp(checked[j].key, k->name) == 0 &&
+			    checked[j].reason == NULL &&
+			    strcmp(checked[j].value, k->def) != 0)
+				return conf_set(c, k, checked[j].value, err,
+				    sizeof(err));
+		return conf_set(c, k, "changed", err, sizeof(err));
+	case CONF_BOOL:
+		return conf_set(c, k, *(const bool *)(const void *)p ? "no" :
+		    "yes", err, sizeof(err));
+	case CONF_ENUM:
+		n = *(const long *)(const void *)p;
+		return conf_set(c, k, k->choices[n == 0 ? 1 : 0], err,
+		    sizeof(err));
+	case CONF_INT:
+	case CONF_OCTAL:
+	case CONF_SIZE:
+		n = *(const long *)(const void *)p;
+		snprintf(v, sizeof(v), k->type == CONF_OCTAL ? "%lo" : "%ld",
+		    n == k->min ? k->max : k->min);
+		return conf_set(c, k, v, err, sizeof(err));
+	}
+	return -1;
+}
+
+static void
+test_reload(void)
+{
+	static const char *const noreload[] = {
+		"listen", "listen_mode", "authorizer_listen",
+	};
+	static const char *const reloadable[] = {
+		"workers", "max_body_size", "log_level", "public_url",
+		"workspace_admin_access", "jwt_key_file",
+	};
+	const struct conf_key *k, *seen[3];
+	struct conf running, next;
+	char err[512];
+	size_t i, n = 0;
+
+	for (i = 0; i < conf_nkeys; i++) {
+		k = &conf_keys[i];
+		conf_defaults(&running);
+		next = running;
+		is_int(change(&next, k), 0, "%s can take another value",
+		    k->name);
+		ok(memcmp(&running, &next, sizeof(next)) != 0,
+		    "%s: and the value differs", k->name);
+		if (k->flags & CONF_NORELOAD) {
+			n++;
+			ok(conf_reload_refused(&running, &next) == k,
+			    "%s: a reload refuses a change", k->name);
+			conf_copy_key(&next, &running, k);
+			ok(memcmp(&running, &next, sizeof(next)) == 0,
+			    "%s: conf_copy_key puts the running value back",
+			    k->name);
+		}
+		ok(conf_reload_refused(&running, &next) == NULL,
+		    "%s: %s", k->name, k->flags & CONF_NORELOAD ?
+		    "nothing left to refuse" : "a reload takes a change");
+	}
+	is_int(n, sizeof(noreload) / sizeof(noreload[0]),
+	    "as many keys need a restart as are named here");
+	for (i = 0; i < sizeof(noreload) / sizeof(noreload[0]); i++) {
+		k = conf_lookup(noreload[i], strlen(noreload[i]));
+		ok(k != NULL && (k->flags & CONF_NORELOAD),
+		    "%s needs a restart", noreload[i]);
+	}
+	for (i = 0; i < sizeof(reloadable) / sizeof(reloadable[0]); i++) {
+		k = conf_lookup(reloadable[i], strlen(reloadable[i]));
+		ok(k != NULL && !(k->flags & CONF_NORELOAD),
+		    "%s is reloaded", reloadable[i]);
+	}
+
+	/* Several changes at once, as warren-api's reload loops over them. */
+	conf_defaults(&running);
+	next = running;
+	if (conf_set(&next, conf_lookup("workers", 7), "9", err,
+	    sizeof(err)) == -1 || conf_set(&next, conf_lookup("listen", 6),
+	    "127.0.0.1:9000", err, sizeof(err)) == -1 ||
+	    conf_set(&next, conf_lookup("authorizer_listen", 17),
+	    "[::1]:9000", err, sizeof(err)) == -1)
+		ok(0, "could not change three keys: %s", err);
+	for (n = 0; n < 3 && (k = conf_reload_refused(&running, &next)) !=
+	    NULL; n++) {
+		seen[n] = k;
+		conf_copy_key(&next, &running, k);
+	}
+	is_int(n, 2, "two changes refused");
+	ok(n == 2 && strcmp(seen[0]->name, "listen") == 0 &&
+	    strcmp(seen[1]->name, "authorizer_listen") == 0,
+	    "listen, then authorizer_listen");
+	is_str(next.listen, running.listen, "the running listen is kept");
+	is_str(next.authorizer_listen, "", "and the running authorizer_listen");
+	is_int(next.workers, 9, "the reloadable change stays");
+
+	/* Only the string counts, not what a longer one left behind it. */
+	conf_defaults(&running);
+	next = running;
+	if (conf_set(&running, conf_lookup("listen", 6), "/run/warren/a-long-"
+	    "name.sock", err, sizeof(err)) == -1 || conf_set(&running,
+	    conf_lookup("listen", 6), "/run/w.sock", err, sizeof(err)) == -1 ||
+	    conf_set(&next, conf_lookup("listen", 6), "/run/w.sock", err,
+	    sizeof(err)) == -1)
+		ok(0, "could not set listen: %s", err);
+	ok(conf_reload_refused(&running, &next) == NULL,
+	    "the same listen is no change");
+}
+
 /* Reads the sample; NULL when it cannot. */
 static char *
 slurp(const char *path, size_t *len)
@@ -603,6 +875,8 @@ main(void)
 	test_syntax();
 	test_positions();
 	test_env();
+	test_checks();
+	test_reload();
 	test_sample();
 	return done_testing();
 }
