@@ -21,6 +21,7 @@
 #include "input.h"
 #include "json.h"
 #include "log.h"
+#include "password.h"
 #include "problem.h"
 #include "query.h"
 #include "ratelimit.h"
@@ -483,43 +484,30 @@ auth_rotated(struct request *req, struct response *resp, const char *user_id,
 }
 
 int
-password_hash(struct request *req, const char *pw, char **out)
+auth_password_hash(struct request *req, const char *pw, char **out)
 {
-	char *h = arena_alloc(req->arena, crypto_pwhash_STRBYTES);
+	char *h = arena_alloc(req->arena, PASSWORD_HASH_SIZE);
 	int rc;
 
 	if (!ratelimit_acquire_slot(SLOT_HASHING,
 	    req->srv->conf.max_concurrent_hashes))
 		return -1;
-	rc = crypto_pwhash_str(h, pw, strlen(pw),
-	    crypto_pwhash_OPSLIMIT_INTERACTIVE,
-	    crypto_pwhash_MEMLIMIT_INTERACTIVE);
+	rc = password_hash(h, pw);
 	ratelimit_release_slot(SLOT_HASHING);
-	if (rc != 0)
+	if (rc == -1)
 		fatalx("password hashing: out of memory");
 	*out = h;
 	return 0;
 }
 
-/*
- * Without a stored hash (unknown user, OAuth-only account) a dummy hash is
- * checked anyway, so that timing does not tell which accounts exist.
- */
 int
-password_verify(struct request *req, const char *hash, const char *pw,
-    bool *ok)
+auth_password_verify(struct request *req, const char *hash,
+    const char *pw, bool *ok)
 {
-	static char dummy[crypto_pwhash_STRBYTES];
-
 	if (!ratelimit_acquire_slot(SLOT_HASHING,
 	    req->srv->conf.max_concurrent_hashes))
 		return -1;
-	if (dummy[0] == '\0' && crypto_pwhash_str(dummy, "warren-dummy", 12,
-	    crypto_pwhash_OPSLIMIT_INTERACTIVE,
-	    crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
-		fatalx("password hashing: out of memory");
-	*ok = crypto_pwhash_str_verify(hash ? hash : dummy, pw, strlen(pw))
-	    == 0 && hash != NULL;
+	*ok = password_verify(hash, pw);
 	ratelimit_release_slot(SLOT_HASHING);
 	return 0;
 }

@@ -59,9 +59,12 @@ char	*auth_access_token(struct request *, const char *user_id,
 	    const char *session_id);
 void	auth_clear_cookies(struct request *, struct response *);
 
-/* argon2id, bounded host-wide; -1 when no hashing place is free. */
-int	password_hash(struct request *, const char *pw, char **out);
-int	password_verify(struct request *, const char *hash, const char *pw,
-	    bool *ok);
+/*
+ * password_hash() and password_verify() with the hashes in flight bounded
+ * host-wide (max_concurrent_hashes); -1 when no hashing place is free.
+ */
+int	auth_password_hash(struct request *, const char *pw, char **out);
+int	auth_password_verify(struct request *, const char *hash,
+	    const char *pw, bool *ok);
 
 #endif

@@ -151,8 +151,8 @@ h_login(struct request *req, struct response *resp)
 		too_many(req, resp, retry);
 		return;
 	}
-	if (password_verify(req, PQntuples(res) ? q_get(res, 0, 2) : NULL,
-	    password, &ok) == -1) {
+	if (auth_password_verify(req, PQntuples(res) ? q_get(res, 0, 2) :
+	    NULL, password, &ok) == -1) {
 		problem(req, resp, PROBLEM_BUSY, "too many sign-ins at once");
 		resp_header(resp, "Retry-After", "1");
 		return;

@@ -244,7 +244,7 @@ read_password(struct request *req, struct response *resp, const char *pw,
 	*hash = NULL;
 	if (pw == NULL)
 		return true;
-	if (password_hash(req, pw, hash) == -1) {
+	if (auth_password_hash(req, pw, hash) == -1) {
 		problem(req, resp, PROBLEM_BUSY, "too many password changes "
 		    "at once");
 		resp_header(resp, "Retry-After", "1");
@@ -369,8 +369,8 @@ h_user_patch(struct request *req, struct response *resp)
 			    "current_password is required");
 			return;
 		}
-		if (password_verify(req, q_get(lock, 0, 2), cur, &ok) == -1 ||
-		    !ok) {
+		if (auth_password_verify(req, q_get(lock, 0, 2), cur,
+		    &ok) == -1 || !ok) {
 			q_rollback(req);
 			problem(req, resp, PROBLEM_FORBIDDEN,
 			    "current_password is wrong");

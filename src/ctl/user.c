@@ -12,6 +12,7 @@
 #include <sodium.h>
 
 #include "ctldb.h"
+#include "password.h"
 #include "user.h"
 
 static int
@@ -30,7 +31,7 @@ int
 user_add(const struct conf *c, const char *username, const char *email,
     const char *role, bool password_stdin)
 {
-	char pw[1025], hash[crypto_pwhash_STRBYTES];
+	char pw[1025], hash[PASSWORD_HASH_SIZE];
 	const char *params[4];
 	unsigned char raw[15];
 	PGresult *r;
@@ -48,9 +49,7 @@ user_add(const struct conf *c, const char *username, const char *email,
 		sodium_bin2base64(pw, sizeof(pw), raw, sizeof(raw),
 		    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 	}
-	if (crypto_pwhash_str(hash, pw, strlen(pw),
-	    crypto_pwhash_OPSLIMIT_INTERACTIVE,
-	    crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
+	if (password_hash(hash, pw) == -1) {
 		fprintf(stderr, "warrenctl: out of memory hashing the "
 		    "password\n");
 		return -1;
