@@ -42,31 +42,47 @@ audit(struct request *req, const char *action, const char *target_type,
 	    target_id, result, details);
 }
 
+bool
+audit_do(struct request *req, struct response *resp, const char *action,
+    const char *target_type, const char *target_id,
+    struct json_object *details)
+{
+	enum db_status st;
+
+	if ((st = audit(req, action, target_type, target_id, AUDIT_SUCCESS,
+	    details)) == DB_OK)
+		return true;
+	q_fail(req, resp, st, NULL);
+	return false;
+}
+
+void
+audit_done(struct request *req, struct response *resp, int status,
+    struct json_object *body, const char *action, const char *target_type,
+    const char *target_id, struct json_object *details)
+{
+	if ((action != NULL && !audit_do(req, resp, action, target_type,
+	    target_id, details)) || !q_close(req, resp))
+		return;
+	if (body != NULL)
+		resp_json(req, resp, status, body);
+	else
+		resp_text(resp, status, NULL, "", 0);
+}
+
 void
 audit_commit_row(struct request *req, struct response *resp, int status,
     PGresult *res, const char *action, const char *target_type)
 {
-	struct json_object *o = json_own(req->arena, q_row_json(req, res, 0));
-	enum db_status st;
-
-	if ((st = audit(req, action, target_type, PQgetvalue(res, 0, 0),
-	    AUDIT_SUCCESS, NULL)) != DB_OK || (st = q_commit(req)) != DB_OK) {
-		q_fail(req, resp, st, NULL);
-		return;
-	}
-	resp_json(req, resp, status, o);
+	audit_done(req, resp, status, json_own(req->arena,
+	    q_row_json(req, res, 0)), action, target_type,
+	    PQgetvalue(res, 0, 0), NULL);
 }
 
 void
 audit_commit_204(struct request *req, struct response *resp,
     const char *action, const char *target_type, const char *target_id)
 {
-	enum db_status st;
-
-	if ((st = audit(req, action, target_type, target_id, AUDIT_SUCCESS,
-	    NULL)) != DB_OK || (st = q_commit(req)) != DB_OK) {
-		q_fail(req, resp, st, NULL);
-		return;
-	}
-	resp_text(resp, 204, NULL, "", 0);
+	audit_done(req, resp, 204, NULL, action, target_type, target_id,
+	    NULL);
 }

@@ -28,10 +28,21 @@ enum db_status audit_as(struct request *, const char *actor_id,
 	    enum audit_result, struct json_object *details)
 	    __attribute__((warn_unused_result));
 
+/* audit() of a success, or the problem answered (false). */
+bool	audit_do(struct request *, struct response *, const char *action,
+	    const char *target_type, const char *target_id,
+	    struct json_object *details) __attribute__((warn_unused_result));
 /*
- * The end of a change that answers 204 (a revocation, a removal): its
- * audit entry, the commit, and the answer, or the problem when any fails.
+ * The end of a change: its audit entry (the caller as actor, with
+ * details, when action is not NULL), the commit, and the answer (status
+ * with the JSON body, or an empty one when body is NULL), or the problem
+ * when any fails.
  */
+void	audit_done(struct request *, struct response *, int status,
+	    struct json_object *body, const char *action,
+	    const char *target_type, const char *target_id,
+	    struct json_object *details);
+/* The same for a change that answers 204 (a revocation, a removal). */
 void	audit_commit_204(struct request *, struct response *,
 	    const char *action, const char *target_type, const char *target_id);
 /* The same for a change that answers with row 0 of res (its first column

@@ -288,6 +288,19 @@ auth_client_addr(struct request *req)
 	return req->client_addr;
 }
 
+/* Who the caller is, from the columns of row 0 named. */
+static void
+caller_user(struct caller *c, PGresult *res, int username, int role,
+    int email, int display_name)
+{
+	snprintf(c->username, sizeof(c->username), "%s",
+	    PQgetvalue(res, 0, username));
+	snprintf(c->role, sizeof(c->role), "%s", PQgetvalue(res, 0, role));
+	snprintf(c->email, sizeof(c->email), "%s", PQgetvalue(res, 0, email));
+	snprintf(c->display_name, sizeof(c->display_name), "%s",
+	    PQgetvalue(res, 0, display_name));
+}
+
 static enum auth_result
 resolve_access(struct request *req, const char *token, enum auth_via via)
 {
@@ -318,14 +331,7 @@ resolve_access(struct request *req, const char *token, enum auth_via via)
 	snprintf(req->caller.user_id, sizeof(req->caller.user_id), "%s", c.sub);
 	snprintf(req->caller.session_id, sizeof(req->caller.session_id), "%s",
 	    c.sid);
-	snprintf(req->caller.username, sizeof(req->caller.username), "%s",
-	    PQgetvalue(res, 0, 0));
-	snprintf(req->caller.role, sizeof(req->caller.role), "%s",
-	    PQgetvalue(res, 0, 1));
-	snprintf(req->caller.email, sizeof(req->caller.email), "%s",
-	    PQgetvalue(res, 0, 2));
-	snprintf(req->caller.display_name, sizeof(req->caller.display_name),
-	    "%s", PQgetvalue(res, 0, 3));
+	caller_user(&req->caller, res, 0, 1, 2, 3);
 	return AUTH_OK;
 }
 
@@ -357,14 +363,7 @@ resolve_api_token(struct request *req, const char *token, long *retry_after)
 	    PQgetvalue(res, 0, 0));
 	snprintf(req->caller.user_id, sizeof(req->caller.user_id), "%s",
 	    PQgetvalue(res, 0, 2));
-	snprintf(req->caller.username, sizeof(req->caller.username), "%s",
-	    PQgetvalue(res, 0, 3));
-	snprintf(req->caller.role, sizeof(req->caller.role), "%s",
-	    PQgetvalue(res, 0, 4));
-	snprintf(req->caller.email, sizeof(req->caller.email), "%s",
-	    PQgetvalue(res, 0, 7));
-	snprintf(req->caller.display_name, sizeof(req->caller.display_name),
-	    "%s", PQgetvalue(res, 0, 8));
+	caller_user(&req->caller, res, 3, 4, 7, 8);
 	return AUTH_OK;
 }
 
@@ -450,23 +449,18 @@ auth_start_session(struct request *req, struct response *resp,
 {
 	const char *ua = req->header(req, "HTTP_USER_AGENT");
 	char *refresh, *lifetime, *sid;
-	enum db_status st;
 	PGresult *res = NULL;
 
 	lifetime = arena_printf(req->arena, "%ld",
 	    req->srv->conf.session_lifetime);
-	if ((st = q_run(req, &q_session_new, &res, user_id, lifetime,
-	    auth_client_addr(req), ua ? ua : "")) != DB_OK) {
-		q_fail(req, resp, st, res);
+	if (!q_do(req, resp, &q_session_new, &res, user_id, lifetime,
+	    auth_client_addr(req), ua ? ua : ""))
 		return -1;
-	}
 	sid = arena_strdup(req->arena, PQgetvalue(res, 0, 0));
 	refresh = auth_random_token(req->arena, 32);
-	if ((st = q_run(req, &q_refresh_new, &res,
-	    auth_hash_hex(req->arena, refresh), sid)) != DB_OK) {
-		q_fail(req, resp, st, res);
+	if (!q_do(req, resp, &q_refresh_new, &res, auth_hash_hex(req->arena,
+	    refresh), sid))
 		return -1;
-	}
 	json_object_object_add(answer, "session_id",
 	    json_object_new_string(sid));
 	hand_out(req, resp, auth_access_token(req, user_id, sid), refresh,

@@ -49,7 +49,6 @@ h_audit_list(struct request *req, struct response *resp)
 	const char *since = query_param(req, "since");
 	const char *until = query_param(req, "until");
 	const char *cursor;
-	enum db_status st;
 	PGresult *res = NULL;
 	long limit;
 
@@ -64,10 +63,8 @@ h_audit_list(struct request *req, struct response *resp)
 	}
 	if (target != NULL)
 		target = uuid_canonical(req->arena, target);
-	if ((st = q_run(req, &q_audit_list, &res, actor, action, target, since,
-	    until, cursor, arena_printf(req->arena, "%ld", limit))) != DB_OK) {
-		q_fail(req, resp, st, res);
+	if (!q_do(req, resp, &q_audit_list, &res, actor, action, target, since,
+	    until, cursor, arena_printf(req->arena, "%ld", limit)))
 		return;
-	}
 	q_page_answer(req, resp, res, limit, 0);
 }

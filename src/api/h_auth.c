@@ -120,10 +120,8 @@ h_login(struct request *req, struct response *resp)
 		problem(req, resp, PROBLEM_CSRF, "sign-in from another origin");
 		return;
 	}
-	if ((st = q_run(req, &q_login_user, &res, username)) != DB_OK) {
-		q_fail(req, resp, st, res);
+	if (!q_do(req, resp, &q_login_user, &res, username))
 		return;
-	}
 	kaddr = arena_printf(req->arena, "login-addr:%s", auth_client_addr(req));
 	/*
 	 * One counter per account, however it was named (any case, or its
@@ -176,10 +174,8 @@ h_login(struct request *req, struct response *resp)
 	    json_object_new_string(PQgetvalue(res, 0, 1)));
 	json_object_object_add(answer, "role",
 	    json_object_new_string(PQgetvalue(res, 0, 4)));
-	if ((st = q_begin(req)) != DB_OK) {
-		q_fail(req, resp, st, NULL);
+	if (!q_open(req, resp))
 		return;
-	}
 	if (auth_start_session(req, resp, uid, answer) == -1)
 		return;
 	if ((st = audit_as(req, uid, PQgetvalue(res, 0, 1), "auth.login",
@@ -231,17 +227,13 @@ h_refresh(struct request *req, struct response *resp)
 			return;
 		}
 	}
-	if ((st = q_begin(req)) != DB_OK) {
-		q_fail(req, resp, st, NULL);
+	if (!q_open(req, resp))
 		return;
-	}
 	/* The first the database knows: another may be a stranger's. */
 	for (i = 0; i < ncand; i++) {
 		hash = auth_hash_hex(req->arena, cand[i]);
-		if ((st = q_run(req, &q_refresh_lookup, &res, hash)) != DB_OK) {
-			q_fail(req, resp, st, NULL);
+		if (!q_do(req, resp, &q_refresh_lookup, &res, hash))
 			return;
-		}
 		if (PQntuples(res) > 0)
 			break;
 	}
@@ -281,13 +273,10 @@ h_refresh(struct request *req, struct response *resp)
 	next = auth_random_token(req->arena, 32);
 	{
 		long left = strtol(PQgetvalue(res, 0, 4), NULL, 10);
-		if ((st = q_run(req, &q_refresh_use, &res, hash)) != DB_OK ||
-		    (st = q_run(req, &q_refresh_add, &res,
-		    auth_hash_hex(req->arena, next), sid)) != DB_OK ||
-		    (st = q_commit(req)) != DB_OK) {
-			q_fail(req, resp, st, res);
+		if (!q_do(req, resp, &q_refresh_use, &res, hash) || !q_do(req,
+		    resp, &q_refresh_add, &res, auth_hash_hex(req->arena, next),
+		    sid) || !q_close(req, resp))
 			return;
-		}
 		auth_rotated(req, resp, uid, sid, next, left, answer);
 	}
 	resp_json(req, resp, 200, answer);
@@ -297,7 +286,6 @@ void
 h_logout(struct request *req, struct response *resp)
 {
 	const char *sid = req->caller.session_id;
-	enum db_status st;
 	PGresult *res = NULL;
 
 	if (req->caller.via == AUTH_API_TOKEN) {
@@ -305,13 +293,10 @@ h_logout(struct request *req, struct response *resp)
 		    "revoked with DELETE /api/v1/tokens/{id}");
 		return;
 	}
-	if ((st = q_begin(req)) != DB_OK ||
-	    (st = q_run(req, &q_session_revoke, &res, sid, "logout")) != DB_OK ||
-	    (st = audit(req, "auth.logout", "session", sid, AUDIT_SUCCESS,
-	    NULL)) != DB_OK || (st = q_commit(req)) != DB_OK) {
-		q_fail(req, resp, st, res);
+	if (!q_open(req, resp) || !q_do(req, resp, &q_session_revoke, &res, sid,
+	    "logout") || !audit_do(req, resp, "auth.logout", "session", sid,
+	    NULL) || !q_close(req, resp))
 		return;
-	}
 	auth_clear_cookies(req, resp);
 	resp_text(resp, 204, NULL, "", 0);
 }
@@ -320,17 +305,12 @@ void
 h_logout_all(struct request *req, struct response *resp)
 {
 	const char *uid = req->caller.user_id;
-	enum db_status st;
 	PGresult *res = NULL;
 
-	if ((st = q_begin(req)) != DB_OK ||
-	    (st = q_run(req, &q_sessions_revoke_user, &res, uid,
-	    "sign out everywhere")) != DB_OK ||
-	    (st = audit(req, "auth.logout_all", "user", uid, AUDIT_SUCCESS,
-	    NULL)) != DB_OK || (st = q_commit(req)) != DB_OK) {
-		q_fail(req, resp, st, res);
+	if (!q_open(req, resp) || !q_do(req, resp, &q_sessions_revoke_user,
+	    &res, uid, "sign out everywhere") || !audit_do(req, resp,
+	    "auth.logout_all", "user", uid, NULL) || !q_close(req, resp))
 		return;
-	}
 	auth_clear_cookies(req, resp);
 	resp_text(resp, 204, NULL, "", 0);
 }

@@ -85,18 +85,14 @@ quota_for(struct request *req, struct response *resp, PGresult *ws,
     const char *transition, PGresult *target)
 {
 	struct usage_change ch = { 0, 0, 0, 0 };
-	enum db_status st;
 	PGresult *cur = NULL;
 	bool running;
 
 	if (strcmp(transition, "stop") == 0 ||
 	    strcmp(transition, "delete") == 0)
 		return true;
-	if ((st = q_run(req, &q_current_cost, &cur, PQgetvalue(ws, 0, 0)))
-	    != DB_OK) {
-		q_fail(req, resp, st, cur);
+	if (!q_do(req, resp, &q_current_cost, &cur, PQgetvalue(ws, 0, 0)))
 		return false;
-	}
 	running = q_bool(cur, 0, 2);
 	if (!running) {
 		ch.running = 1;
@@ -128,16 +124,13 @@ may_run(struct request *req, struct response *resp, PGresult *ws,
     const char *transition)
 {
 	PGresult *res = NULL;
-	enum db_status st;
 
 	if (strcmp(transition, "stop") == 0 ||
 	    strcmp(transition, "delete") == 0 || PQgetisnull(ws, 0, 4))
 		return true;
-	if ((st = q_run(req, &q_owner_member, &res, PQgetvalue(ws, 0, 4),
-	    PQgetvalue(ws, 0, 3))) != DB_OK) {
-		q_fail(req, resp, st, res);
+	if (!q_do(req, resp, &q_owner_member, &res, PQgetvalue(ws, 0, 4),
+	    PQgetvalue(ws, 0, 3)))
 		return false;
-	}
 	if (PQntuples(res) == 1)
 		return true;
 	q_rollback(req);
@@ -159,7 +152,6 @@ h_builds_create(struct request *req, struct response *resp)
 	struct json_object *pv = NULL, *o, *d;
 	PGresult *ws, *target = NULL, *res = NULL, *cur = NULL;
 	bool has_version;
-	enum db_status st;
 	enum idem idem;
 	long version = 0;
 
@@ -174,10 +166,8 @@ h_builds_create(struct request *req, struct response *resp)
 		    "parameters go with the update transition only");
 		return;
 	}
-	if ((st = q_begin(req)) != DB_OK) {
-		q_fail(req, resp, st, NULL);
+	if (!q_open(req, resp))
 		return;
-	}
 	if ((idem = idem_begin(req, resp)) == IDEM_FAILED ||
 	    idem == IDEM_REPLAYED)
 		return;
@@ -186,11 +176,9 @@ h_builds_create(struct request *req, struct response *resp)
 	    transition))
 		return;
 	if (strcmp(transition, "update") == 0) {
-		if ((st = q_run(req, &q_update_target, &target, id, has_version
-		    ? num(req, version) : NULL)) != DB_OK) {
-			q_fail(req, resp, st, target);
+		if (!q_do(req, resp, &q_update_target, &target, id,
+		    has_version ? num(req, version) : NULL))
 			return;
-		}
 		if (PQntuples(target) == 0) {
 			q_rollback(req);
 			problem(req, resp, PROBLEM_INVALID_INPUT,
@@ -198,10 +186,8 @@ h_builds_create(struct request *req, struct response *resp)
 			return;
 		}
 		vid = arena_strdup(req->arena, PQgetvalue(target, 0, 0));
-		if ((st = q_run(req, &q_current_cost, &cur, id)) != DB_OK) {
-			q_fail(req, resp, st, cur);
+		if (!q_do(req, resp, &q_current_cost, &cur, id))
 			return;
-		}
 		{
 			struct json_object *prev = NULL;
 			if (json_parse(req->arena, PQgetvalue(cur, 0, 3),
@@ -214,11 +200,8 @@ h_builds_create(struct request *req, struct response *resp)
 				return;
 			}
 		}
-		if ((st = q_run(req, &q_set_params, &res, id, params))
-		    != DB_OK) {
-			q_fail(req, resp, st, res);
+		if (!q_do(req, resp, &q_set_params, &res, id, params))
 			return;
-		}
 	}
 	if (!quota_for(req, resp, ws, transition, target))
 		return;
@@ -228,26 +211,20 @@ h_builds_create(struct request *req, struct response *resp)
 	json_object_object_add(d, "transition",
 	    json_object_new_string(transition));
 	json_object_object_add(d, "build_id", json_object_new_string(bid));
-	if ((st = audit(req, arena_printf(req->arena, "workspace.%s",
-	    transition), "workspace", id, AUDIT_SUCCESS, d)) != DB_OK ||
-	    (st = q_run(req, &q_build_get, &res, bid)) != DB_OK) {
-		q_fail(req, resp, st, res);
+	if (!audit_do(req, resp, arena_printf(req->arena, "workspace.%s",
+	    transition), "workspace", id, d) || !q_do(req, resp, &q_build_get,
+	    &res, bid))
 		return;
-	}
 	o = json_own(req->arena, q_row_json(req, res, 0));
 	json_object_object_del(o, "owner_id");
 	resp_json(req, resp, 201, o);
-	if (!idem_store(req, resp, idem))
-		return;
-	if ((st = q_commit(req)) != DB_OK)
-		q_fail(req, resp, st, NULL);
+	idem_done(req, resp, idem);
 }
 
 void
 h_builds_list(struct request *req, struct response *resp)
 {
 	const char *cursor;
-	enum db_status st;
 	PGresult *res = NULL;
 	long limit;
 
@@ -259,11 +236,9 @@ h_builds_list(struct request *req, struct response *resp)
 	}
 	if (ws_visible(req, resp, req->params[0], WS_READ, false) == NULL)
 		return;
-	if ((st = q_run(req, &q_builds, &res, req->params[0], cursor,
-	    num(req, limit))) != DB_OK) {
-		q_fail(req, resp, st, res);
+	if (!q_do(req, resp, &q_builds, &res, req->params[0], cursor, num(req,
+	    limit)))
 		return;
-	}
 	q_page_answer(req, resp, res, limit, 2);
 }
 
@@ -271,17 +246,14 @@ h_builds_list(struct request *req, struct response *resp)
 static PGresult *
 build_visible(struct request *req, struct response *resp)
 {
-	enum db_status st;
 	PGresult *res = NULL;
 
 	if (!in_uuid(req->params[0])) {
 		problem(req, resp, PROBLEM_NOT_FOUND, NULL);
 		return NULL;
 	}
-	if ((st = q_run(req, &q_build_get, &res, req->params[0])) != DB_OK) {
-		q_fail(req, resp, st, res);
+	if (!q_do(req, resp, &q_build_get, &res, req->params[0]))
 		return NULL;
-	}
 	if (PQntuples(res) == 0 || (strcmp(PQgetvalue(res, 0, 14),
 	    req->caller.user_id) != 0 && strcmp(req->caller.role, "admin")
 	    != 0 && strcmp(req->caller.role, "auditor") != 0)) {

@@ -463,7 +463,6 @@ h_forward(struct request *req, struct response *resp)
 	const char *rest, *cookies[COOKIE_MAX_SAME], *hostport, *key;
 	char short_id[16], label[64], uid[64], sid[64];
 	struct cached *c, fresh;
-	enum db_status st;
 	int ws;
 	PGresult *res = NULL;
 	bool bearer, known, listening;
@@ -504,15 +503,13 @@ h_forward(struct request *req, struct response *resp)
 		snprintf(fresh.state, sizeof(fresh.state), "denied");
 		goto done;
 	}
-	if ((st = q_run(req, &q_forward, &res, short_id, known ? uid : NULL,
+	if (!q_do(req, resp, &q_forward, &res, short_id, known ? uid : NULL,
 	    port ? arena_printf(req->arena, "%ld", port) : NULL,
 	    known && sid[0] ? sid : NULL, arena_printf(req->arena, "%lld",
 	    known ? (long long)iat : 0LL),
 	    req->srv->conf.workspace_admin_access ? "true" : "false",
-	    known ? (bearer ? "api" : "http") : NULL)) != DB_OK) {
-		q_fail(req, resp, st, res);
+	    known ? (bearer ? "api" : "http") : NULL))
 		return;
-	}
 	memset(&fresh, 0, sizeof(fresh));
 	snprintf(fresh.key, sizeof(fresh.key), "%s", key);
 	fresh.at_ms = now_ms();
@@ -598,7 +595,6 @@ h_handoff(struct request *req, struct response *resp)
 	const char *path = safe_path(req, query_param(req, "path"));
 	const char *scheme = req->srv->secure ? "https" : "http";
 	char short_id[16], label[64], *code;
-	enum db_status st;
 	PGresult *res = NULL;
 	long port, retry;
 
@@ -617,12 +613,10 @@ h_handoff(struct request *req, struct response *resp)
 	}
 	code = auth_random_token(req->arena, 32);
 	/* Bound to the host's label: the port is the proxy's business. */
-	if ((st = q_run(req, &q_handoff_new, &res, auth_hash_hex(req->arena,
+	if (!q_do(req, resp, &q_handoff_new, &res, auth_hash_hex(req->arena,
 	    code), req->caller.user_id, req->caller.session_id, label,
-	    arena_printf(req->arena, "%d", HANDOFF_TTL))) != DB_OK) {
-		q_fail(req, resp, st, res);
+	    arena_printf(req->arena, "%d", HANDOFF_TTL)))
 		return;
-	}
 	/* Never the host as given: the label, our domain, our port. */
 	resp_header(resp, "Location", arena_printf(req->arena,
 	    "%s://%s.%s%s/_warren/handoff?code=%s&path=%s", scheme, label,
@@ -640,7 +634,6 @@ h_handoff_redeem(struct request *req, struct response *resp)
 	const char *host = forwarded_host(req);
 	char short_id[16], label[64];
 	struct webtoken_claims c;
-	enum db_status st;
 	PGresult *res = NULL;
 	long port;
 
@@ -650,11 +643,9 @@ h_handoff_redeem(struct request *req, struct response *resp)
 		    "host are required");
 		return;
 	}
-	if ((st = q_run(req, &q_handoff_take, &res, auth_hash_hex(req->arena,
-	    code))) != DB_OK) {
-		q_fail(req, resp, st, res);
+	if (!q_do(req, resp, &q_handoff_take, &res, auth_hash_hex(req->arena,
+	    code)))
 		return;
-	}
 	if (PQntuples(res) == 0 || !q_bool(res, 0, 3) ||
 	    strcmp(PQgetvalue(res, 0, 2), label) != 0) {
 		problem(req, resp, PROBLEM_FORBIDDEN, "this hand-off code is "

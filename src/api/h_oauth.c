@@ -417,7 +417,6 @@ h_oauth_start(struct request *req, struct response *resp)
 	char *state, *verifier, *nonce, *binding, *url;
 	struct provider p;
 	struct meta *m;
-	enum db_status st;
 	PGresult *res = NULL;
 
 	if (!find_provider(req, req->params[0], &p)) {
@@ -449,13 +448,11 @@ h_oauth_start(struct request *req, struct response *resp)
 	verifier = auth_random_token(req->arena, 48);
 	nonce = auth_random_token(req->arena, 24);
 	binding = auth_random_token(req->arena, 32);
-	if ((st = q_run(req, &q_flow_new, &res, auth_hash_hex(req->arena,
-	    state), p.name, verifier, nonce, auth_hash_hex(req->arena,
-	    binding), invite ? auth_hash_hex(req->arena, invite) : NULL, ret,
-	    arena_printf(req->arena, "%d", FLOW_TTL))) != DB_OK) {
-		q_fail(req, resp, st, res);
+	if (!q_do(req, resp, &q_flow_new, &res, auth_hash_hex(req->arena,
+	    state), p.name, verifier, nonce, auth_hash_hex(req->arena, binding),
+	    invite ? auth_hash_hex(req->arena, invite) : NULL, ret,
+	    arena_printf(req->arena, "%d", FLOW_TTL)))
 		return;
-	}
 	url = arena_printf(req->arena, "%s%cresponse_type=code&client_id=%s"
 	    "&redirect_uri=%s&scope=%s&state=%s&code_challenge=%s"
 	    "&code_challenge_method=S256%s%s", auth_url,
@@ -749,11 +746,8 @@ sign_up(struct request *req, struct response *resp, const struct provider *p,
 			return NULL;
 		}
 		/* The flow keeps only the code's hash. */
-		if ((st = q_run(req, &q_invite_use, &res, invite, id->email))
-		    != DB_OK) {
-			q_fail(req, resp, st, res);
+		if (!q_do(req, resp, &q_invite_use, &res, invite, id->email))
 			return NULL;
-		}
 		if (PQntuples(res) == 0) {
 			signin_failed(req, resp, p, PROBLEM_SIGNIN_FAILED,
 			    "the invitation is not valid");
@@ -767,11 +761,9 @@ sign_up(struct request *req, struct response *resp, const struct provider *p,
 	for (i = 1; i <= 20; i++) {
 		const char *name = i == 1 ? base : arena_printf(req->arena,
 		    "%s-%d", base, i);
-		if ((st = q_run(req, &q_signup_user, &res, name, id->email,
-		    id->name, role)) != DB_OK) {
-			q_fail(req, resp, st, res);
+		if (!q_do(req, resp, &q_signup_user, &res, name, id->email,
+		    id->name, role))
 			return NULL;
-		}
 		if (PQntuples(res) == 1)
 			break;
 	}
@@ -803,12 +795,9 @@ finish(struct request *req, struct response *resp, const struct provider *p,
 	enum db_status st;
 	PGresult *res = NULL;
 
-	if ((st = q_begin(req)) != DB_OK ||
-	    (st = q_run(req, &q_identity_user, &res, p->name, id->subject))
-	    != DB_OK) {
-		q_fail(req, resp, st, NULL);
+	if (!q_open(req, resp) || !q_do(req, resp, &q_identity_user, &res,
+	    p->name, id->subject))
 		return;
-	}
 	if (PQntuples(res) == 1) {
 		/* OpenID Connect providers vouch for the address every time. */
 		if (p->kind == KIND_OIDC && !id->email_verified &&
@@ -939,7 +928,6 @@ h_oauth_callback(struct request *req, struct response *resp)
 	struct meta *m = NULL;
 	struct json_object *tok;
 	struct identity id;
-	enum db_status st;
 	PGresult *res = NULL;
 
 	if (!find_provider(req, req->params[0], p)) {
@@ -953,11 +941,9 @@ h_oauth_callback(struct request *req, struct response *resp)
 		return;
 	}
 	/* The state is spent whatever happens next. */
-	if ((st = q_run(req, &q_flow_take, &res, auth_hash_hex(req->arena,
-	    state), p->name)) != DB_OK) {
-		q_fail(req, resp, st, res);
+	if (!q_do(req, resp, &q_flow_take, &res, auth_hash_hex(req->arena,
+	    state), p->name))
 		return;
-	}
 	if (PQntuples(res) == 0 || !q_bool(res, 0, 5)) {
 		signin_failed(req, resp, p, PROBLEM_SIGNIN_FAILED,
 		    "unknown, used or expired state");
@@ -981,11 +967,9 @@ h_oauth_callback(struct request *req, struct response *resp)
 	invite = q_get(res, 0, 3) ? arena_strdup(req->arena,
 	    PQgetvalue(res, 0, 3)) : NULL;
 	ret = arena_strdup(req->arena, PQgetvalue(res, 0, 4));
-	if ((st = q_run(req, &q_code_used, &res, p->name,
-	    auth_hash_hex(req->arena, code))) != DB_OK) {
-		q_fail(req, resp, st, res);
+	if (!q_do(req, resp, &q_code_used, &res, p->name,
+	    auth_hash_hex(req->arena, code)))
 		return;
-	}
 	if (PQntuples(res) == 0) {
 		signin_failed(req, resp, p, PROBLEM_SIGNIN_FAILED,
 		    "this code was already used");
@@ -1020,7 +1004,6 @@ h_invitations_create(struct request *req, struct response *resp)
 	    "auditor", "member", NULL };
 	const char *email = NULL, *role = NULL;
 	struct json_object *o;
-	enum db_status st;
 	PGresult *res = NULL;
 	long hours = 168;
 	char *code;
@@ -1032,22 +1015,14 @@ h_invitations_create(struct request *req, struct response *resp)
 	    NULL))
 		return;
 	code = auth_random_token(req->arena, 24);
-	if ((st = q_begin(req)) != DB_OK ||
-	    (st = q_run(req, &q_invite_new, &res, auth_hash_hex(req->arena,
-	    code), email, role, req->caller.user_id, arena_printf(req->arena,
-	    "%ld", hours))) != DB_OK) {
-		q_fail(req, resp, st, res);
+	if (!q_open(req, resp) || !q_do(req, resp, &q_invite_new, &res,
+	    auth_hash_hex(req->arena, code), email, role, req->caller.user_id,
+	    arena_printf(req->arena, "%ld", hours)))
 		return;
-	}
 	o = json_own(req->arena, q_row_json(req, res, 0));
 	json_object_object_add(o, "code", json_object_new_string(code));
-	if ((st = audit(req, "invitation.create", "invitation",
-	    PQgetvalue(res, 0, 0), AUDIT_SUCCESS, NULL)) != DB_OK ||
-	    (st = q_commit(req)) != DB_OK) {
-		q_fail(req, resp, st, NULL);
-		return;
-	}
-	resp_json(req, resp, 201, o);
+	audit_done(req, resp, 201, o, "invitation.create", "invitation",
+	    PQgetvalue(res, 0, 0), NULL);
 }
 
 void
@@ -1057,7 +1032,6 @@ h_invitations_list(struct request *req, struct response *resp)
 	    "revoked", NULL };
 	const char *status = query_param(req, "status");
 	const char *cursor;
-	enum db_status st;
 	PGresult *res = NULL;
 	long limit;
 
@@ -1069,11 +1043,9 @@ h_invitations_list(struct request *req, struct response *resp)
 		    "pending, used, expired or revoked, cursor as returned");
 		return;
 	}
-	if ((st = q_run(req, &q_invite_list, &res, status, cursor,
-	    arena_printf(req->arena, "%ld", limit))) != DB_OK) {
-		q_fail(req, resp, st, res);
+	if (!q_do(req, resp, &q_invite_list, &res, status, cursor,
+	    arena_printf(req->arena, "%ld", limit)))
 		return;
-	}
 	q_page_answer(req, resp, res, limit, 0);
 }
 
@@ -1081,24 +1053,18 @@ void
 h_invitation_revoke(struct request *req, struct response *resp)
 {
 	const char *id = req->params[0];
-	enum db_status st;
 	PGresult *res = NULL;
 
 	if (!in_uuid(id)) {
 		problem(req, resp, PROBLEM_NOT_FOUND, NULL);
 		return;
 	}
-	if ((st = q_begin(req)) != DB_OK ||
-	    (st = q_run(req, &q_invite_revoke, &res, id)) != DB_OK) {
-		q_fail(req, resp, st, res);
+	if (!q_open(req, resp) || !q_do(req, resp, &q_invite_revoke, &res, id))
 		return;
-	}
 	if (PQntuples(res) == 0) {
 		/* Unknown, or used already: the account is there to disable. */
-		if ((st = q_run(req, &q_invite_used, &res, id)) != DB_OK) {
-			q_fail(req, resp, st, res);
+		if (!q_do(req, resp, &q_invite_used, &res, id))
 			return;
-		}
 		q_rollback(req);
 		if (PQntuples(res) == 0)
 			problem(req, resp, PROBLEM_NOT_FOUND, NULL);

@@ -130,7 +130,6 @@ static PGresult *
 org_for(struct request *req, struct response *resp, bool *manage,
     const char **my_role)
 {
-	enum db_status st;
 	PGresult *res = NULL;
 	const char *role;
 
@@ -138,11 +137,9 @@ org_for(struct request *req, struct response *resp, bool *manage,
 		problem(req, resp, PROBLEM_NOT_FOUND, NULL);
 		return NULL;
 	}
-	if ((st = q_run(req, &q_org_access, &res, req->params[0],
-	    req->caller.user_id)) != DB_OK) {
-		q_fail(req, resp, st, res);
+	if (!q_do(req, resp, &q_org_access, &res, req->params[0],
+	    req->caller.user_id))
 		return NULL;
-	}
 	role = PQntuples(res) ? PQgetvalue(res, 0, 4) : "";
 	if (PQntuples(res) == 0 || (role[0] == '\0' && !platform_viewer(req))) {
 		problem(req, resp, PROBLEM_NOT_FOUND, NULL);
@@ -158,18 +155,15 @@ void
 h_orgs_list(struct request *req, struct response *resp)
 {
 	const char *cursor;
-	enum db_status st;
 	PGresult *res = NULL;
 	long limit;
 
 	if (!in_page(req, resp, &limit, &cursor))
 		return;
-	if ((st = q_run(req, &q_org_list, &res, req->caller.user_id,
+	if (!q_do(req, resp, &q_org_list, &res, req->caller.user_id,
 	    platform_viewer(req) ? "true" : "false", cursor,
-	    arena_printf(req->arena, "%ld", limit))) != DB_OK) {
-		q_fail(req, resp, st, res);
+	    arena_printf(req->arena, "%ld", limit)))
 		return;
-	}
 	q_page_answer(req, resp, res, limit, 1);
 }
 
@@ -179,7 +173,6 @@ h_orgs_create(struct request *req, struct response *resp)
 	static const char *const fields[] = { "name", "display_name", NULL };
 	const char *name = NULL, *dname = NULL;
 	struct json_object *o;
-	enum db_status st;
 	PGresult *res = NULL;
 
 	if (!in_fields(req, resp, fields) ||
@@ -191,19 +184,12 @@ h_orgs_create(struct request *req, struct response *resp)
 		    "label: lower-case letters, digits and '-'");
 		return;
 	}
-	if ((st = q_begin(req)) != DB_OK ||
-	    (st = q_run(req, &q_org_create, &res, name, dname)) != DB_OK) {
-		q_fail(req, resp, st, res);
+	if (!q_open(req, resp) || !q_do(req, resp, &q_org_create, &res, name,
+	    dname))
 		return;
-	}
 	o = json_own(req->arena, q_row_json(req, res, 0));
-	if ((st = audit(req, "org.create", "organization",
-	    PQgetvalue(res, 0, 0), AUDIT_SUCCESS, NULL)) != DB_OK ||
-	    (st = q_commit(req)) != DB_OK) {
-		q_fail(req, resp, st, NULL);
-		return;
-	}
-	resp_json(req, resp, 201, o);
+	audit_done(req, resp, 201, o, "org.create", "organization",
+	    PQgetvalue(res, 0, 0), NULL);
 }
 
 void
@@ -224,7 +210,6 @@ h_org_patch(struct request *req, struct response *resp)
 	static const char *const fields[] = { "name", "display_name", NULL };
 	const char *name = NULL, *dname = NULL, *my_role;
 	struct json_object *o;
-	enum db_status st;
 	PGresult *res = NULL;
 	bool manage;
 
@@ -244,18 +229,13 @@ h_org_patch(struct request *req, struct response *resp)
 		    "label: lower-case letters, digits and '-'");
 		return;
 	}
-	if ((st = q_begin(req)) != DB_OK ||
-	    (st = q_run(req, &q_org_update, &res, req->params[0], name, dname))
-	    != DB_OK) {
-		q_fail(req, resp, st, res);
+	if (!q_open(req, resp) || !q_do(req, resp, &q_org_update, &res,
+	    req->params[0], name, dname))
 		return;
-	}
 	o = json_own(req->arena, q_row_json(req, res, 0));
-	if ((st = audit(req, "org.update", "organization", req->params[0],
-	    AUDIT_SUCCESS, NULL)) != DB_OK || (st = q_commit(req)) != DB_OK) {
-		q_fail(req, resp, st, NULL);
+	if (!audit_do(req, resp, "org.update", "organization", req->params[0],
+	    NULL) || !q_close(req, resp))
 		return;
-	}
 	resp_json(req, resp, 200, o);
 }
 
@@ -263,7 +243,6 @@ void
 h_org_delete(struct request *req, struct response *resp)
 {
 	const char *my_role;
-	enum db_status st;
 	PGresult *res = NULL;
 	bool manage;
 
@@ -274,13 +253,10 @@ h_org_delete(struct request *req, struct response *resp)
 		    "organization");
 		return;
 	}
-	if ((st = q_begin(req)) != DB_OK ||
-	    (st = q_run(req, &q_org_delete, &res, req->params[0])) != DB_OK ||
-	    (st = audit(req, "org.delete", "organization", req->params[0],
-	    AUDIT_SUCCESS, NULL)) != DB_OK || (st = q_commit(req)) != DB_OK) {
-		q_fail(req, resp, st, res);
+	if (!q_open(req, resp) || !q_do(req, resp, &q_org_delete, &res,
+	    req->params[0]) || !audit_do(req, resp, "org.delete",
+	    "organization", req->params[0], NULL) || !q_close(req, resp))
 		return;
-	}
 	resp_text(resp, 204, NULL, "", 0);
 }
 
@@ -289,16 +265,13 @@ h_org_members(struct request *req, struct response *resp)
 {
 	struct json_object *o;
 	const char *my_role;
-	enum db_status st;
 	PGresult *res = NULL;
 	bool manage;
 
 	if (org_for(req, resp, &manage, &my_role) == NULL)
 		return;
-	if ((st = q_run(req, &q_members, &res, req->params[0])) != DB_OK) {
-		q_fail(req, resp, st, res);
+	if (!q_do(req, resp, &q_members, &res, req->params[0]))
 		return;
-	}
 	o = json_own(req->arena, json_object_new_object());
 	json_object_object_add(o, "items",
 	    json_object_get(q_rows_json(req, res)));
@@ -309,14 +282,10 @@ h_org_members(struct request *req, struct response *resp)
 static bool
 owner_remains(struct request *req, struct response *resp, const char *uid)
 {
-	enum db_status st;
 	PGresult *res = NULL;
 
-	if ((st = q_run(req, &q_owners_left, &res, req->params[0], uid))
-	    != DB_OK) {
-		q_fail(req, resp, st, res);
+	if (!q_do(req, resp, &q_owners_left, &res, req->params[0], uid))
 		return false;
-	}
 	if (q_bool(res, 0, 0) && strcmp(PQgetvalue(res, 0, 1), "0") == 0) {
 		q_rollback(req);
 		problem(req, resp, PROBLEM_CONFLICT, "an organization needs an "
@@ -332,7 +301,6 @@ h_org_member_put(struct request *req, struct response *resp)
 	static const char *const fields[] = { "role", NULL };
 	const char *role = NULL, *my_role, *uid = req->params[1];
 	struct json_object *o, *d;
-	enum db_status st;
 	PGresult *res = NULL;
 	bool manage;
 
@@ -355,11 +323,8 @@ h_org_member_put(struct request *req, struct response *resp)
 		problem(req, resp, PROBLEM_NOT_FOUND, NULL);
 		return;
 	}
-	if ((st = q_begin(req)) != DB_OK ||
-	    (st = q_run(req, &q_user_exists, &res, uid)) != DB_OK) {
-		q_fail(req, resp, st, res);
+	if (!q_open(req, resp) || !q_do(req, resp, &q_user_exists, &res, uid))
 		return;
-	}
 	if (PQntuples(res) == 0) {
 		q_rollback(req);
 		problem(req, resp, PROBLEM_NOT_FOUND, "no such user");
@@ -367,20 +332,15 @@ h_org_member_put(struct request *req, struct response *resp)
 	}
 	if (strcmp(role, "owner") != 0 && !owner_remains(req, resp, uid))
 		return;
-	if ((st = q_run(req, &q_member_put, &res, req->params[0], uid, role))
-	    != DB_OK) {
-		q_fail(req, resp, st, res);
+	if (!q_do(req, resp, &q_member_put, &res, req->params[0], uid, role))
 		return;
-	}
 	o = json_own(req->arena, q_row_json(req, res, 0));
 	d = json_own(req->arena, json_object_new_object());
 	json_object_object_add(d, "user_id", json_object_new_string(uid));
 	json_object_object_add(d, "role", json_object_new_string(role));
-	if ((st = audit(req, "org.member_set", "organization", req->params[0],
-	    AUDIT_SUCCESS, d)) != DB_OK || (st = q_commit(req)) != DB_OK) {
-		q_fail(req, resp, st, NULL);
+	if (!audit_do(req, resp, "org.member_set", "organization",
+	    req->params[0], d) || !q_close(req, resp))
 		return;
-	}
 	resp_json(req, resp, 200, o);
 }
 
@@ -390,7 +350,6 @@ h_org_member_delete(struct request *req, struct response *resp)
 	const char *my_role, *uid = req->params[1];
 	struct json_object *d, *stopped;
 	int i;
-	enum db_status st;
 	PGresult *res = NULL;
 	bool manage;
 
@@ -405,27 +364,20 @@ h_org_member_delete(struct request *req, struct response *resp)
 		    "of the organization manage members");
 		return;
 	}
-	if ((st = q_begin(req)) != DB_OK)  {
-		q_fail(req, resp, st, NULL);
+	if (!q_open(req, resp))
 		return;
-	}
 	if (!owner_remains(req, resp, uid))
 		return;
-	if ((st = q_run(req, &q_member_delete, &res, req->params[0], uid))
-	    != DB_OK) {
-		q_fail(req, resp, st, res);
+	if (!q_do(req, resp, &q_member_delete, &res, req->params[0], uid))
 		return;
-	}
 	if (PQntuples(res) == 0) {
 		q_rollback(req);
 		problem(req, resp, PROBLEM_NOT_FOUND, NULL);
 		return;
 	}
-	if ((st = q_run(req, &q_member_stop, &res, req->params[0], uid,
-	    req->caller.user_id)) != DB_OK) {
-		q_fail(req, resp, st, res);
+	if (!q_do(req, resp, &q_member_stop, &res, req->params[0], uid,
+	    req->caller.user_id))
 		return;
-	}
 	d = json_own(req->arena, json_object_new_object());
 	json_object_object_add(d, "user_id", json_object_new_string(uid));
 	stopped = json_object_new_array();
@@ -433,11 +385,8 @@ h_org_member_delete(struct request *req, struct response *resp)
 		json_object_array_add(stopped, json_object_new_string(
 		    PQgetvalue(res, i, 0)));
 	json_object_object_add(d, "stopped_workspaces", stopped);
-	if ((st = audit(req, "org.member_remove", "organization",
-	    req->params[0], AUDIT_SUCCESS, d)) != DB_OK ||
-	    (st = q_commit(req)) != DB_OK) {
-		q_fail(req, resp, st, NULL);
+	if (!audit_do(req, resp, "org.member_remove", "organization",
+	    req->params[0], d) || !q_close(req, resp))
 		return;
-	}
 	resp_text(resp, 204, NULL, "", 0);
 }

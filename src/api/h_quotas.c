@@ -51,7 +51,6 @@ static bool
 subject_exists(struct request *req, struct response *resp,
     const char *scope)
 {
-	enum db_status st;
 	PGresult *res = NULL;
 
 	if (scope == NULL || !in_uuid(req->params[1])) {
@@ -59,11 +58,8 @@ subject_exists(struct request *req, struct response *resp,
 		problem(req, resp, PROBLEM_NOT_FOUND, NULL);
 		return false;
 	}
-	if ((st = q_run(req, &q_subject, &res, scope, req->params[1]))
-	    != DB_OK) {
-		q_fail(req, resp, st, res);
+	if (!q_do(req, resp, &q_subject, &res, scope, req->params[1]))
 		return false;
-	}
 	if (PQntuples(res) == 0) {
 		q_rollback(req);
 		problem(req, resp, PROBLEM_NOT_FOUND, NULL);
@@ -76,16 +72,12 @@ void
 h_quota_get(struct request *req, struct response *resp)
 {
 	const char *scope = scope_of(req);
-	enum db_status st;
 	PGresult *res = NULL;
 
 	if (!subject_exists(req, resp, scope))
 		return;
-	if ((st = q_run(req, &q_quota_get, &res, scope, req->params[1]))
-	    != DB_OK) {
-		q_fail(req, resp, st, res);
+	if (!q_do(req, resp, &q_quota_get, &res, scope, req->params[1]))
 		return;
-	}
 	resp_json(req, resp, 200, json_own(req->arena, q_row_json(req, res, 0)));
 }
 
@@ -113,7 +105,6 @@ h_quota_put(struct request *req, struct response *resp)
 	    "max_cpu_millis", "max_memory_mb", NULL };
 	const char *scope = scope_of(req), *a, *b, *c, *d;
 	struct json_object *o;
-	enum db_status st;
 	PGresult *res = NULL;
 
 	if (!in_fields(req, resp, fields) || !limit(req, resp,
@@ -121,23 +112,17 @@ h_quota_put(struct request *req, struct response *resp)
 	    !limit(req, resp, "max_cpu_millis", &c) ||
 	    !limit(req, resp, "max_memory_mb", &d))
 		return;
-	if ((st = q_begin(req)) != DB_OK) {
-		q_fail(req, resp, st, NULL);
+	if (!q_open(req, resp))
 		return;
-	}
 	if (!subject_exists(req, resp, scope))
 		return;
-	if ((st = q_run(req, &q_quota_put, &res, scope, req->params[1], a, b,
-	    c, d)) != DB_OK) {
-		q_fail(req, resp, st, res);
+	if (!q_do(req, resp, &q_quota_put, &res, scope, req->params[1], a, b, c,
+	    d))
 		return;
-	}
 	o = json_own(req->arena, q_row_json(req, res, 0));
-	if ((st = audit(req, "quota.set", scope, req->params[1], AUDIT_SUCCESS,
-	    json_own(req->arena, json_object_get(req->body)))) != DB_OK ||
-	    (st = q_commit(req)) != DB_OK) {
-		q_fail(req, resp, st, NULL);
+	if (!audit_do(req, resp, "quota.set", scope, req->params[1],
+	    json_own(req->arena, json_object_get(req->body))) || !q_close(req,
+	    resp))
 		return;
-	}
 	resp_json(req, resp, 200, o);
 }

@@ -136,7 +136,6 @@ h_registry_put(struct request *req, struct response *resp)
 	static const char *const fields[] = { "username", "password", NULL };
 	const char *username = NULL, *password = NULL;
 	char *nonce, *cipher;
-	enum db_status st;
 	PGresult *res = NULL;
 
 	if (!have_key(req, resp) || !in_fields(req, resp, fields) ||
@@ -148,12 +147,9 @@ h_registry_put(struct request *req, struct response *resp)
 		return;
 	}
 	seal(req, password, &nonce, &cipher);
-	if ((st = q_begin(req)) != DB_OK ||
-	    (st = q_run(req, &q_update, &res, req->params[0], username, nonce,
-	    cipher)) != DB_OK) {
-		q_fail(req, resp, st, res);
+	if (!q_open(req, resp) || !q_do(req, resp, &q_update, &res,
+	    req->params[0], username, nonce, cipher))
 		return;
-	}
 	if (!q_gone(req, resp, res))
 		audit_commit_row(req, resp, 200, res, "registry.update",
 		    "registry");
@@ -162,18 +158,15 @@ h_registry_put(struct request *req, struct response *resp)
 void
 h_registry_delete(struct request *req, struct response *resp)
 {
-	enum db_status st;
 	PGresult *res = NULL;
 
 	if (!in_uuid(req->params[0])) {
 		problem(req, resp, PROBLEM_NOT_FOUND, NULL);
 		return;
 	}
-	if ((st = q_begin(req)) != DB_OK ||
-	    (st = q_run(req, &q_delete, &res, req->params[0])) != DB_OK) {
-		q_fail(req, resp, st, res);
+	if (!q_open(req, resp) || !q_do(req, resp, &q_delete, &res,
+	    req->params[0]))
 		return;
-	}
 	if (!q_gone(req, resp, res))
 		audit_commit_204(req, resp, "registry.delete", "registry",
 		    req->params[0]);

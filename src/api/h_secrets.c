@@ -73,7 +73,6 @@ static bool
 may_manage(struct request *req, struct response *resp, const char *scope,
     const char *owner, bool *found)
 {
-	enum db_status st;
 	PGresult *res = NULL;
 	const char *role;
 
@@ -81,11 +80,8 @@ may_manage(struct request *req, struct response *resp, const char *scope,
 	if (strcmp(scope, "user") == 0)
 		return strcmp(owner, req->caller.user_id) == 0 ||
 		    (*found = false);
-	if ((st = q_run(req, &q_org_role, &res, owner, req->caller.user_id))
-	    != DB_OK) {
-		q_fail(req, resp, st, res);
+	if (!q_do(req, resp, &q_org_role, &res, owner, req->caller.user_id))
 		return false;
-	}
 	if (PQntuples(res) == 0) {
 		*found = strcmp(req->caller.role, "admin") == 0;
 		return *found;
@@ -98,13 +94,10 @@ may_manage(struct request *req, struct response *resp, const char *scope,
 void
 h_secrets_list(struct request *req, struct response *resp)
 {
-	enum db_status st;
 	PGresult *res = NULL;
 
-	if ((st = q_run(req, &q_list, &res, req->caller.user_id)) != DB_OK) {
-		q_fail(req, resp, st, res);
+	if (!q_do(req, resp, &q_list, &res, req->caller.user_id))
 		return;
-	}
 	q_items_answer(req, resp, res);
 }
 
@@ -157,18 +150,15 @@ h_secrets_create(struct request *req, struct response *resp)
 		return;
 	}
 	o = json_own(req->arena, q_row_json(req, res, 0));
-	if ((st = audit(req, "secret.create", "secret", PQgetvalue(res, 0, 0),
-	    AUDIT_SUCCESS, NULL)) != DB_OK || (st = q_commit(req)) != DB_OK) {
-		q_fail(req, resp, st, NULL);
+	if (!audit_do(req, resp, "secret.create", "secret", PQgetvalue(res, 0,
+	    0), NULL) || !q_close(req, resp))
 		return;
-	}
 	resp_json(req, resp, 201, o);
 }
 
 static PGresult *
 secret_for(struct request *req, struct response *resp)
 {
-	enum db_status st;
 	PGresult *res = NULL;
 	bool found;
 
@@ -176,10 +166,8 @@ secret_for(struct request *req, struct response *resp)
 		problem(req, resp, PROBLEM_NOT_FOUND, NULL);
 		return NULL;
 	}
-	if ((st = q_run(req, &q_secret, &res, req->params[0])) != DB_OK) {
-		q_fail(req, resp, st, res);
+	if (!q_do(req, resp, &q_secret, &res, req->params[0]))
 		return NULL;
-	}
 	if (PQntuples(res) == 0) {
 		problem(req, resp, PROBLEM_NOT_FOUND, NULL);
 		return NULL;
@@ -201,7 +189,6 @@ h_secret_put(struct request *req, struct response *resp)
 	const char *value = NULL;
 	char *nonce, *cipher;
 	struct json_object *o;
-	enum db_status st;
 	PGresult *res = NULL;
 
 	if (!have_key(req, resp) || !in_fields(req, resp, fields) ||
@@ -210,35 +197,26 @@ h_secret_put(struct request *req, struct response *resp)
 		return;
 	secretbox_seal(req->arena, req->srv->secret_key, value, strlen(value),
 	    &nonce, &cipher);
-	if ((st = q_begin(req)) != DB_OK ||
-	    (st = q_run(req, &q_update, &res, req->params[0], nonce, cipher))
-	    != DB_OK) {
-		q_fail(req, resp, st, res);
+	if (!q_open(req, resp) || !q_do(req, resp, &q_update, &res,
+	    req->params[0], nonce, cipher))
 		return;
-	}
 	o = json_own(req->arena, q_row_json(req, res, 0));
-	if ((st = audit(req, "secret.update", "secret", req->params[0],
-	    AUDIT_SUCCESS, NULL)) != DB_OK || (st = q_commit(req)) != DB_OK) {
-		q_fail(req, resp, st, NULL);
+	if (!audit_do(req, resp, "secret.update", "secret", req->params[0],
+	    NULL) || !q_close(req, resp))
 		return;
-	}
 	resp_json(req, resp, 200, o);
 }
 
 void
 h_secret_delete(struct request *req, struct response *resp)
 {
-	enum db_status st;
 	PGresult *res = NULL;
 
 	if (secret_for(req, resp) == NULL)
 		return;
-	if ((st = q_begin(req)) != DB_OK ||
-	    (st = q_run(req, &q_delete, &res, req->params[0])) != DB_OK ||
-	    (st = audit(req, "secret.delete", "secret", req->params[0],
-	    AUDIT_SUCCESS, NULL)) != DB_OK || (st = q_commit(req)) != DB_OK) {
-		q_fail(req, resp, st, res);
+	if (!q_open(req, resp) || !q_do(req, resp, &q_delete, &res,
+	    req->params[0]) || !audit_do(req, resp, "secret.delete", "secret",
+	    req->params[0], NULL) || !q_close(req, resp))
 		return;
-	}
 	resp_text(resp, 204, NULL, "", 0);
 }

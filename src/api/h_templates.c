@@ -111,7 +111,6 @@ store_version(struct request *req, struct response *resp,
     const char *tpl_id, struct json_object *spec_body, long *number)
 {
 	struct spec_version s;
-	enum db_status st;
 	PGresult *res = NULL;
 	const char *err;
 
@@ -121,10 +120,8 @@ store_version(struct request *req, struct response *resp,
 		problem(req, resp, PROBLEM_INVALID_INPUT, err);
 		return NULL;
 	}
-	if ((st = q_run(req, &q_tpl_lock, &res, tpl_id)) != DB_OK) {
-		q_fail(req, resp, st, res);
+	if (!q_do(req, resp, &q_tpl_lock, &res, tpl_id))
 		return NULL;
-	}
 	if (PQntuples(res) == 0 || q_bool(res, 0, 1)) {
 		q_rollback(req);
 		problem(req, resp, PQntuples(res) ? PROBLEM_CONFLICT :
@@ -132,22 +129,17 @@ store_version(struct request *req, struct response *resp,
 		    "archived" : NULL);
 		return NULL;
 	}
-	if ((st = q_run(req, &q_tpl_next, &res, tpl_id)) != DB_OK) {
-		q_fail(req, resp, st, res);
+	if (!q_do(req, resp, &q_tpl_next, &res, tpl_id))
 		return NULL;
-	}
 	*number = strtol(PQgetvalue(res, 0, 0), NULL, 10);
-	if ((st = q_run(req, &q_version_create, &res, tpl_id, num(req,
-	    *number), s.image, s.command, s.args, s.env, s.ports,
-	    num(req, s.cpu_millis), num(req, s.memory_mb), num(req, s.pids),
-	    s.home_path, num(req, s.uid), num(req, s.gid), s.probe,
-	    num(req, s.idle_timeout), num(req, s.max_lifetime),
-	    s.max_share_level, s.parameters, s.secrets, s.capabilities,
-	    s.restart_policy, req->caller.user_id, s.starters, s.pool))
-	    != DB_OK) {
-		q_fail(req, resp, st, res);
+	if (!q_do(req, resp, &q_version_create, &res, tpl_id, num(req, *number),
+	    s.image, s.command, s.args, s.env, s.ports, num(req, s.cpu_millis),
+	    num(req, s.memory_mb), num(req, s.pids), s.home_path, num(req,
+	    s.uid), num(req, s.gid), s.probe, num(req, s.idle_timeout), num(req,
+	    s.max_lifetime), s.max_share_level, s.parameters, s.secrets,
+	    s.capabilities, s.restart_policy, req->caller.user_id, s.starters,
+	    s.pool))
 		return NULL;
-	}
 	return arena_strdup(req->arena, PQgetvalue(res, 0, 0));
 }
 
@@ -156,25 +148,19 @@ answer_template(struct request *req, struct response *resp, const char *id,
     int status)
 {
 	struct json_object *o;
-	enum db_status st;
 	PGresult *res = NULL;
 	const char *active;
 
-	if ((st = q_run(req, &q_tpl_get, &res, id)) != DB_OK) {
-		q_fail(req, resp, st, res);
+	if (!q_do(req, resp, &q_tpl_get, &res, id))
 		return;
-	}
 	if (PQntuples(res) == 0) {
 		problem(req, resp, PROBLEM_NOT_FOUND, NULL);
 		return;
 	}
 	o = json_own(req->arena, q_row_json(req, res, 0));
 	if ((active = q_get(res, 0, 7)) != NULL) {
-		if ((st = q_run(req, &q_version_get, &res, id, active))
-		    != DB_OK) {
-			q_fail(req, resp, st, res);
+		if (!q_do(req, resp, &q_version_get, &res, id, active))
 			return;
-		}
 		if (PQntuples(res) == 1)
 			json_object_object_add(o, "active",
 			    q_row_json(req, res, 0));
@@ -186,17 +172,14 @@ void
 h_templates_list(struct request *req, struct response *resp)
 {
 	const char *cursor, *arch = query_param(req, "archived");
-	enum db_status st;
 	PGresult *res = NULL;
 	long limit;
 
 	if (!in_page(req, resp, &limit, &cursor))
 		return;
-	if ((st = q_run(req, &q_tpl_list, &res, arch && strcmp(arch, "true")
-	    == 0 ? "true" : "false", cursor, num(req, limit))) != DB_OK) {
-		q_fail(req, resp, st, res);
+	if (!q_do(req, resp, &q_tpl_list, &res, arch && strcmp(arch,
+	    "true") == 0 ? "true" : "false", cursor, num(req, limit)))
 		return;
-	}
 	q_page_answer(req, resp, res, limit, 1);
 }
 
@@ -207,7 +190,6 @@ h_templates_create(struct request *req, struct response *resp)
 	    "description", "version", NULL };
 	const char *name = NULL, *dname = NULL, *desc = NULL, *id;
 	struct json_object *ver;
-	enum db_status st;
 	PGresult *res = NULL;
 	long number;
 
@@ -227,21 +209,16 @@ h_templates_create(struct request *req, struct response *resp)
 		    "and must be an object");
 		return;
 	}
-	if ((st = q_begin(req)) != DB_OK ||
-	    (st = q_run(req, &q_tpl_create, &res, name, dname, desc,
-	    req->caller.user_id)) != DB_OK) {
-		q_fail(req, resp, st, res);
+	if (!q_open(req, resp) || !q_do(req, resp, &q_tpl_create, &res, name,
+	    dname, desc, req->caller.user_id))
 		return;
-	}
 	id = arena_strdup(req->arena, PQgetvalue(res, 0, 0));
 	if (store_version(req, resp, id, ver, &number) == NULL)
 		return;
-	if ((st = q_run(req, &q_tpl_activate, &res, id, num(req, number)))
-	    != DB_OK || (st = audit(req, "template.create", "template", id,
-	    AUDIT_SUCCESS, NULL)) != DB_OK || (st = q_commit(req)) != DB_OK) {
-		q_fail(req, resp, st, res);
+	if (!q_do(req, resp, &q_tpl_activate, &res, id, num(req, number))
+	    || !audit_do(req, resp, "template.create", "template", id, NULL)
+	    || !q_close(req, resp))
 		return;
-	}
 	answer_template(req, resp, id, 201);
 }
 
@@ -270,7 +247,6 @@ h_template_patch(struct request *req, struct response *resp)
 	const char *dname = NULL, *desc = NULL, *arch = NULL;
 	bool archived = false, has_arch, has_active;
 	struct json_object *d;
-	enum db_status st;
 	PGresult *res = NULL;
 	long active = 0;
 
@@ -283,23 +259,18 @@ h_template_patch(struct request *req, struct response *resp)
 		return;
 	if (has_arch)
 		arch = archived ? "true" : "false";
-	if ((st = q_begin(req)) != DB_OK ||
-	    (st = q_run(req, &q_tpl_update, &res, req->params[0], dname, desc,
-	    arch)) != DB_OK) {
-		q_fail(req, resp, st, res);
+	if (!q_open(req, resp) || !q_do(req, resp, &q_tpl_update, &res,
+	    req->params[0], dname, desc, arch))
 		return;
-	}
 	if (strcmp(PQcmdTuples(res), "1") != 0) {
 		q_rollback(req);
 		problem(req, resp, PROBLEM_NOT_FOUND, NULL);
 		return;
 	}
 	if (has_active) {
-		if ((st = q_run(req, &q_tpl_activate, &res, req->params[0],
-		    num(req, active))) != DB_OK) {
-			q_fail(req, resp, st, res);
+		if (!q_do(req, resp, &q_tpl_activate, &res, req->params[0],
+		    num(req, active)))
 			return;
-		}
 		if (strcmp(PQcmdTuples(res), "1") != 0) {
 			q_rollback(req);
 			problem(req, resp, PROBLEM_INVALID_INPUT,
@@ -314,30 +285,24 @@ h_template_patch(struct request *req, struct response *resp)
 	if (has_arch)
 		json_object_object_add(d, "archived",
 		    json_object_new_boolean(archived));
-	if ((st = audit(req, has_active ? "template.activate" : has_arch ?
+	if (!audit_do(req, resp, has_active ? "template.activate" : has_arch ?
 	    (archived ? "template.archive" : "template.unarchive") :
-	    "template.update", "template", req->params[0], AUDIT_SUCCESS, d))
-	    != DB_OK || (st = q_commit(req)) != DB_OK) {
-		q_fail(req, resp, st, NULL);
+	    "template.update", "template", req->params[0], d) ||
+	    !q_close(req, resp))
 		return;
-	}
 	answer_template(req, resp, req->params[0], 200);
 }
 
 void
 h_template_archive(struct request *req, struct response *resp)
 {
-	enum db_status st;
 	PGresult *res = NULL;
 
 	if (!template_id(req, resp))
 		return;
-	if ((st = q_begin(req)) != DB_OK ||
-	    (st = q_run(req, &q_tpl_update, &res, req->params[0], NULL, NULL,
-	    "true")) != DB_OK) {
-		q_fail(req, resp, st, res);
+	if (!q_open(req, resp) || !q_do(req, resp, &q_tpl_update, &res,
+	    req->params[0], NULL, NULL, "true"))
 		return;
-	}
 	if (strcmp(PQcmdTuples(res), "1") != 0) {
 		q_rollback(req);
 		problem(req, resp, PROBLEM_NOT_FOUND, NULL);
@@ -350,28 +315,19 @@ h_template_archive(struct request *req, struct response *resp)
 void
 h_template_versions(struct request *req, struct response *resp)
 {
-	struct json_object *o;
-	enum db_status st;
 	PGresult *res = NULL;
 
 	if (!template_id(req, resp))
 		return;
-	if ((st = q_run(req, &q_tpl_get, &res, req->params[0])) != DB_OK) {
-		q_fail(req, resp, st, res);
+	if (!q_do(req, resp, &q_tpl_get, &res, req->params[0]))
 		return;
-	}
 	if (PQntuples(res) == 0) {
 		problem(req, resp, PROBLEM_NOT_FOUND, NULL);
 		return;
 	}
-	if ((st = q_run(req, &q_versions, &res, req->params[0])) != DB_OK) {
-		q_fail(req, resp, st, res);
+	if (!q_do(req, resp, &q_versions, &res, req->params[0]))
 		return;
-	}
-	o = json_own(req->arena, json_object_new_object());
-	json_object_object_add(o, "items",
-	    json_object_get(q_rows_json(req, res)));
-	resp_json(req, resp, 200, o);
+	q_items_answer(req, resp, res);
 }
 
 void
@@ -400,10 +356,8 @@ h_template_version_create(struct request *req, struct response *resp)
 		activate = json_object_get_boolean(act);
 		json_object_object_del(body, "activate");
 	}
-	if ((st = q_begin(req)) != DB_OK) {
-		q_fail(req, resp, st, NULL);
+	if (!q_open(req, resp))
 		return;
-	}
 	if ((vid = store_version(req, resp, req->params[0], body, &number))
 	    == NULL)
 		return;
@@ -416,25 +370,19 @@ h_template_version_create(struct request *req, struct response *resp)
 	json_object_object_add(d, "version", json_object_new_int64(number));
 	json_object_object_add(d, "activated",
 	    json_object_new_boolean(activate));
-	if ((st = audit(req, "template.version_create", "template",
-	    req->params[0], AUDIT_SUCCESS, d)) != DB_OK ||
-	    (st = q_run(req, &q_version_get, &res, req->params[0],
-	    num(req, number))) != DB_OK) {
-		q_fail(req, resp, st, res);
+	if (!audit_do(req, resp, "template.version_create", "template",
+	    req->params[0], d) || !q_do(req, resp, &q_version_get, &res,
+	    req->params[0], num(req, number)))
 		return;
-	}
 	d = json_own(req->arena, q_row_json(req, res, 0));
-	if ((st = q_commit(req)) != DB_OK) {
-		q_fail(req, resp, st, NULL);
+	if (!q_close(req, resp))
 		return;
-	}
 	resp_json(req, resp, 201, d);
 }
 
 void
 h_template_version_get(struct request *req, struct response *resp)
 {
-	enum db_status st;
 	PGresult *res = NULL;
 	char *end;
 	long n;
@@ -446,11 +394,8 @@ h_template_version_get(struct request *req, struct response *resp)
 		problem(req, resp, PROBLEM_NOT_FOUND, NULL);
 		return;
 	}
-	if ((st = q_run(req, &q_version_get, &res, req->params[0],
-	    num(req, n))) != DB_OK) {
-		q_fail(req, resp, st, res);
+	if (!q_do(req, resp, &q_version_get, &res, req->params[0], num(req, n)))
 		return;
-	}
 	if (PQntuples(res) == 0) {
 		problem(req, resp, PROBLEM_NOT_FOUND, NULL);
 		return;

@@ -38,18 +38,11 @@ static const struct db_stmt q_token_revoke = {
 void
 h_tokens_list(struct request *req, struct response *resp)
 {
-	struct json_object *o;
-	enum db_status st;
 	PGresult *res = NULL;
 
-	if ((st = q_run(req, &q_tokens, &res, req->caller.user_id)) != DB_OK) {
-		q_fail(req, resp, st, res);
+	if (!q_do(req, resp, &q_tokens, &res, req->caller.user_id))
 		return;
-	}
-	o = json_own(req->arena, json_object_new_object());
-	json_object_object_add(o, "items",
-	    json_object_get(q_rows_json(req, res)));
-	resp_json(req, resp, 200, o);
+	q_items_answer(req, resp, res);
 }
 
 void
@@ -61,7 +54,6 @@ h_tokens_create(struct request *req, struct response *resp)
 	    NULL };
 	const char *name = NULL, *scope = NULL, *days = NULL;
 	struct json_object *o, *d;
-	enum db_status st;
 	PGresult *res = NULL;
 	bool has_days;
 	long n = 0;
@@ -77,44 +69,33 @@ h_tokens_create(struct request *req, struct response *resp)
 		days = arena_printf(req->arena, "%ld", n);
 	secret = arena_printf(req->arena, API_TOKEN_PREFIX "%s",
 	    auth_random_token(req->arena, 32));
-	if ((st = q_begin(req)) != DB_OK ||
-	    (st = q_run(req, &q_token_create, &res, req->caller.user_id, name,
-	    auth_hash_hex(req->arena, secret), scope, days)) != DB_OK) {
-		q_fail(req, resp, st, res);
+	if (!q_open(req, resp) || !q_do(req, resp, &q_token_create, &res,
+	    req->caller.user_id, name, auth_hash_hex(req->arena, secret), scope,
+	    days))
 		return;
-	}
 	o = json_own(req->arena, q_row_json(req, res, 0));
 	json_object_object_add(o, "token", json_object_new_string(secret));
 	d = json_own(req->arena, json_object_new_object());
 	json_object_object_add(d, "name", json_object_new_string(name));
 	json_object_object_add(d, "scope", json_object_new_string(scope));
-	if ((st = audit(req, "token.create", "api_token",
-	    PQgetvalue(res, 0, 0), AUDIT_SUCCESS, d)) != DB_OK ||
-	    (st = q_commit(req)) != DB_OK) {
-		q_fail(req, resp, st, NULL);
-		return;
-	}
-	resp_json(req, resp, 201, o);
+	audit_done(req, resp, 201, o, "token.create", "api_token",
+	    PQgetvalue(res, 0, 0), d);
 }
 
 void
 h_token_delete(struct request *req, struct response *resp)
 {
 	const char *id = req->params[0];
-	enum db_status st;
 	PGresult *res = NULL;
 
 	if (!in_uuid(id)) {
 		problem(req, resp, PROBLEM_NOT_FOUND, NULL);
 		return;
 	}
-	if ((st = q_begin(req)) != DB_OK ||
-	    (st = q_run(req, &q_token_revoke, &res, id, req->caller.user_id,
-	    strcmp(req->caller.role, "admin") == 0 ? "true" : "false"))
-	    != DB_OK) {
-		q_fail(req, resp, st, res);
+	if (!q_open(req, resp) || !q_do(req, resp, &q_token_revoke, &res, id,
+	    req->caller.user_id, strcmp(req->caller.role,
+	    "admin") == 0 ? "true" : "false"))
 		return;
-	}
 	if (PQntuples(res) == 0) {
 		q_rollback(req);
 		problem(req, resp, PROBLEM_NOT_FOUND, NULL);

@@ -131,22 +131,17 @@ answer_user(struct request *req, struct response *resp, const char *id,
     int status)
 {
 	struct json_object *o;
-	enum db_status st;
 	PGresult *res = NULL;
 
-	if ((st = q_run(req, &q_user_get, &res, id)) != DB_OK) {
-		q_fail(req, resp, st, res);
+	if (!q_do(req, resp, &q_user_get, &res, id))
 		return;
-	}
 	if (PQntuples(res) == 0) {
 		problem(req, resp, PROBLEM_NOT_FOUND, NULL);
 		return;
 	}
 	o = json_own(req->arena, q_row_json(req, res, 0));
-	if ((st = q_run(req, &q_user_orgs, &res, id)) != DB_OK) {
-		q_fail(req, resp, st, res);
+	if (!q_do(req, resp, &q_user_orgs, &res, id))
 		return;
-	}
 	json_object_object_add(o, "organizations",
 	    json_object_get(q_rows_json(req, res)));
 	resp_json(req, resp, status, o);
@@ -216,18 +211,15 @@ h_users_list(struct request *req, struct response *resp)
 {
 	struct json_object *o, *items;
 	const char *cursor;
-	enum db_status st;
 	PGresult *res = NULL;
 	long limit;
 	int n;
 
 	if (!in_page(req, resp, &limit, &cursor))
 		return;
-	if ((st = q_run(req, &q_user_list, &res, cursor,
-	    arena_printf(req->arena, "%ld", limit))) != DB_OK) {
-		q_fail(req, resp, st, res);
+	if (!q_do(req, resp, &q_user_list, &res, cursor,
+	    arena_printf(req->arena, "%ld", limit)))
 		return;
-	}
 	o = json_own(req->arena, json_object_new_object());
 	items = q_rows_json(req, res);
 	json_object_object_add(o, "items", json_object_get(items));
@@ -261,7 +253,6 @@ h_users_create(struct request *req, struct response *resp)
 	const char *username = NULL, *email = NULL, *dname = NULL, *pw = NULL;
 	const char *role = NULL;
 	struct json_object *o;
-	enum db_status st;
 	PGresult *res = NULL;
 	char *hash;
 
@@ -283,18 +274,13 @@ h_users_create(struct request *req, struct response *resp)
 	}
 	if (!read_password(req, resp, pw, &hash))
 		return;
-	if ((st = q_begin(req)) != DB_OK ||
-	    (st = q_run(req, &q_user_create, &res, username, email, dname,
-	    hash, role)) != DB_OK) {
-		q_fail(req, resp, st, res);
+	if (!q_open(req, resp) || !q_do(req, resp, &q_user_create, &res,
+	    username, email, dname, hash, role))
 		return;
-	}
 	o = json_own(req->arena, q_row_json(req, res, 0));
-	if ((st = audit(req, "user.create", "user", PQgetvalue(res, 0, 0),
-	    AUDIT_SUCCESS, NULL)) != DB_OK || (st = q_commit(req)) != DB_OK) {
-		q_fail(req, resp, st, NULL);
+	if (!audit_do(req, resp, "user.create", "user", PQgetvalue(res, 0, 0),
+	    NULL) || !q_close(req, resp))
 		return;
-	}
 	resp_json(req, resp, 201, o);
 }
 
@@ -344,12 +330,9 @@ h_user_patch(struct request *req, struct response *resp)
 	}
 	if (has_dis)
 		dis = disabled ? "true" : "false";
-	if ((st = q_begin(req)) != DB_OK ||
-	    (st = q_run(req, &q_lock_admins, &res)) != DB_OK ||
-	    (st = q_run(req, &q_user_lock, &lock, id)) != DB_OK) {
-		q_fail(req, resp, st, NULL);
+	if (!q_open(req, resp) || !q_do(req, resp, &q_lock_admins, &res)
+	    || !q_do(req, resp, &q_user_lock, &lock, id))
 		return;
-	}
 	if (PQntuples(lock) == 0) {
 		q_rollback(req);
 		problem(req, resp, PROBLEM_NOT_FOUND, NULL);
@@ -381,11 +364,9 @@ h_user_patch(struct request *req, struct response *resp)
 		q_rollback(req);
 		return;
 	}
-	if ((st = q_run(req, &q_user_update, &res, id, email ? "true" :
-	    "false", email, dname, hash, role, dis)) != DB_OK) {
-		q_fail(req, resp, st, res);
+	if (!q_do(req, resp, &q_user_update, &res, id, email ? "true" : "false",
+	    email, dname, hash, role, dis))
 		return;
-	}
 	d = json_own(req->arena, json_object_new_object());
 	if (role != NULL)
 		json_object_object_add(d, "role", json_object_new_string(role));
@@ -411,7 +392,6 @@ void
 h_user_delete(struct request *req, struct response *resp)
 {
 	const char *id = req->params[0];
-	enum db_status st;
 	PGresult *lock = NULL, *res = NULL;
 
 	if (!in_uuid(id)) {
@@ -423,12 +403,9 @@ h_user_delete(struct request *req, struct response *resp)
 		    "yourself");
 		return;
 	}
-	if ((st = q_begin(req)) != DB_OK ||
-	    (st = q_run(req, &q_lock_admins, &res)) != DB_OK ||
-	    (st = q_run(req, &q_user_lock, &lock, id)) != DB_OK) {
-		q_fail(req, resp, st, NULL);
+	if (!q_open(req, resp) || !q_do(req, resp, &q_lock_admins, &res)
+	    || !q_do(req, resp, &q_user_lock, &lock, id))
 		return;
-	}
 	if (PQntuples(lock) == 0) {
 		q_rollback(req);
 		problem(req, resp, PROBLEM_NOT_FOUND, NULL);
@@ -440,51 +417,36 @@ h_user_delete(struct request *req, struct response *resp)
 		    "deleted");
 		return;
 	}
-	if ((st = q_run(req, &q_user_delete, &res, id)) != DB_OK ||
-	    (st = audit(req, "user.delete", "user", id, AUDIT_SUCCESS, NULL))
-	    != DB_OK || (st = q_commit(req)) != DB_OK) {
-		q_fail(req, resp, st, res);
+	if (!q_do(req, resp, &q_user_delete, &res, id) || !audit_do(req, resp,
+	    "user.delete", "user", id, NULL) || !q_close(req, resp))
 		return;
-	}
 	resp_text(resp, 204, NULL, "", 0);
 }
 
 void
 h_my_sessions(struct request *req, struct response *resp)
 {
-	struct json_object *o;
-	enum db_status st;
 	PGresult *res = NULL;
 
-	if ((st = q_run(req, &q_my_sessions, &res, req->caller.user_id,
+	if (!q_do(req, resp, &q_my_sessions, &res, req->caller.user_id,
 	    req->caller.session_id[0] ? req->caller.session_id : NULL))
-	    != DB_OK) {
-		q_fail(req, resp, st, res);
 		return;
-	}
-	o = json_own(req->arena, json_object_new_object());
-	json_object_object_add(o, "items",
-	    json_object_get(q_rows_json(req, res)));
-	resp_json(req, resp, 200, o);
+	q_items_answer(req, resp, res);
 }
 
 void
 h_my_session_delete(struct request *req, struct response *resp)
 {
 	const char *id = req->params[0];
-	enum db_status st;
 	PGresult *res = NULL;
 
 	if (!in_uuid(id)) {
 		problem(req, resp, PROBLEM_NOT_FOUND, NULL);
 		return;
 	}
-	if ((st = q_begin(req)) != DB_OK ||
-	    (st = q_run(req, &q_my_session_revoke, &res, id,
-	    req->caller.user_id)) != DB_OK) {
-		q_fail(req, resp, st, res);
+	if (!q_open(req, resp) || !q_do(req, resp, &q_my_session_revoke, &res,
+	    id, req->caller.user_id))
 		return;
-	}
 	if (strcmp(PQcmdTuples(res), "1") != 0) {
 		q_rollback(req);
 		problem(req, resp, PROBLEM_NOT_FOUND, NULL);

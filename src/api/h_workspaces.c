@@ -182,15 +182,11 @@ ws_answer(struct request *req, struct response *resp, PGresult *row)
 {
 	struct json_object *o = json_own(req->arena, ws_json(req, row, 0));
 	struct json_object *shares;
-	enum db_status st;
 	PGresult *res = NULL;
 	int i;
 
-	if ((st = q_run(req, &q_ws_shares, &res, PQgetvalue(row, 0, 0)))
-	    != DB_OK) {
-		q_fail(req, resp, st, res);
+	if (!q_do(req, resp, &q_ws_shares, &res, PQgetvalue(row, 0, 0)))
 		return NULL;
-	}
 	shares = q_rows_json(req, res);
 	for (i = 0; i < PQntuples(res); i++)
 		json_object_object_add(json_object_array_get_idx(shares, i),
@@ -219,7 +215,6 @@ h_workspaces_list(struct request *req, struct response *resp)
 	const char *status = query_param(req, "status");
 	const char *tpl = query_param(req, "template");
 	const char *cursor, *cname = NULL, *cid = NULL, *text;
-	enum db_status st;
 	size_t len;
 	PGresult *res = NULL;
 	long limit;
@@ -258,12 +253,9 @@ h_workspaces_list(struct request *req, struct response *resp)
 		resp_text(resp, 200, "application/json", text, len);
 		return;
 	}
-	if ((st = q_run(req, owner ? &q_ws_list_owner : &q_ws_list, &res,
-	    owner, status, tpl, cname, cid,
-	    num(req, limit))) != DB_OK) {
-		q_fail(req, resp, st, res);
+	if (!q_do(req, resp, owner ? &q_ws_list_owner : &q_ws_list, &res, owner,
+	    status, tpl, cname, cid, num(req, limit)))
 		return;
-	}
 	n = PQntuples(res);
 	text = q_page_text(req, res, ws_write, n == limit ? arena_printf(
 	    req->arena, "%s:%s", PQgetvalue(res, n - 1, 2),
@@ -408,7 +400,6 @@ init_usable(struct request *req, struct response *resp, PGresult *ver,
     const char *starter, const char *repository, const char *org)
 {
 	struct json_object *names, *o, *f;
-	enum db_status st;
 	PGresult *res = NULL;
 	size_t i, n;
 
@@ -433,11 +424,9 @@ init_usable(struct request *req, struct response *resp, PGresult *ver,
 	    strlen(repository), &o) != JSON_OK ||
 	    !json_object_object_get_ex(o, "secret", &f))
 		return true;
-	if ((st = q_run(req, &q_secret_usable, &res, json_object_get_string(f),
-	    req->caller.user_id, org)) != DB_OK) {
-		q_fail(req, resp, st, res);
+	if (!q_do(req, resp, &q_secret_usable, &res, json_object_get_string(f),
+	    req->caller.user_id, org))
 		return false;
-	}
 	if (PQntuples(res) == 0) {
 		q_rollback(req);
 		problem(req, resp, PROBLEM_INVALID_INPUT, arena_printf(
@@ -489,18 +478,14 @@ h_workspaces_create(struct request *req, struct response *resp)
 		return;
 	}
 	json_object_object_get_ex(req->body, "parameters", &pv);
-	if ((st = q_begin(req)) != DB_OK) {
-		q_fail(req, resp, st, NULL);
+	if (!q_open(req, resp))
 		return;
-	}
 	if ((idem = idem_begin(req, resp)) == IDEM_FAILED ||
 	    idem == IDEM_REPLAYED)
 		return;
-	if ((st = q_run(req, &q_version_for, &ver, tpl, has_version ?
-	    num(req, version) : NULL)) != DB_OK) {
-		q_fail(req, resp, st, ver);
+	if (!q_do(req, resp, &q_version_for, &ver, tpl, has_version ? num(req,
+	    version) : NULL))
 		return;
-	}
 	if (PQntuples(ver) == 0) {
 		q_rollback(req);
 		problem(req, resp, PROBLEM_INVALID_INPUT, "template: no such "
@@ -519,11 +504,9 @@ h_workspaces_create(struct request *req, struct response *resp)
 	if (!init_usable(req, resp, ver, starter, repository, org))
 		return;
 	if (org != NULL) {
-		if ((st = q_run(req, &q_member_of, &res, org,
-		    req->caller.user_id)) != DB_OK) {
-			q_fail(req, resp, st, res);
+		if (!q_do(req, resp, &q_member_of, &res, org,
+		    req->caller.user_id))
 			return;
-		}
 		if (PQntuples(res) == 0) {
 			q_rollback(req);
 			problem(req, resp, PROBLEM_INVALID_INPUT, "org_id: you "
@@ -574,19 +557,13 @@ h_workspaces_create(struct request *req, struct response *resp)
 	json_object_object_add(d, "name", json_object_new_string(name));
 	if (claimed)
 		json_object_object_add(d, "prebuilt", json_object_new_boolean(1));
-	if ((st = audit(req, "workspace.create", "workspace", wid,
-	    AUDIT_SUCCESS, d)) != DB_OK) {
-		q_fail(req, resp, st, NULL);
+	if (!audit_do(req, resp, "workspace.create", "workspace", wid, d))
 		return;
-	}
 	if ((res = ws_visible(req, resp, wid, WS_WRITE, false)) == NULL ||
 	    (o = ws_answer(req, resp, res)) == NULL)
 		return;
 	resp_json(req, resp, 201, o);
-	if (!idem_store(req, resp, idem))
-		return;
-	if ((st = q_commit(req)) != DB_OK)
-		q_fail(req, resp, st, NULL);
+	idem_done(req, resp, idem);
 }
 
 /*
@@ -643,16 +620,11 @@ h_workspace_patch(struct request *req, struct response *resp)
 		    "label of at most 32 lower-case letters, digits and '-'");
 		return;
 	}
-	if ((st = q_begin(req)) != DB_OK) {
-		q_fail(req, resp, st, NULL);
+	if (!q_open(req, resp) ||
+	    ws_visible(req, resp, id, WS_WRITE, true) == NULL)
 		return;
-	}
-	if (ws_visible(req, resp, id, WS_WRITE, true) == NULL)
+	if (!q_do(req, resp, &q_ws_idle_max, &res, id))
 		return;
-	if ((st = q_run(req, &q_ws_idle_max, &res, id)) != DB_OK) {
-		q_fail(req, resp, st, res);
-		return;
-	}
 	if (!schedule_ok(req, resp, ttl, idle, q_get(res, 0, 0)))
 		return;
 	if ((st = q_run(req, &q_ws_update, &res, id, name, has_ttl ? "true" :
@@ -675,10 +647,8 @@ h_workspace_patch(struct request *req, struct response *resp)
 			q_fail(req, resp, st, NULL);
 		return;
 	}
-	if ((st = q_commit(req)) != DB_OK) {
-		q_fail(req, resp, st, NULL);
+	if (!q_close(req, resp))
 		return;
-	}
 	resp_json(req, resp, 200, o);
 }
 
@@ -687,20 +657,15 @@ h_workspace_delete(struct request *req, struct response *resp)
 {
 	const char *id = req->params[0], *bid;
 	struct json_object *o;
-	enum db_status st;
 
-	if ((st = q_begin(req)) != DB_OK) {
-		q_fail(req, resp, st, NULL);
+	if (!q_open(req, resp))
 		return;
-	}
 	if (ws_visible(req, resp, id, WS_WRITE, true) == NULL ||
 	    (bid = ws_build(req, resp, id, "delete", "user", NULL)) == NULL)
 		return;
-	if ((st = audit(req, "workspace.delete", "workspace", id,
-	    AUDIT_SUCCESS, NULL)) != DB_OK || (st = q_commit(req)) != DB_OK) {
-		q_fail(req, resp, st, NULL);
+	if (!audit_do(req, resp, "workspace.delete", "workspace", id, NULL)
+	    || !q_close(req, resp))
 		return;
-	}
 	o = json_own(req->arena, json_object_new_object());
 	json_object_object_add(o, "build_id", json_object_new_string(bid));
 	resp_json(req, resp, 202, o);
@@ -712,24 +677,17 @@ h_workspace_extend(struct request *req, struct response *resp)
 	static const char *const fields[] = { "hours", NULL };
 	const char *id = req->params[0];
 	struct json_object *o;
-	enum db_status st;
 	PGresult *res = NULL;
 	long hours = 1;
 
 	if (!in_fields(req, resp, fields) ||
 	    !in_int(req, resp, "hours", 1, 168, false, &hours, NULL))
 		return;
-	if ((st = q_begin(req)) != DB_OK) {
-		q_fail(req, resp, st, NULL);
+	if (!q_open(req, resp) ||
+	    ws_visible(req, resp, id, WS_WRITE, true) == NULL)
 		return;
-	}
-	if (ws_visible(req, resp, id, WS_WRITE, true) == NULL)
+	if (!q_do(req, resp, &q_ws_extend, &res, id, num(req, hours)))
 		return;
-	if ((st = q_run(req, &q_ws_extend, &res, id, num(req, hours)))
-	    != DB_OK) {
-		q_fail(req, resp, st, res);
-		return;
-	}
 	if (PQntuples(res) == 0) {
 		q_rollback(req);
 		problem(req, resp, PROBLEM_CONFLICT, "only a running workspace "
@@ -740,11 +698,9 @@ h_workspace_extend(struct request *req, struct response *resp)
 	json_object_object_add(o, "deadline", json_object_get(
 	    json_object_object_get(json_own(req->arena,
 	    q_row_json(req, res, 0)), "deadline")));
-	if ((st = audit(req, "workspace.extend", "workspace", id,
-	    AUDIT_SUCCESS, NULL)) != DB_OK || (st = q_commit(req)) != DB_OK) {
-		q_fail(req, resp, st, NULL);
+	if (!audit_do(req, resp, "workspace.extend", "workspace", id, NULL)
+	    || !q_close(req, resp))
 		return;
-	}
 	resp_json(req, resp, 200, o);
 }
 
@@ -766,7 +722,6 @@ h_workspace_port_put(struct request *req, struct response *resp)
 	    "public", NULL };
 	const char *id = req->params[0], *level = NULL;
 	struct json_object *o, *d;
-	enum db_status st;
 	PGresult *res = NULL;
 	long port = port_param(req);
 
@@ -778,16 +733,11 @@ h_workspace_port_put(struct request *req, struct response *resp)
 	if (!in_fields(req, resp, fields) ||
 	    !in_enum(req, resp, "level", levels, true, &level))
 		return;
-	if ((st = q_begin(req)) != DB_OK) {
-		q_fail(req, resp, st, NULL);
+	if (!q_open(req, resp) ||
+	    ws_visible(req, resp, id, WS_WRITE, true) == NULL)
 		return;
-	}
-	if (ws_visible(req, resp, id, WS_WRITE, true) == NULL)
+	if (!q_do(req, resp, &q_port_max, &res, id))
 		return;
-	if ((st = q_run(req, &q_port_max, &res, id)) != DB_OK) {
-		q_fail(req, resp, st, res);
-		return;
-	}
 	if (spec_share_rank(level) > spec_share_rank(PQgetvalue(res, 0, 0))) {
 		q_rollback(req);
 		problem(req, resp, PROBLEM_FORBIDDEN, arena_printf(req->arena,
@@ -795,21 +745,15 @@ h_workspace_port_put(struct request *req, struct response *resp)
 		    PQgetvalue(res, 0, 0)));
 		return;
 	}
-	if ((st = q_run(req, &q_share_put, &res, id, num(req, port), level))
-	    != DB_OK) {
-		q_fail(req, resp, st, res);
+	if (!q_do(req, resp, &q_share_put, &res, id, num(req, port), level))
 		return;
-	}
 	o = json_own(req->arena, q_row_json(req, res, 0));
 	d = json_own(req->arena, json_object_new_object());
 	json_object_object_add(d, "port", json_object_new_int64(port));
 	json_object_object_add(d, "level", json_object_new_string(level));
-	if ((st = q_run(req, &q_notify, &res, id)) != DB_OK ||
-	    (st = audit(req, "workspace.port_share", "workspace", id,
-	    AUDIT_SUCCESS, d)) != DB_OK || (st = q_commit(req)) != DB_OK) {
-		q_fail(req, resp, st, res);
+	if (!q_do(req, resp, &q_notify, &res, id) || !audit_do(req, resp,
+	    "workspace.port_share", "workspace", id, d) || !q_close(req, resp))
 		return;
-	}
 	resp_json(req, resp, 200, o);
 }
 
@@ -818,7 +762,6 @@ h_workspace_port_delete(struct request *req, struct response *resp)
 {
 	const char *id = req->params[0];
 	struct json_object *d;
-	enum db_status st;
 	PGresult *res = NULL;
 	long port = port_param(req);
 
@@ -827,17 +770,11 @@ h_workspace_port_delete(struct request *req, struct response *resp)
 		    "port must be 1..65535");
 		return;
 	}
-	if ((st = q_begin(req)) != DB_OK) {
-		q_fail(req, resp, st, NULL);
+	if (!q_open(req, resp) ||
+	    ws_visible(req, resp, id, WS_WRITE, true) == NULL)
 		return;
-	}
-	if (ws_visible(req, resp, id, WS_WRITE, true) == NULL)
+	if (!q_do(req, resp, &q_share_delete, &res, id, num(req, port)))
 		return;
-	if ((st = q_run(req, &q_share_delete, &res, id, num(req, port)))
-	    != DB_OK) {
-		q_fail(req, resp, st, res);
-		return;
-	}
 	if (strcmp(PQcmdTuples(res), "1") != 0) {
 		q_rollback(req);
 		problem(req, resp, PROBLEM_NOT_FOUND, "this port is not shared");
@@ -845,11 +782,9 @@ h_workspace_port_delete(struct request *req, struct response *resp)
 	}
 	d = json_own(req->arena, json_object_new_object());
 	json_object_object_add(d, "port", json_object_new_int64(port));
-	if ((st = q_run(req, &q_notify, &res, id)) != DB_OK ||
-	    (st = audit(req, "workspace.port_unshare", "workspace", id,
-	    AUDIT_SUCCESS, d)) != DB_OK || (st = q_commit(req)) != DB_OK) {
-		q_fail(req, resp, st, res);
+	if (!q_do(req, resp, &q_notify, &res, id) || !audit_do(req, resp,
+	    "workspace.port_unshare", "workspace", id, d) || !q_close(req,
+	    resp))
 		return;
-	}
 	resp_text(resp, 204, NULL, "", 0);
 }

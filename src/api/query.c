@@ -28,20 +28,69 @@ static const struct {
 	{ "40P01", PROBLEM_CONFLICT, "a concurrent change interfered; retry" },
 };
 
-enum db_status
-q_run(struct request *req, const struct db_stmt *s, PGresult **res, ...)
+static enum db_status
+q_vrun(struct request *req, const struct db_stmt *s, PGresult **res,
+    va_list ap)
 {
 	const char *params[MAX_PARAMS];
-	va_list ap;
 	int i;
 
 	if (s->nparams > MAX_PARAMS)
 		fatalx("statement %s has too many parameters", s->name);
-	va_start(ap, res);
 	for (i = 0; i < s->nparams; i++)
 		params[i] = va_arg(ap, const char *);
-	va_end(ap);
 	return db_query(req->srv->db, req->arena, s, params, res);
+}
+
+enum db_status
+q_run(struct request *req, const struct db_stmt *s, PGresult **res, ...)
+{
+	enum db_status st;
+	va_list ap;
+
+	va_start(ap, res);
+	st = q_vrun(req, s, res, ap);
+	va_end(ap);
+	return st;
+}
+
+bool
+q_do(struct request *req, struct response *resp, const struct db_stmt *s,
+    PGresult **res, ...)
+{
+	enum db_status st;
+	va_list ap;
+
+	*res = NULL;
+	va_start(ap, res);
+	st = q_vrun(req, s, res, ap);
+	va_end(ap);
+	if (st == DB_OK)
+		return true;
+	q_fail(req, resp, st, *res);
+	return false;
+}
+
+/* true when st is DB_OK; otherwise answers for it. */
+static bool
+q_ok(struct request *req, struct response *resp, enum db_status st)
+{
+	if (st == DB_OK)
+		return true;
+	q_fail(req, resp, st, NULL);
+	return false;
+}
+
+bool
+q_open(struct request *req, struct response *resp)
+{
+	return q_ok(req, resp, q_begin(req));
+}
+
+bool
+q_close(struct request *req, struct response *resp)
+{
+	return q_ok(req, resp, q_commit(req));
 }
 
 enum db_status

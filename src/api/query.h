@@ -17,6 +17,19 @@ void		 q_rollback(struct request *);
 /* Answers for a failed statement (503, 409, 400 or 500) and rolls back. */
 void		 q_fail(struct request *, struct response *, enum db_status,
 		    PGresult *);
+/*
+ * The handlers' steps.  Each either does its part or answers the request
+ * (rolling back what the request began) and returns false, so a handler
+ * reads as one chain: q_open(), q_do()..., audit_do(), q_close(), or
+ * audit_done() for the last three and the answer.
+ */
+bool		 q_open(struct request *, struct response *)
+		    __attribute__((warn_unused_result));
+bool		 q_close(struct request *, struct response *)
+		    __attribute__((warn_unused_result));
+bool		 q_do(struct request *, struct response *,
+		    const struct db_stmt *, PGresult **, ...)
+		    __attribute__((warn_unused_result));
 const char	*q_get(PGresult *, int row, int col);	/* NULL for SQL NULL */
 bool		 q_bool(PGresult *, int row, int col);
 /* A row as a JSON object: column names as keys, typed by the column. */

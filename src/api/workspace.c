@@ -169,10 +169,8 @@ ws_visible(struct request *req, struct response *resp, const char *id,
 		q_fail(req, resp, st, res);
 		return NULL;
 	}
-	if ((st = q_run(req, &q_ws_get, &res, id)) != DB_OK) {
-		q_fail(req, resp, st, res);
+	if (!q_do(req, resp, &q_ws_get, &res, id))
 		return NULL;
-	}
 	if (PQntuples(res) == 0 || (strcmp(PQgetvalue(res, 0, 3),
 	    req->caller.user_id) != 0 && !sees_all(req, access != WS_READ) &&
 	    (access == WS_WRITE || !manages_org(req, res)))) {
@@ -240,10 +238,8 @@ ws_quota_ok(struct request *req, struct response *resp, const char *owner,
 		return false;
 	if (org == NULL)
 		return true;
-	if ((st = q_run(req, &q_quota_org, &res, org)) != DB_OK) {
-		q_fail(req, resp, st, res);
+	if (!q_do(req, resp, &q_quota_org, &res, org))
 		return false;
-	}
 	return check(req, resp, res, c, "organization");
 }
 
@@ -252,14 +248,11 @@ ws_build(struct request *req, struct response *resp, const char *ws_id,
     const char *transition, const char *reason, const char *version_id)
 {
 	struct json_object *x;
-	enum db_status st;
 	PGresult *res = NULL;
 	const char *id;
 
-	if ((st = q_run(req, &q_active_build, &res, ws_id)) != DB_OK) {
-		q_fail(req, resp, st, res);
+	if (!q_do(req, resp, &q_active_build, &res, ws_id))
 		return NULL;
-	}
 	if (PQntuples(res) > 0) {
 		q_rollback(req);
 		x = json_own(req->arena, json_object_new_object());
@@ -268,17 +261,13 @@ ws_build(struct request *req, struct response *resp, const char *ws_id,
 		    "is in progress", x);
 		return NULL;
 	}
-	if ((st = q_run(req, &q_build_new, &res, ws_id, transition, reason,
-	    req->caller.user_id, version_id)) != DB_OK) {
-		q_fail(req, resp, st, res);
+	if (!q_do(req, resp, &q_build_new, &res, ws_id, transition, reason,
+	    req->caller.user_id, version_id))
 		return NULL;
-	}
 	id = arena_strdup(req->arena, PQgetvalue(res, 0, 0));
-	if ((st = q_run(req, &q_desire, &res, ws_id, transition, version_id))
-	    != DB_OK || (st = q_run(req, &q_notify, &res, ws_id)) != DB_OK) {
-		q_fail(req, resp, st, res);
+	if (!q_do(req, resp, &q_desire, &res, ws_id, transition, version_id)
+	    || !q_do(req, resp, &q_notify, &res, ws_id))
 		return NULL;
-	}
 	return id;
 }
 
@@ -419,7 +408,6 @@ idem_begin(struct request *req, struct response *resp)
 	const char *key = req->header(req, "HTTP_IDEMPOTENCY_KEY");
 	const char *route = arena_printf(req->arena, "%s %s", req->method_name,
 	    req->path), *body = "";
-	enum db_status st;
 	PGresult *res = NULL;
 	size_t len;
 	char *hash;
@@ -436,18 +424,13 @@ idem_begin(struct request *req, struct response *resp)
 		body = json_text(req->body, &len);
 	hash = auth_hash_hex(req->arena, arena_printf(req->arena, "%s\n%s",
 	    route, body));
-	if ((st = q_run(req, &q_idem_take, &res, req->caller.user_id, key,
-	    route, hash)) != DB_OK) {
-		q_fail(req, resp, st, res);
+	if (!q_do(req, resp, &q_idem_take, &res, req->caller.user_id, key,
+	    route, hash))
 		return IDEM_FAILED;
-	}
 	if (PQntuples(res) == 1)
 		return IDEM_NEW;
-	if ((st = q_run(req, &q_idem_get, &res, req->caller.user_id, key))
-	    != DB_OK) {
-		q_fail(req, resp, st, res);
+	if (!q_do(req, resp, &q_idem_get, &res, req->caller.user_id, key))
 		return IDEM_FAILED;
-	}
 	q_rollback(req);
 	if (PQntuples(res) == 0 || strcmp(PQgetvalue(res, 0, 1), hash) != 0) {
 		problem(req, resp, PROBLEM_IDEMPOTENCY, NULL);
@@ -462,19 +445,15 @@ idem_begin(struct request *req, struct response *resp)
 	return IDEM_REPLAYED;
 }
 
-bool
-idem_store(struct request *req, struct response *resp, enum idem state)
+void
+idem_done(struct request *req, struct response *resp, enum idem state)
 {
-	enum db_status st;
 	PGresult *res = NULL;
 
-	if (state != IDEM_NEW)
-		return true;
-	if ((st = q_run(req, &q_idem_put, &res, req->caller.user_id,
-	    req->header(req, "HTTP_IDEMPOTENCY_KEY"), arena_printf(req->arena,
-	    "%d", resp->status), resp->body)) != DB_OK) {
-		q_fail(req, resp, st, res);
-		return false;
-	}
-	return true;
+	if (state == IDEM_NEW && !q_do(req, resp, &q_idem_put, &res,
+	    req->caller.user_id, req->header(req, "HTTP_IDEMPOTENCY_KEY"),
+	    arena_printf(req->arena, "%d", resp->status), resp->body))
+		return;
+	if (!q_close(req, resp))
+		return;
 }

@@ -60,6 +60,9 @@ const char *ws_port_url(struct request *, const char *short_id,
 /* Idempotency-Key: a replayed request gets the first answer again. */
 enum idem { IDEM_NONE, IDEM_NEW, IDEM_REPLAYED, IDEM_FAILED };
 enum idem idem_begin(struct request *, struct response *);
-bool	idem_store(struct request *, struct response *, enum idem);
+/* After the answer: the answer kept for a replay with the same key, and
+ * the transaction committed; the problem answered instead when either
+ * fails. */
+void	idem_done(struct request *, struct response *, enum idem);
 
 #endif
