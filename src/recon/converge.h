@@ -36,7 +36,7 @@ int	converge_run(struct worker *, const struct desired *,
 	    const struct actual *, const struct plan *);
 
 /* A pool member was claimed: the next full pass (which refills the pools)
- * comes now rather than at the next resync (main.c). */
+ * comes now rather than at the next resync (leader.c). */
 void	pool_refill_soon(void);
 
 #endif
