@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -135,19 +136,31 @@ main(int argc, char *argv[])
 	char ep[CONF_STR_MAX], err[256];
 	int i;
 
-	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
-			conf_path = argv[++i];
-		else if (strcmp(argv[i], "--once") == 0)
+	static const struct option longopts[] = {
+		{ "once", no_argument, NULL, 'o' },
+		{ NULL, 0, NULL, 0 }
+	};
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, "c:nV", longopts, NULL)) != -1)
+		switch (ch) {
+		case 'c':
+			conf_path = optarg;
+			break;
+		case 'o':
 			once = true;
-		else if (strcmp(argv[i], "-n") == 0)
+			break;
+		case 'n':
 			check = true;
-		else if (strcmp(argv[i], "-V") == 0) {
+			break;
+		case 'V':
 			printf("warren-reconciler %s\n", PACKAGE_VERSION);
 			return 0;
-		} else
+		default:
 			usage();
-	}
+		}
+	if (optind != argc)
+		usage();
 	if (conf_load(&conf, conf_path, conf_print_error, NULL) == -1)
 		return 1;
 	if (check) {
