@@ -7,6 +7,7 @@
 #include "db.h"
 #include "json.h"
 #include "http.h"
+#include "problem.h"
 
 /* Runs s with s->nparams string parameters (NULL is SQL NULL). */
 enum db_status	 q_run(struct request *, const struct db_stmt *, PGresult **,
@@ -17,6 +18,9 @@ void		 q_rollback(struct request *);
 /* Answers for a failed statement (503, 409, 400 or 500) and rolls back. */
 void		 q_fail(struct request *, struct response *, enum db_status,
 		    PGresult *);
+/* What q_fail answers for a SQLSTATE: the table's problem and detail,
+ * or PROBLEM_INTERNAL and no detail for a state it does not name. */
+enum problem	 q_sqlstate_problem(const char *state, const char **detail);
 const char	*q_get(PGresult *, int row, int col);	/* NULL for SQL NULL */
 bool		 q_bool(PGresult *, int row, int col);
 /* A row as a JSON object: column names as keys, typed by the column. */
