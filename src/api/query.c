@@ -111,12 +111,27 @@ q_rollback(struct request *req)
 	db_rollback(req->srv->db, req->arena);
 }
 
+enum problem
+q_sqlstate_problem(const char *state, const char **detail)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(sqlstates) / sizeof(sqlstates[0]); i++)
+		if (strncmp(state, sqlstates[i].state,
+		    strlen(sqlstates[i].state)) == 0) {
+			*detail = sqlstates[i].detail;
+			return sqlstates[i].problem;
+		}
+	*detail = NULL;
+	return PROBLEM_INTERNAL;
+}
+
 void
 q_fail(struct request *req, struct response *resp, enum db_status st,
     PGresult *res)
 {
-	const char *state;
-	size_t i;
+	const char *state, *detail, *msg = NULL;
+	enum problem p;
 
 	q_rollback(req);
 	if (st == DB_UNAVAILABLE) {
@@ -124,16 +139,13 @@ q_fail(struct request *req, struct response *resp, enum db_status st,
 		return;
 	}
 	state = db_sqlstate(res);
-	for (i = 0; i < sizeof(sqlstates) / sizeof(sqlstates[0]); i++)
-		if (strncmp(state, sqlstates[i].state,
-		    strlen(sqlstates[i].state)) == 0) {
-			problem(req, resp, sqlstates[i].problem,
-			    sqlstates[i].detail);
-			return;
-		}
-	log_warnx("database error %s: %s", state, res ?
-	    PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : "none");
-	problem(req, resp, PROBLEM_INTERNAL, NULL);
+	if ((p = q_sqlstate_problem(state, &detail)) == PROBLEM_INTERNAL) {
+		/* A result libpq made itself may have no message field. */
+		if (res != NULL)
+			msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+		log_warnx("database error %s: %s", state, msg ? msg : "none");
+	}
+	problem(req, resp, p, detail);
 }
 
 const char *

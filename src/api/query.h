@@ -7,6 +7,7 @@
 #include "db.h"
 #include "json.h"
 #include "http.h"
+#include "problem.h"
 
 /* Runs s with s->nparams string parameters (NULL is SQL NULL). */
 enum db_status	 q_run(struct request *, const struct db_stmt *, PGresult **,
@@ -30,6 +31,9 @@ bool		 q_close(struct request *, struct response *)
 bool		 q_do(struct request *, struct response *,
 		    const struct db_stmt *, PGresult **, ...)
 		    __attribute__((warn_unused_result));
+/* What q_fail answers for a SQLSTATE: the table's problem and detail,
+ * or PROBLEM_INTERNAL and no detail for a state it does not name. */
+enum problem	 q_sqlstate_problem(const char *state, const char **detail);
 const char	*q_get(PGresult *, int row, int col);	/* NULL for SQL NULL */
 bool		 q_bool(PGresult *, int row, int col);
 /* A row as a JSON object: column names as keys, typed by the column. */

@@ -95,41 +95,73 @@ spec_rel_path_valid(const char *s, bool one_component)
 }
 
 /*
+ * The end of the bracket expression p opens: its "]", or NULL.  A "]"
+ * first is one of its own, and so is one in a class, a collating element
+ * or an equivalence class ("[[:alpha:]]", "[[.].]]", "[[=a=]]"), whose
+ * own "]" does not close the expression either.
+ */
+static const char *
+bracket_end(const char *p)
+{
+	char delim;
+
+	p++;
+	if (*p == '^')
+		p++;
+	if (*p == ']')
+		p++;
+	for (; *p != '\0' && *p != ']'; p++) {
+		if (*p != '[' || (p[1] != ':' && p[1] != '.' && p[1] != '='))
+			continue;
+		delim = p[1];
+		for (p += 2; *p != '\0' && !(p[0] == delim && p[1] == ']');
+		    p++)
+			;
+		if (*p == '\0')
+			return NULL;
+		p++;
+	}
+	return *p == ']' ? p : NULL;
+}
+
+/*
  * A parameter's pattern costs little to compile and to match: glibc
  * compiles a counted repetition by copying its atom, so repetitions inside
- * repetitions grow exponentially (five nested {1,15} took 443 MB).  No
- * repetition of a group that holds one, counts up to SPEC_REPEAT_MAX, and
- * at most SPEC_QUANTIFIERS_MAX repetitions.
+ * repetitions grow exponentially (five nested {1,15} took 443 MB), and
+ * matches back-references by backtracking ("^(a*)(a*)\2\1$" took
+ * seconds on 100 characters).  No repetition of a group that holds one or
+ * of a repetition ("a{64}{64}"), counts up to SPEC_REPEAT_MAX, at most
+ * SPEC_QUANTIFIERS_MAX repetitions and no back-references.
  */
 bool
 spec_pattern_bounded(const char *re, const char **why)
 {
 	bool inner[SPEC_PATTERN_MAX + 1];	/* per open group: holds one */
 	int depth = 0, quantifiers = 0;
-	bool last_group = false, last_inner = false;
+	bool last_group = false, last_inner = false, last_quant = false;
 	const char *p;
 	long a, b;
 	char *end;
 
+	if (strlen(re) > SPEC_PATTERN_MAX) {
+		*why = "is too long";
+		return false;
+	}
 	inner[0] = false;
 	for (p = re; *p != '\0'; p++) {
-		bool group_closed = false;
+		bool group_closed = false, quant = false;
 
 		switch (*p) {
 		case '\\':
+			if (p[1] >= '1' && p[1] <= '9') {
+				*why = "has a back-reference";
+				return false;
+			}
 			if (p[1] != '\0')
 				p++;
 			break;
 		case '[':
-			/* A bracket expression, "]" first is one of its own. */
-			p++;
-			if (*p == '^')
-				p++;
-			if (*p == ']')
-				p++;
-			while (*p != '\0' && *p != ']')
-				p++;
-			if (*p == '\0') {
+			if ((p = bracket_end(p)) == NULL) {
 				*why = "has an unclosed [";
 				return false;
 			}
@@ -165,14 +197,20 @@ spec_pattern_bounded(const char *re, const char **why)
 				*why = "repeats a group that repeats itself";
 				return false;
 			}
+			if (last_quant) {
+				*why = "repeats a repetition";
+				return false;
+			}
 			if (++quantifiers > SPEC_QUANTIFIERS_MAX) {
 				*why = "has too many repetitions";
 				return false;
 			}
 			inner[depth] = true;
+			quant = true;
 			break;
 		}
 		last_group = group_closed;
+		last_quant = quant;
 	}
 	if (depth != 0) {
 		*why = "has an unclosed (";
@@ -454,6 +492,76 @@ parse_probe(struct ctx *x, struct json_object *ports, const char **out)
 }
 
 static bool
+options_valid(struct json_object *v)
+{
+	struct json_object *e;
+	size_t i, n;
+
+	if (!json_object_is_type(v, json_type_array) ||
+	    (n = json_object_array_length(v)) == 0 || n > SPEC_MAX_OPTIONS)
+		return false;
+	for (i = 0; i < n; i++)
+		if ((e = json_object_array_get_idx(v, i)) == NULL ||
+		    !json_object_is_type(e, json_type_string))
+			return false;
+	return true;
+}
+
+/*
+ * The fields besides name, type and pattern, each of the JSON type that
+ * applying values reads, and only where the parameter's type uses it:
+ * a bound a value is never held to would be a surprise.
+ */
+static bool
+param_fields_valid(struct ctx *x, struct json_object *d, const char *type)
+{
+	const char *name = json_object_get_string(json_object_object_get(d,
+	    "name"));
+	struct json_object *lo, *hi;
+	bool number = strcmp(type, "number") == 0;
+
+	json_object_object_foreach(d, key, val) {
+		if (strcmp(key, "min") == 0 || strcmp(key, "max") == 0) {
+			if (!number || (!json_object_is_type(val, json_type_int)
+			    && !json_object_is_type(val, json_type_double)))
+				return fail(x, "parameters: %s: %s must be a "
+				    "number, on a parameter of type number",
+				    name, key);
+		} else if (strcmp(key, "options") == 0) {
+			if (strcmp(type, "string") != 0 || !options_valid(val))
+				return fail(x, "parameters: %s: options must "
+				    "be an array of 1 to %d strings, on a "
+				    "parameter of type string", name,
+				    SPEC_MAX_OPTIONS);
+		} else if (strcmp(key, "pattern") == 0) {
+			if (strcmp(type, "string") != 0)
+				return fail(x, "parameters: %s: pattern is "
+				    "only for a parameter of type string",
+				    name);
+		} else if (strcmp(key, "mutable") == 0 ||
+		    strcmp(key, "required") == 0) {
+			if (!json_object_is_type(val, json_type_boolean))
+				return fail(x, "parameters: %s: %s must be "
+				    "true or false", name, key);
+		} else if (strcmp(key, "description") == 0) {
+			if (!json_object_is_type(val, json_type_string) ||
+			    json_object_get_string_len(val) > 500)
+				return fail(x, "parameters: %s: description "
+				    "must be a string of at most 500 "
+				    "characters", name);
+		} else if (strcmp(key, "name") && strcmp(key, "type") &&
+		    strcmp(key, "default"))
+			return fail(x, "parameters: unknown field '%.32s'",
+			    key);
+	}
+	if (json_object_object_get_ex(d, "min", &lo) &&
+	    json_object_object_get_ex(d, "max", &hi) &&
+	    json_object_get_double(lo) > json_object_get_double(hi))
+		return fail(x, "parameters: %s: min is above max", name);
+	return true;
+}
+
+static bool
 param_def_valid(struct ctx *x, struct json_object *d)
 {
 	static const char *const types[] = { "string", "number", "bool", NULL };
@@ -491,23 +599,15 @@ param_def_valid(struct ctx *x, struct json_object *d)
 			    "expression", "parameters");
 		regfree(&re);
 	}
-	json_object_object_foreach(d, key, val) {
-		(void)val;
-		if (strcmp(key, "name") && strcmp(key, "type") &&
-		    strcmp(key, "default") && strcmp(key, "pattern") &&
-		    strcmp(key, "min") && strcmp(key, "max") &&
-		    strcmp(key, "options") && strcmp(key, "mutable") &&
-		    strcmp(key, "description") && strcmp(key, "required"))
-			return fail(x, "parameters: unknown field '%.32s'", key);
-	}
-	return true;
+	return param_fields_valid(x, d, t);
 }
 
 static bool
 parse_params(struct ctx *x, const char **out)
 {
 	struct json_object *v = get(x, "parameters"), *d, *def, *one, *defs;
-	const char *err;
+	struct json_object *seen;
+	const char *err, *name;
 	size_t i, n;
 
 	*out = "[]";
@@ -516,10 +616,17 @@ parse_params(struct ctx *x, const char **out)
 	if (!json_object_is_type(v, json_type_array) ||
 	    (n = json_object_array_length(v)) > SPEC_MAX_PARAMS)
 		return fail(x, "%s must be an array of at most 64", "parameters");
+	seen = json_own(x->a, json_object_new_object());
 	for (i = 0; i < n; i++) {
 		d = json_object_array_get_idx(v, i);
 		if (!param_def_valid(x, d))
 			return false;
+		name = json_object_get_string(json_object_object_get(d,
+		    "name"));
+		if (json_object_object_get_ex(seen, name, NULL))
+			return fail(x, "parameters: the name %s is used twice",
+			    name);
+		json_object_object_add(seen, name, NULL);
 	}
 	/* Every default must pass its own definition. */
 	for (i = 0; i < n; i++) {
@@ -807,7 +914,7 @@ check_value(struct arena *a, struct json_object *def, const char *name,
 {
 	const char *type = json_object_get_string(json_object_object_get(def,
 	    "type"));
-	struct json_object *f;
+	struct json_object *f, *o;
 	size_t i;
 	bool found;
 
@@ -832,15 +939,21 @@ check_value(struct arena *a, struct json_object *def, const char *name,
 		}
 		return true;
 	}
+	/* No NUL: the pattern would see only the text before it. */
 	if (!json_object_is_type(val, json_type_string) ||
-	    json_object_get_string_len(val) > 4096)
+	    json_object_get_string_len(val) > 4096 ||
+	    strlen(json_object_get_string(val)) !=
+	    (size_t)json_object_get_string_len(val))
 		goto bad_type;
 	if (json_object_object_get_ex(def, "pattern", &f)) {
 		regex_t re;
 		int r;
 		if (regcomp(&re, json_object_get_string(f),
-		    REG_EXTENDED | REG_NOSUB) != 0)
+		    REG_EXTENDED | REG_NOSUB) != 0) {
+			*err = arena_printf(a, "parameter %s has a pattern "
+			    "that does not compile", name);
 			return false;
+		}
 		r = regexec(&re, json_object_get_string(val), 0, NULL, 0);
 		regfree(&re);
 		if (r != 0) {
@@ -851,10 +964,15 @@ check_value(struct arena *a, struct json_object *def, const char *name,
 	}
 	if (json_object_object_get_ex(def, "options", &f) &&
 	    json_object_is_type(f, json_type_array)) {
-		for (found = false, i = 0; i < json_object_array_length(f); i++)
-			found |= strcmp(json_object_get_string(
-			    json_object_array_get_idx(f, i)),
+		/* Versions stored before options were checked may hold
+		 * other values than strings: those match nothing. */
+		for (found = false, i = 0; i < json_object_array_length(f);
+		    i++) {
+			o = json_object_array_get_idx(f, i);
+			found |= json_object_is_type(o, json_type_string) &&
+			    strcmp(json_object_get_string(o),
 			    json_object_get_string(val)) == 0;
+		}
 		if (!found) {
 			*err = arena_printf(a, "parameter %s is not one of its "
 			    "options", name);

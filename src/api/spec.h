@@ -17,6 +17,7 @@
 #define SPEC_MAX_ENV_BYTES	(64 * 1024)
 #define SPEC_MAX_PORTS		32
 #define SPEC_MAX_PARAMS		64
+#define SPEC_MAX_OPTIONS	64
 #define SPEC_MAX_ARGV		128
 
 struct spec_version {
