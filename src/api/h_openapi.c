@@ -9,8 +9,8 @@
 #include "handlers.h"
 #include "json.h"
 #include "router.h"
+#include "schemas.h"
 #include "server.h"
-#include "wstatus.h"
 
 static struct json_object *
 str(const char *s)
@@ -19,24 +19,9 @@ str(const char *s)
 }
 
 static struct json_object *
-problem_ref(const char *what)
-{
-	struct json_object *r = json_object_new_object(), *c, *m;
-
-	json_object_object_add(r, "description", str(what));
-	c = json_object_new_object();
-	m = json_object_new_object();
-	json_object_object_add(m, "schema", json_tokener_parse(
-	    "{\"$ref\":\"#/components/schemas/Problem\"}"));
-	json_object_object_add(c, "application/problem+json", m);
-	json_object_object_add(r, "content", c);
-	return r;
-}
-
-static struct json_object *
 operation(const struct route *rt, unsigned method)
 {
-	struct json_object *op = json_object_new_object(), *rs, *ok, *body;
+	struct json_object *op = json_object_new_object(), *body;
 
 	json_object_object_add(op, "operationId", str(method == HTTP_HEAD ?
 	    "" : rt->name));
@@ -55,13 +40,7 @@ operation(const struct route *rt, unsigned method)
 		    (rt->flags & ROUTE_JSON_BODY) != 0));
 		json_object_object_add(op, "requestBody", body);
 	}
-	rs = json_object_new_object();
-	ok = json_object_new_object();
-	json_object_object_add(ok, "description", str("success"));
-	json_object_object_add(rs, "2XX", ok);
-	json_object_object_add(rs, "4XX", problem_ref("client error"));
-	json_object_object_add(rs, "5XX", problem_ref("server error"));
-	json_object_object_add(op, "responses", rs);
+	json_object_object_add(op, "responses", openapi_responses(rt, method));
 	return op;
 }
 
@@ -86,21 +65,6 @@ parameters(const char *pattern)
 		s = e + 1;
 	}
 	return a;
-}
-
-/* The one vocabulary of workspace status (wstatus.h). */
-static struct json_object *
-status_schema(void)
-{
-	struct json_object *o = json_object_new_object(), *e;
-	int i;
-
-	json_object_object_add(o, "type", str("string"));
-	e = json_object_new_array();
-	for (i = 0; i < WS_STATUS_COUNT; i++)
-		json_object_array_add(e, str(ws_status_name(i)));
-	json_object_object_add(o, "enum", e);
-	return o;
 }
 
 static const char *
@@ -156,14 +120,8 @@ h_openapi(struct request *req, struct response *resp)
 	    "\"bearer\":{\"type\":\"http\",\"scheme\":\"bearer\","
 	    "\"description\":\"an access token or an API token (wrn_...)\"},"
 	    "\"cookie\":{\"type\":\"apiKey\",\"in\":\"cookie\","
-	    "\"name\":\"warren_access\"}},"
-	    "\"schemas\":{\"Problem\":{\"type\":\"object\","
-	    "\"required\":[\"type\",\"title\",\"status\"],\"properties\":{"
-	    "\"type\":{\"type\":\"string\"},\"title\":{\"type\":\"string\"},"
-	    "\"status\":{\"type\":\"integer\"},\"detail\":{\"type\":\"string\"},"
-	    "\"request_id\":{\"type\":\"string\"}}}}}"));
-	json_object_object_get_ex(json_object_object_get(doc, "components"),
-	    "schemas", &item);
-	json_object_object_add(item, "WorkspaceStatus", status_schema());
+	    "\"name\":\"warren_access\"}}}"));
+	json_object_object_add(json_object_object_get(doc, "components"),
+	    "schemas", openapi_schemas());
 	resp_json(req, resp, 200, doc);
 }
