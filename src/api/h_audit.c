@@ -54,11 +54,10 @@ h_audit_list(struct request *req, struct response *resp)
 
 	if (!in_page(req, resp, &limit, &cursor))
 		return;
-	if ((actor && !in_uuid(actor)) || (action && strlen(action) > 100) ||
-	    (target && strlen(target) > 200) || (since && !is_time(since)) ||
-	    (until && !is_time(until)) || (cursor && !is_digits(cursor))) {
-		problem(req, resp, PROBLEM_INVALID_INPUT, "actor must be a user "
-		    "id, since and until RFC 3339 times, cursor as returned");
+	if ((since && !is_time(since)) || (until && !is_time(until)) ||
+	    (cursor && !is_digits(cursor))) {
+		problem(req, resp, PROBLEM_INVALID_INPUT, "since and until must "
+		    "be RFC 3339 times, cursor as returned");
 		return;
 	}
 	if (target != NULL)

@@ -103,8 +103,8 @@ login_failed(struct request *req, struct response *resp, const char *user_id,
 void
 h_login(struct request *req, struct response *resp)
 {
-	static const char *const fields[] = { "username", "password", NULL };
-	const char *username = NULL, *password = NULL, *kaddr, *kacct, *uid;
+	const char *username = in_str(req, "username");
+	const char *password = in_str(req, "password"), *kaddr, *kacct, *uid;
 	struct conf *c = &req->srv->conf;
 	struct json_object *answer;
 	enum db_status st;
@@ -112,10 +112,6 @@ h_login(struct request *req, struct response *resp)
 	long retry;
 	bool ok;
 
-	if (!in_fields(req, resp, fields) ||
-	    !in_string(req, resp, "username", 1, 254, true, &username) ||
-	    !in_string(req, resp, "password", 1, 1024, true, &password))
-		return;
 	if (req->header(req, "HTTP_ORIGIN") != NULL && !auth_origin_ok(req)) {
 		problem(req, resp, PROBLEM_CSRF, "sign-in from another origin");
 		return;
@@ -198,17 +194,14 @@ refresh_refused(struct request *req, struct response *resp,
 void
 h_refresh(struct request *req, struct response *resp)
 {
-	static const char *const fields[] = { "refresh_token", NULL };
-	const char *token = NULL, *hash = NULL, *sid, *uid, *next;
+	const char *token = in_str(req, "refresh_token"), *hash = NULL;
+	const char *sid, *uid, *next;
 	const char *cand[COOKIE_MAX_SAME], *all[COOKIE_MAX_SAME];
 	struct json_object *answer, *d;
 	int i, n, ncand = 0;
 	enum db_status st;
 	PGresult *res = NULL;
 
-	if (!in_fields(req, resp, fields) ||
-	    !in_string(req, resp, "refresh_token", 16, 256, false, &token))
-		return;
 	if (token != NULL)
 		cand[ncand++] = token;
 	else {

@@ -25,7 +25,6 @@
 	" AS template_version, b.status, b.error, b.image_digest," \
 	" b.created_at, b.started_at, b.completed_at"
 
-#define FOLLOW_MAX	25	/* seconds a log request may wait */
 
 static const struct db_stmt q_builds = {
 	"builds_list",
@@ -143,11 +142,8 @@ may_run(struct request *req, struct response *resp, PGresult *ws,
 void
 h_builds_create(struct request *req, struct response *resp)
 {
-	static const char *const fields[] = { "transition", "template_version",
-	    "parameters", NULL };
-	static const char *const transitions[] = { "start", "stop", "restart",
-	    "update", "delete", NULL };
-	const char *transition = NULL, *id = req->params[0], *bid;
+	const char *transition = in_str(req, "transition"), *bid;
+	const char *id = req->params[0];
 	const char *vid = NULL, *params, *err;
 	struct json_object *pv = NULL, *o, *d;
 	PGresult *ws, *target = NULL, *res = NULL, *cur = NULL;
@@ -155,12 +151,8 @@ h_builds_create(struct request *req, struct response *resp)
 	enum idem idem;
 	long version = 0;
 
-	if (!in_fields(req, resp, fields) ||
-	    !in_enum(req, resp, "transition", transitions, true, &transition) ||
-	    !in_int(req, resp, "template_version", 1, 1000000, false, &version,
-	    &has_version))
-		return;
-	json_object_object_get_ex(req->body, "parameters", &pv);
+	has_version = in_num(req, "template_version", &version);
+	pv = in_member(req, "parameters");
 	if ((has_version || pv != NULL) && strcmp(transition, "update") != 0) {
 		problem(req, resp, PROBLEM_INVALID_INPUT, "template_version and "
 		    "parameters go with the update transition only");
@@ -301,23 +293,10 @@ h_build_logs(struct request *req, struct response *resp)
 	const char *next;
 	int n;
 
-	if (after != NULL && (strlen(after) > 18 || strspn(after, "0123456789")
-	    != strlen(after) || *after == '\0')) {
-		problem(req, resp, PROBLEM_INVALID_INPUT, "after must be a "
-		    "sequence number");
-		return;
-	}
-	if (tmo != NULL && ((timeout = atol(tmo)) < 1 ||
-	    timeout > FOLLOW_MAX || strspn(tmo, "0123456789") != strlen(tmo))) {
-		problem(req, resp, PROBLEM_INVALID_INPUT, "timeout must be 1..25"
-		    " seconds");
-		return;
-	}
-	if (query_param(req, "limit") != NULL && (limit = atol(query_param(req,
-	    "limit"))) < 1) {
-		problem(req, resp, PROBLEM_INVALID_INPUT, "limit must be 1..1000");
-		return;
-	}
+	if (tmo != NULL)
+		timeout = atol(tmo);
+	if (query_param(req, "limit") != NULL)
+		limit = atol(query_param(req, "limit"));
 	if (limit > 1000)
 		limit = 1000;
 	if (build_visible(req, resp) == NULL)

@@ -11,8 +11,6 @@
 #include "query.h"
 #include "server.h"
 
-static const char *const org_roles[] = { "owner", "admin", "member", NULL };
-
 /* The caller's role in the org: '' when not a member; no row: no org. */
 static const struct db_stmt q_org_access = {
 	"org_access",
@@ -170,20 +168,11 @@ h_orgs_list(struct request *req, struct response *resp)
 void
 h_orgs_create(struct request *req, struct response *resp)
 {
-	static const char *const fields[] = { "name", "display_name", NULL };
-	const char *name = NULL, *dname = NULL;
+	const char *name = in_str(req, "name");
+	const char *dname = in_str(req, "display_name");
 	struct json_object *o;
 	PGresult *res = NULL;
 
-	if (!in_fields(req, resp, fields) ||
-	    !in_string(req, resp, "name", 1, 32, true, &name) ||
-	    !in_string(req, resp, "display_name", 0, 200, false, &dname))
-		return;
-	if (!in_name(name, 32)) {
-		problem(req, resp, PROBLEM_INVALID_INPUT, "name must be a DNS "
-		    "label: lower-case letters, digits and '-'");
-		return;
-	}
 	if (!q_open(req, resp) || !q_do(req, resp, &q_org_create, &res, name,
 	    dname))
 		return;
@@ -207,8 +196,8 @@ h_org_get(struct request *req, struct response *resp)
 void
 h_org_patch(struct request *req, struct response *resp)
 {
-	static const char *const fields[] = { "name", "display_name", NULL };
-	const char *name = NULL, *dname = NULL, *my_role;
+	const char *name = in_str(req, "name"), *my_role;
+	const char *dname = in_str(req, "display_name");
 	struct json_object *o;
 	PGresult *res = NULL;
 	bool manage;
@@ -218,15 +207,6 @@ h_org_patch(struct request *req, struct response *resp)
 	if (!manage) {
 		problem(req, resp, PROBLEM_FORBIDDEN, "only owners and admins "
 		    "of the organization change it");
-		return;
-	}
-	if (!in_fields(req, resp, fields) ||
-	    !in_string(req, resp, "name", 1, 32, false, &name) ||
-	    !in_string(req, resp, "display_name", 0, 200, false, &dname))
-		return;
-	if (name != NULL && !in_name(name, 32)) {
-		problem(req, resp, PROBLEM_INVALID_INPUT, "name must be a DNS "
-		    "label: lower-case letters, digits and '-'");
 		return;
 	}
 	if (!q_open(req, resp) || !q_do(req, resp, &q_org_update, &res,
@@ -298,8 +278,8 @@ owner_remains(struct request *req, struct response *resp, const char *uid)
 void
 h_org_member_put(struct request *req, struct response *resp)
 {
-	static const char *const fields[] = { "role", NULL };
-	const char *role = NULL, *my_role, *uid = req->params[1];
+	const char *role = in_str(req, "role"), *my_role;
+	const char *uid = req->params[1];
 	struct json_object *o, *d;
 	PGresult *res = NULL;
 	bool manage;
@@ -311,9 +291,6 @@ h_org_member_put(struct request *req, struct response *resp)
 		    "of the organization manage members");
 		return;
 	}
-	if (!in_fields(req, resp, fields) ||
-	    !in_enum(req, resp, "role", org_roles, true, &role))
-		return;
 	if (strcmp(role, "owner") == 0 && !platform_admin(req) &&
 	    strcmp(my_role, "owner") != 0) {
 		problem(req, resp, PROBLEM_FORBIDDEN, "only owners make owners");

@@ -81,43 +81,30 @@ h_quota_get(struct request *req, struct response *resp)
 	resp_json(req, resp, 200, json_own(req->arena, q_row_json(req, res, 0)));
 }
 
-/* Each limit: a number, or null for none; absent keeps none as well. */
-static bool
-limit(struct request *req, struct response *resp, const char *key,
-    const char **out)
+/* Each limit: a number, or null (or absent) for none. */
+static const char *
+limit(struct request *req, const char *key)
 {
-	struct json_object *v;
 	long n;
 
-	*out = NULL;
-	if (!json_object_object_get_ex(req->body, key, &v) || v == NULL)
-		return true;
-	if (!in_int(req, resp, key, 0, 100000000L, false, &n, NULL))
-		return false;
-	*out = arena_printf(req->arena, "%ld", n);
-	return true;
+	return in_num(req, key, &n) ? arena_printf(req->arena, "%ld", n) :
+	    NULL;
 }
 
 void
 h_quota_put(struct request *req, struct response *resp)
 {
-	static const char *const fields[] = { "max_workspaces", "max_running",
-	    "max_cpu_millis", "max_memory_mb", NULL };
-	const char *scope = scope_of(req), *a, *b, *c, *d;
+	const char *scope = scope_of(req);
 	struct json_object *o;
 	PGresult *res = NULL;
 
-	if (!in_fields(req, resp, fields) || !limit(req, resp,
-	    "max_workspaces", &a) || !limit(req, resp, "max_running", &b) ||
-	    !limit(req, resp, "max_cpu_millis", &c) ||
-	    !limit(req, resp, "max_memory_mb", &d))
-		return;
 	if (!q_open(req, resp))
 		return;
 	if (!subject_exists(req, resp, scope))
 		return;
-	if (!q_do(req, resp, &q_quota_put, &res, scope, req->params[1], a, b, c,
-	    d))
+	if (!q_do(req, resp, &q_quota_put, &res, scope, req->params[1],
+	    limit(req, "max_workspaces"), limit(req, "max_running"),
+	    limit(req, "max_cpu_millis"), limit(req, "max_memory_mb")))
 		return;
 	o = json_own(req->arena, q_row_json(req, res, 0));
 	if (!audit_do(req, resp, "quota.set", scope, req->params[1],

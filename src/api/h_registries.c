@@ -16,7 +16,6 @@
 #include "secretbox.h"
 #include "server.h"
 
-#define PASSWORD_MAX	4096
 #define META "r.id, r.registry, r.username, r.created_at, r.updated_at"
 
 static const struct db_stmt q_list = {
@@ -96,17 +95,14 @@ h_registries_list(struct request *req, struct response *resp)
 void
 h_registries_create(struct request *req, struct response *resp)
 {
-	static const char *const fields[] = { "registry", "username",
-	    "password", NULL };
-	const char *registry = NULL, *username = NULL, *password = NULL;
+	const char *registry = in_str(req, "registry");
+	const char *username = in_str(req, "username");
+	const char *password = in_str(req, "password");
 	char *nonce, *cipher;
 	enum db_status st;
 	PGresult *res = NULL;
 
-	if (!have_key(req, resp) || !in_fields(req, resp, fields) ||
-	    !in_string(req, resp, "registry", 1, 259, true, &registry) ||
-	    !in_string(req, resp, "username", 1, 256, true, &username) ||
-	    !in_string(req, resp, "password", 1, PASSWORD_MAX, true, &password))
+	if (!have_key(req, resp))
 		return;
 	if (!registry_valid(registry)) {
 		problem(req, resp, PROBLEM_INVALID_INPUT, "registry must be a "
@@ -133,14 +129,12 @@ h_registries_create(struct request *req, struct response *resp)
 void
 h_registry_put(struct request *req, struct response *resp)
 {
-	static const char *const fields[] = { "username", "password", NULL };
-	const char *username = NULL, *password = NULL;
+	const char *username = in_str(req, "username");
+	const char *password = in_str(req, "password");
 	char *nonce, *cipher;
 	PGresult *res = NULL;
 
-	if (!have_key(req, resp) || !in_fields(req, resp, fields) ||
-	    !in_string(req, resp, "username", 1, 256, false, &username) ||
-	    !in_string(req, resp, "password", 1, PASSWORD_MAX, true, &password))
+	if (!have_key(req, resp))
 		return;
 	if (!in_uuid(req->params[0])) {
 		problem(req, resp, PROBLEM_NOT_FOUND, NULL);

@@ -14,7 +14,6 @@
 #include "server.h"
 #include "spec.h"
 
-#define SECRET_MAX	(64 * 1024)
 #define META "s.id, s.scope, s.owner_id, s.name, s.created_at, s.updated_at"
 
 static const struct db_stmt q_list = {
@@ -104,26 +103,19 @@ h_secrets_list(struct request *req, struct response *resp)
 void
 h_secrets_create(struct request *req, struct response *resp)
 {
-	static const char *const fields[] = { "name", "value", "org_id", NULL };
-	const char *name = NULL, *value = NULL, *org = NULL, *scope, *owner;
+	const char *name = in_str(req, "name"), *value = in_str(req, "value");
+	const char *org = in_str(req, "org_id"), *scope, *owner;
 	char *nonce, *cipher;
 	struct json_object *o;
 	enum db_status st;
 	PGresult *res = NULL;
 	bool found;
 
-	if (!have_key(req, resp) || !in_fields(req, resp, fields) ||
-	    !in_string(req, resp, "name", 1, 64, true, &name) ||
-	    !in_string(req, resp, "value", 0, SECRET_MAX, true, &value) ||
-	    !in_string(req, resp, "org_id", 36, 36, false, &org))
+	if (!have_key(req, resp))
 		return;
 	if (!spec_env_name_valid(name)) {
 		problem(req, resp, PROBLEM_INVALID_INPUT, "name must be letters, "
 		    "digits and _ (an environment variable name)");
-		return;
-	}
-	if (org != NULL && !in_uuid(org)) {
-		problem(req, resp, PROBLEM_INVALID_INPUT, "org_id is not an id");
 		return;
 	}
 	scope = org ? "org" : "user";
@@ -185,15 +177,12 @@ secret_for(struct request *req, struct response *resp)
 void
 h_secret_put(struct request *req, struct response *resp)
 {
-	static const char *const fields[] = { "value", NULL };
-	const char *value = NULL;
+	const char *value = in_str(req, "value");
 	char *nonce, *cipher;
 	struct json_object *o;
 	PGresult *res = NULL;
 
-	if (!have_key(req, resp) || !in_fields(req, resp, fields) ||
-	    !in_string(req, resp, "value", 0, SECRET_MAX, true, &value) ||
-	    secret_for(req, resp) == NULL)
+	if (!have_key(req, resp) || secret_for(req, resp) == NULL)
 		return;
 	secretbox_seal(req->arena, req->srv->secret_key, value, strlen(value),
 	    &nonce, &cipher);

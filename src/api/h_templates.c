@@ -186,29 +186,13 @@ h_templates_list(struct request *req, struct response *resp)
 void
 h_templates_create(struct request *req, struct response *resp)
 {
-	static const char *const fields[] = { "name", "display_name",
-	    "description", "version", NULL };
-	const char *name = NULL, *dname = NULL, *desc = NULL, *id;
-	struct json_object *ver;
+	const char *name = in_str(req, "name"), *id;
+	const char *dname = in_str(req, "display_name");
+	const char *desc = in_str(req, "description");
+	struct json_object *ver = in_member(req, "version");
 	PGresult *res = NULL;
 	long number;
 
-	if (!in_fields(req, resp, fields) ||
-	    !in_string(req, resp, "name", 1, 32, true, &name) ||
-	    !in_string(req, resp, "display_name", 0, 200, false, &dname) ||
-	    !in_string(req, resp, "description", 0, 2000, false, &desc))
-		return;
-	if (!in_name(name, 32)) {
-		problem(req, resp, PROBLEM_INVALID_INPUT, "name must be a DNS "
-		    "label: lower-case letters, digits and '-'");
-		return;
-	}
-	if (!json_object_object_get_ex(req->body, "version", &ver) ||
-	    !json_object_is_type(ver, json_type_object)) {
-		problem(req, resp, PROBLEM_INVALID_INPUT, "version is required "
-		    "and must be an object");
-		return;
-	}
 	if (!q_open(req, resp) || !q_do(req, resp, &q_tpl_create, &res, name,
 	    dname, desc, req->caller.user_id))
 		return;
@@ -242,21 +226,17 @@ h_template_get(struct request *req, struct response *resp)
 void
 h_template_patch(struct request *req, struct response *resp)
 {
-	static const char *const fields[] = { "display_name", "description",
-	    "active_version", "archived", NULL };
-	const char *dname = NULL, *desc = NULL, *arch = NULL;
+	const char *dname = in_str(req, "display_name"), *arch = NULL;
+	const char *desc = in_str(req, "description");
 	bool archived = false, has_arch, has_active;
 	struct json_object *d;
 	PGresult *res = NULL;
 	long active = 0;
 
-	if (!template_id(req, resp) || !in_fields(req, resp, fields) ||
-	    !in_string(req, resp, "display_name", 0, 200, false, &dname) ||
-	    !in_string(req, resp, "description", 0, 2000, false, &desc) ||
-	    !in_int(req, resp, "active_version", 1, 1000000, false, &active,
-	    &has_active) || !in_bool(req, resp, "archived", &archived,
-	    &has_arch))
+	if (!template_id(req, resp))
 		return;
+	has_active = in_num(req, "active_version", &active);
+	has_arch = in_flag(req, "archived", &archived);
 	if (has_arch)
 		arch = archived ? "true" : "false";
 	if (!q_open(req, resp) || !q_do(req, resp, &q_tpl_update, &res,

@@ -48,24 +48,14 @@ h_tokens_list(struct request *req, struct response *resp)
 void
 h_tokens_create(struct request *req, struct response *resp)
 {
-	static const char *const fields[] = { "name", "scope",
-	    "expires_in_days", NULL };
-	static const char *const scopes[] = { "read", "full", "workspace",
-	    NULL };
-	const char *name = NULL, *scope = NULL, *days = NULL;
+	const char *name = in_str(req, "name"), *scope = in_str(req, "scope");
+	const char *days = NULL;
 	struct json_object *o, *d;
 	PGresult *res = NULL;
-	bool has_days;
-	long n = 0;
+	long n;
 	char *secret;
 
-	if (!in_fields(req, resp, fields) ||
-	    !in_string(req, resp, "name", 1, 100, true, &name) ||
-	    !in_enum(req, resp, "scope", scopes, true, &scope) ||
-	    !in_int(req, resp, "expires_in_days", 1, 3650, false, &n,
-	    &has_days))
-		return;
-	if (has_days)
+	if (in_num(req, "expires_in_days", &n))
 		days = arena_printf(req->arena, "%ld", n);
 	secret = arena_printf(req->arena, API_TOKEN_PREFIX "%s",
 	    auth_random_token(req->arena, 32));

@@ -18,9 +18,6 @@
 	"id, username, email, display_name, role, disabled," \
 	" password_hash IS NOT NULL AS has_password, created_at, updated_at"
 
-static const char *const roles[] = { "admin", "template-admin", "auditor",
-	"member", NULL };
-
 static const struct db_stmt q_user_get = {
 	"user_get", "SELECT " USER_COLUMNS " FROM users WHERE id = $1", 1
 };
@@ -248,21 +245,14 @@ read_password(struct request *req, struct response *resp, const char *pw,
 void
 h_users_create(struct request *req, struct response *resp)
 {
-	static const char *const fields[] = { "username", "email",
-	    "display_name", "password", "role", NULL };
-	const char *username = NULL, *email = NULL, *dname = NULL, *pw = NULL;
-	const char *role = NULL;
+	const char *username = in_str(req, "username");
+	const char *email = in_str(req, "email"), *pw = in_str(req, "password");
+	const char *dname = in_str(req, "display_name");
+	const char *role = in_str(req, "role");
 	struct json_object *o;
 	PGresult *res = NULL;
 	char *hash;
 
-	if (!in_fields(req, resp, fields) ||
-	    !in_string(req, resp, "username", 1, 63, true, &username) ||
-	    !in_string(req, resp, "email", 3, 254, false, &email) ||
-	    !in_string(req, resp, "display_name", 0, 200, false, &dname) ||
-	    !in_string(req, resp, "password", 8, 1024, false, &pw) ||
-	    !in_enum(req, resp, "role", roles, false, &role))
-		return;
 	if (!username_valid(username)) {
 		problem(req, resp, PROBLEM_INVALID_INPUT, "username must be "
 		    "lower-case letters, digits, '.', '_' or '-'");
@@ -298,10 +288,11 @@ keeps_an_admin(PGresult *lock, const char *role, bool disabling)
 void
 h_user_patch(struct request *req, struct response *resp)
 {
-	static const char *const fields[] = { "email", "display_name",
-	    "password", "current_password", "role", "disabled", NULL };
-	const char *id, *email = NULL, *dname = NULL, *pw = NULL, *cur = NULL;
-	const char *role = NULL, *dis = NULL;
+	const char *id, *email = in_str(req, "email"), *dis = NULL;
+	const char *dname = in_str(req, "display_name");
+	const char *pw = in_str(req, "password");
+	const char *cur = in_str(req, "current_password");
+	const char *role = in_str(req, "role");
 	bool disabled = false, has_dis, self, ok;
 	struct json_object *d;
 	enum db_status st;
@@ -311,14 +302,7 @@ h_user_patch(struct request *req, struct response *resp)
 	if ((id = visible_user(req, resp)) == NULL)
 		return;
 	self = strcmp(id, req->caller.user_id) == 0;
-	if (!in_fields(req, resp, fields) ||
-	    !in_string(req, resp, "email", 3, 254, false, &email) ||
-	    !in_string(req, resp, "display_name", 0, 200, false, &dname) ||
-	    !in_string(req, resp, "password", 8, 1024, false, &pw) ||
-	    !in_string(req, resp, "current_password", 1, 1024, false, &cur) ||
-	    !in_enum(req, resp, "role", roles, false, &role) ||
-	    !in_bool(req, resp, "disabled", &disabled, &has_dis))
-		return;
+	has_dis = in_flag(req, "disabled", &disabled);
 	if (!is_admin(req) && (role != NULL || has_dis || email != NULL)) {
 		problem(req, resp, PROBLEM_FORBIDDEN, "only admins change "
 		    "roles, e-mail addresses and disabled accounts");

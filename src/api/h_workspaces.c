@@ -223,11 +223,9 @@ h_workspaces_list(struct request *req, struct response *resp)
 	if (!in_page(req, resp, &limit, &cursor))
 		return;
 	/* Deleted workspaces are never listed. */
-	if ((owner && !in_uuid(owner)) || (tpl && !in_uuid(tpl)) ||
-	    (status && (ws_status_parse(status) == -1 ||
-	    ws_status_parse(status) == WS_DELETED))) {
-		problem(req, resp, PROBLEM_INVALID_INPUT, "owner and template "
-		    "must be ids, status one of the workspace statuses");
+	if (status != NULL && ws_status_parse(status) == WS_DELETED) {
+		problem(req, resp, PROBLEM_INVALID_INPUT, "status has a value "
+		    "that is not allowed");
 		return;
 	}
 	if (cursor != NULL) {
@@ -440,11 +438,10 @@ init_usable(struct request *req, struct response *resp, PGresult *ver,
 void
 h_workspaces_create(struct request *req, struct response *resp)
 {
-	static const char *const fields[] = { "name", "template",
-	    "template_version", "parameters", "org_id", "autostop_ttl",
-	    "idle_timeout", "secrets", "start", "starter", "repository", NULL };
-	const char *name = NULL, *tpl = NULL, *org = NULL, *params, *err;
-	const char *secrets, *vid, *wid, *starter = NULL, *repository;
+	const char *name = in_str(req, "name"), *tpl = in_str(req, "template");
+	const char *org = in_str(req, "org_id"), *params, *err;
+	const char *starter = in_str(req, "starter");
+	const char *secrets, *vid, *wid, *repository;
 	long version = 0, ttl = 0, idle = 0;
 	bool has_version, start = true, has_ttl, has_idle, claimed;
 	struct json_object *pv = NULL, *o, *d;
@@ -454,30 +451,14 @@ h_workspaces_create(struct request *req, struct response *resp)
 	enum idem idem;
 	int tries;
 
-	if (!in_fields(req, resp, fields) ||
-	    !in_string(req, resp, "name", 1, 32, true, &name) ||
-	    !in_string(req, resp, "template", 1, 64, true, &tpl) ||
-	    !in_int(req, resp, "template_version", 1, 1000000, false, &version,
-	    &has_version) ||
-	    !in_string(req, resp, "org_id", 36, 36, false, &org) ||
-	    !in_int(req, resp, "autostop_ttl", 0, 31536000L, false, &ttl,
-	    &has_ttl) ||
-	    !in_int(req, resp, "idle_timeout", 0, 31536000L, false, &idle,
-	    &has_idle) || !in_bool(req, resp, "start", &start, NULL) ||
-	    !secrets_list(req, resp, &secrets) ||
-	    !in_string(req, resp, "starter", 1, 32, false, &starter) ||
+	has_version = in_num(req, "template_version", &version);
+	has_ttl = in_num(req, "autostop_ttl", &ttl);
+	has_idle = in_num(req, "idle_timeout", &idle);
+	(void)in_flag(req, "start", &start);
+	if (!secrets_list(req, resp, &secrets) ||
 	    !repository_parse(req, resp, &repository))
 		return;
-	if (!in_name(name, 32)) {
-		problem(req, resp, PROBLEM_INVALID_INPUT, "name must be a DNS "
-		    "label of at most 32 lower-case letters, digits and '-'");
-		return;
-	}
-	if (org != NULL && !in_uuid(org)) {
-		problem(req, resp, PROBLEM_INVALID_INPUT, "org_id is not an id");
-		return;
-	}
-	json_object_object_get_ex(req->body, "parameters", &pv);
+	pv = in_member(req, "parameters");
 	if (!q_open(req, resp))
 		return;
 	if ((idem = idem_begin(req, resp)) == IDEM_FAILED ||
@@ -599,27 +580,15 @@ h_workspace_get(struct request *req, struct response *resp)
 void
 h_workspace_patch(struct request *req, struct response *resp)
 {
-	static const char *const fields[] = { "name", "autostop_ttl",
-	    "idle_timeout", NULL };
-	const char *name = NULL, *id = req->params[0];
+	const char *name = in_str(req, "name"), *id = req->params[0];
 	bool has_ttl, has_idle;
 	long ttl = 0, idle = 0;
 	struct json_object *o;
 	enum db_status st;
 	PGresult *res = NULL;
 
-	if (!in_fields(req, resp, fields) ||
-	    !in_string(req, resp, "name", 1, 32, false, &name) ||
-	    !in_int(req, resp, "autostop_ttl", 0, 31536000L, false, &ttl,
-	    &has_ttl) ||
-	    !in_int(req, resp, "idle_timeout", 0, 31536000L, false, &idle,
-	    &has_idle))
-		return;
-	if (name != NULL && !in_name(name, 32)) {
-		problem(req, resp, PROBLEM_INVALID_INPUT, "name must be a DNS "
-		    "label of at most 32 lower-case letters, digits and '-'");
-		return;
-	}
+	has_ttl = in_num(req, "autostop_ttl", &ttl);
+	has_idle = in_num(req, "idle_timeout", &idle);
 	if (!q_open(req, resp) ||
 	    ws_visible(req, resp, id, WS_WRITE, true) == NULL)
 		return;
@@ -674,15 +643,12 @@ h_workspace_delete(struct request *req, struct response *resp)
 void
 h_workspace_extend(struct request *req, struct response *resp)
 {
-	static const char *const fields[] = { "hours", NULL };
 	const char *id = req->params[0];
 	struct json_object *o;
 	PGresult *res = NULL;
 	long hours = 1;
 
-	if (!in_fields(req, resp, fields) ||
-	    !in_int(req, resp, "hours", 1, 168, false, &hours, NULL))
-		return;
+	(void)in_num(req, "hours", &hours);
 	if (!q_open(req, resp) ||
 	    ws_visible(req, resp, id, WS_WRITE, true) == NULL)
 		return;
@@ -717,10 +683,7 @@ port_param(struct request *req)
 void
 h_workspace_port_put(struct request *req, struct response *resp)
 {
-	static const char *const fields[] = { "level", NULL };
-	static const char *const levels[] = { "owner", "org", "authenticated",
-	    "public", NULL };
-	const char *id = req->params[0], *level = NULL;
+	const char *id = req->params[0], *level = in_str(req, "level");
 	struct json_object *o, *d;
 	PGresult *res = NULL;
 	long port = port_param(req);
@@ -730,9 +693,6 @@ h_workspace_port_put(struct request *req, struct response *resp)
 		    "port must be 1..65535");
 		return;
 	}
-	if (!in_fields(req, resp, fields) ||
-	    !in_enum(req, resp, "level", levels, true, &level))
-		return;
 	if (!q_open(req, resp) ||
 	    ws_visible(req, resp, id, WS_WRITE, true) == NULL)
 		return;

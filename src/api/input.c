@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <limits.h>
 #include <string.h>
 #include <stdlib.h>
 
@@ -250,4 +251,202 @@ in_page(struct request *req, struct response *resp, long *limit,
 	if (*cursor != NULL && (strlen(*cursor) > 200 || **cursor == '\0'))
 		return bad(req, resp, "cursor", "is not valid");
 	return true;
+}
+
+/* The body's members, checked against the route's declaration. */
+static bool
+body_field(struct request *req, struct response *resp,
+    const struct in_field *f)
+{
+	struct json_object *v = field(req, f->name);
+	const char *s = NULL;
+	bool b;
+	long n;
+
+	switch (f->type) {
+	case IN_STRING:
+		return in_string(req, resp, f->name, (size_t)f->min,
+		    (size_t)f->max, f->required, &s);
+	case IN_NAME:
+		if (!in_string(req, resp, f->name, (size_t)f->min,
+		    (size_t)f->max, f->required, &s))
+			return false;
+		if (s != NULL && !in_name(s, (size_t)f->max))
+			return bad(req, resp, f->name, arena_printf(req->arena,
+			    "must be a DNS label of at most %ld lower-case "
+			    "letters, digits and '-'", f->max));
+		return true;
+	case IN_INT:
+		return in_int(req, resp, f->name, f->min, f->max, f->required,
+		    &n, NULL);
+	case IN_BOOL:
+		if (v == NULL && f->required)
+			return bad(req, resp, f->name, "is required");
+		return in_bool(req, resp, f->name, &b, NULL);
+	case IN_ENUM:
+		return in_enum(req, resp, f->name, f->choices, f->required,
+		    &s);
+	case IN_UUID:
+		if (!in_string(req, resp, f->name, 36, 36, f->required, &s))
+			return false;
+		if (s != NULL && !in_uuid(s))
+			return bad(req, resp, f->name, "is not an id");
+		return true;
+	case IN_OBJECT:
+	case IN_ARRAY:
+		if (v == NULL)
+			return f->required ? bad(req, resp, f->name,
+			    "is required") : true;
+		if (!json_object_is_type(v, f->type == IN_OBJECT ?
+		    json_type_object : json_type_array))
+			return bad(req, resp, f->name, f->type == IN_OBJECT ?
+			    "must be an object" : "must be an array");
+		return true;
+	}
+	return false;
+}
+
+bool
+in_check_body(struct request *req, struct response *resp,
+    const struct in_field *fields)
+{
+	const char *names[IN_FIELDS_MAX + 1];
+	size_t i;
+
+	if (fields == NULL)
+		return true;
+	for (i = 0; fields[i].name != NULL && i < IN_FIELDS_MAX; i++)
+		names[i] = fields[i].name;
+	names[i] = NULL;
+	if (!in_fields(req, resp, names))
+		return false;
+	for (i = 0; fields[i].name != NULL; i++)
+		if (!body_field(req, resp, &fields[i]))
+			return false;
+	return true;
+}
+
+/* key=... is in the query string, decodable or not. */
+static bool
+query_has(const char *q, const char *key)
+{
+	size_t klen = strlen(key);
+
+	while (q != NULL && *q != '\0') {
+		if (strncmp(q, key, klen) == 0 && q[klen] == '=')
+			return true;
+		q = strchr(q, '&');
+		q = q ? q + 1 : NULL;
+	}
+	return false;
+}
+
+static bool
+all_digits(const char *s)
+{
+	return *s != '\0' && strlen(s) <= 18 &&
+	    strspn(s, "0123456789") == strlen(s);
+}
+
+/* One query parameter, checked against its declaration. */
+static bool
+query_field(struct request *req, struct response *resp,
+    const struct in_field *f)
+{
+	const char *v = query_param(req, f->name);
+	size_t len;
+	long n;
+
+	if (v == NULL) {
+		if (query_has(req->query, f->name))
+			return bad(req, resp, f->name, "is not valid");
+		return f->required ? bad(req, resp, f->name, "is required") :
+		    true;
+	}
+	len = strlen(v);
+	switch (f->type) {
+	case IN_STRING:
+		if (len < (size_t)f->min || (f->max > 0 &&
+		    len > (size_t)f->max))
+			return bad(req, resp, f->name, "is not valid");
+		return true;
+	case IN_NAME:
+		if (!in_name(v, (size_t)f->max))
+			return bad(req, resp, f->name, "is not a name");
+		return true;
+	case IN_INT:
+		n = all_digits(v) ? strtol(v, NULL, 10) : f->min - 1;
+		if (n < f->min || n > f->max)
+			return bad(req, resp, f->name, f->max == LONG_MAX ?
+			    arena_printf(req->arena, "must be %ld or more",
+			    f->min) : arena_printf(req->arena,
+			    "must be between %ld and %ld", f->min, f->max));
+		return true;
+	case IN_BOOL:
+		if (strcmp(v, "true") != 0 && strcmp(v, "false") != 0)
+			return bad(req, resp, f->name, "must be true or false");
+		return true;
+	case IN_ENUM:
+		if (in_choices(v, f->choices) == NULL)
+			return bad(req, resp, f->name,
+			    "has a value that is not allowed");
+		return true;
+	case IN_UUID:
+		if (!in_uuid(v))
+			return bad(req, resp, f->name, "is not an id");
+		return true;
+	case IN_OBJECT:
+	case IN_ARRAY:
+		break;
+	}
+	return bad(req, resp, f->name, "is not valid");
+}
+
+bool
+in_check_query(struct request *req, struct response *resp,
+    const struct in_field *fields)
+{
+	size_t i;
+
+	for (i = 0; fields != NULL && fields[i].name != NULL; i++)
+		if (!query_field(req, resp, &fields[i]))
+			return false;
+	return true;
+}
+
+const char *
+in_str(struct request *req, const char *key)
+{
+	struct json_object *v = field(req, key);
+
+	return v != NULL && json_object_is_type(v, json_type_string) ?
+	    json_object_get_string(v) : NULL;
+}
+
+bool
+in_num(struct request *req, const char *key, long *out)
+{
+	struct json_object *v = field(req, key);
+
+	if (v == NULL || !json_object_is_type(v, json_type_int))
+		return false;
+	*out = (long)json_object_get_int64(v);
+	return true;
+}
+
+bool
+in_flag(struct request *req, const char *key, bool *out)
+{
+	struct json_object *v = field(req, key);
+
+	if (v == NULL || !json_object_is_type(v, json_type_boolean))
+		return false;
+	*out = json_object_get_boolean(v);
+	return true;
+}
+
+struct json_object *
+in_member(struct request *req, const char *key)
+{
+	return field(req, key);
 }

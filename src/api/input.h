@@ -5,6 +5,7 @@
 #include <stdbool.h>
 
 #include "http.h"
+#include "router.h"
 
 /*
  * Each in_* function returns true with the value, or fills a 400 problem
@@ -31,5 +32,25 @@ const char *query_param(struct request *, const char *key);
 /* limit and cursor of a list request; false after a 400 */
 bool	in_page(struct request *, struct response *, long *limit,
 	    const char **cursor);
+
+/*
+ * The declared inputs of a route (router.h), checked by the pipeline
+ * before its handler runs: the body's members (unknown ones refused) and
+ * the query's parameters (others ignored).  false after a 400 that names
+ * the first field found wrong.
+ */
+#define IN_FIELDS_MAX	32
+bool	in_check_body(struct request *, struct response *,
+	    const struct in_field *);
+bool	in_check_query(struct request *, struct response *,
+	    const struct in_field *);
+/*
+ * Reading what was checked: a string member (NULL when absent), an integer
+ * or a boolean member (false when absent, *out untouched), any member.
+ */
+const char	*in_str(struct request *, const char *key);
+bool		 in_num(struct request *, const char *key, long *out);
+bool		 in_flag(struct request *, const char *key, bool *out);
+struct json_object *in_member(struct request *, const char *key);
 
 #endif

@@ -2,6 +2,8 @@
 #ifndef WARREN_ROUTER_H
 #define WARREN_ROUTER_H
 
+#include <stdbool.h>
+
 #include "http.h"
 
 /* Every route names who may call it; central code enforces it. */
@@ -19,6 +21,32 @@ enum policy {
 
 typedef void (*handler_fn)(struct request *, struct response *);
 
+/*
+ * One input a route takes: a member of its JSON body or a parameter of its
+ * query string.  The pipeline checks every declared input before the
+ * handler runs (input.h), answering 400 with the field named; the
+ * OpenAPI document describes the same rows.
+ */
+enum in_type {
+	IN_STRING,	/* min..max characters (max 0: no bound) */
+	IN_NAME,	/* a DNS label of min..max characters */
+	IN_INT,		/* an integer in min..max */
+	IN_BOOL,	/* true or false ("true"/"false" in a query) */
+	IN_ENUM,	/* one of choices */
+	IN_UUID,	/* an id */
+	IN_OBJECT,	/* a JSON object, its members checked by the handler */
+	IN_ARRAY,	/* a JSON array, its items checked by the handler */
+};
+
+struct in_field {
+	const char		*name;		/* NULL ends a list */
+	enum in_type		 type;
+	bool			 required;
+	long			 min, max;
+	const char *const	*choices;	/* IN_ENUM */
+	const char		*doc;		/* for the OpenAPI document */
+};
+
 struct route {
 	unsigned	 methods;	/* HEAD is implied by GET */
 	const char	*pattern;	/* literal segments and {name} */
@@ -26,6 +54,10 @@ struct route {
 	enum policy	 policy;
 	unsigned	 flags;
 	handler_fn	 handler;
+	/* Declared inputs (NULL: none).  A body route with body == NULL
+	 * takes a document its handler checks whole (a template version). */
+	const struct in_field	*body;
+	const struct in_field	*query;
 };
 
 enum router_result {

@@ -13,6 +13,7 @@
 #include <sodium.h>
 
 #include "auth.h"
+#include "input.h"
 #include "json.h"
 #include "log.h"
 #include "problem.h"
@@ -333,6 +334,9 @@ server_handle(struct server *srv, struct request *req, struct response *resp)
 	if ((req->route->flags & (ROUTE_JSON_BODY | ROUTE_OPT_BODY)) &&
 	    !((req->route->flags & ROUTE_OPT_BODY) &&
 	    req->content_length == 0) && !read_json_body(srv, req, resp))
+		return;
+	if (!in_check_query(req, resp, req->route->query) ||
+	    !in_check_body(req, resp, req->route->body))
 		return;
 	req->route->handler(req, resp);
 	/*

@@ -5,7 +5,7 @@
 
 #include "wstatus.h"
 
-static const char *const names[WS_STATUS_COUNT] = {
+const char *const ws_status_names[WS_STATUS_COUNT + 1] = {
 	[WS_STARTING] = "starting",
 	[WS_RUNNING] = "running",
 	[WS_STOPPING] = "stopping",
@@ -23,7 +23,7 @@ static const char *const names[WS_STATUS_COUNT] = {
 const char *
 ws_status_name(enum ws_status s)
 {
-	return (unsigned)s < WS_STATUS_COUNT ? names[s] : "unknown";
+	return (unsigned)s < WS_STATUS_COUNT ? ws_status_names[s] : "unknown";
 }
 
 int
@@ -32,7 +32,7 @@ ws_status_parse(const char *name)
 	int i;
 
 	for (i = 0; name != NULL && i < WS_STATUS_COUNT; i++)
-		if (strcmp(names[i], name) == 0)
+		if (strcmp(ws_status_names[i], name) == 0)
 			return i;
 	return -1;
 }

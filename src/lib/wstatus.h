@@ -26,6 +26,8 @@ enum ws_status {
 	WS_STATUS_COUNT
 };
 
+/* The names, in the enum's order, then NULL. */
+extern const char *const ws_status_names[WS_STATUS_COUNT + 1];
 /* The name of s ("starting", ...). */
 const char	*ws_status_name(enum ws_status s);
 /* The status called name, or -1 when no status is. */

@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <limits.h>
 #include <string.h>
 
 #include "input.h"
@@ -340,6 +341,113 @@ test_page(void)
 	    "a cursor of 201 characters");
 }
 
+/* A route's declared inputs (router.h), checked as the pipeline does. */
+static void
+test_declared(void)
+{
+	static const char *const colours[] = { "red", "blue", NULL };
+	static const struct in_field body[] = {
+		{ "name", IN_NAME, true, 1, 8, NULL, NULL },
+		{ "label", IN_STRING, false, 0, 4, NULL, NULL },
+		{ "size", IN_INT, false, 1, 10, NULL, NULL },
+		{ "on", IN_BOOL, false, 0, 0, NULL, NULL },
+		{ "colour", IN_ENUM, false, 0, 0, colours, NULL },
+		{ "org", IN_UUID, false, 0, 0, NULL, NULL },
+		{ "spec", IN_OBJECT, false, 0, 0, NULL, NULL },
+		{ "tags", IN_ARRAY, false, 0, 0, NULL, NULL },
+		{ NULL, IN_STRING, false, 0, 0, NULL, NULL }
+	};
+	static const struct in_field query[] = {
+		{ "limit", IN_INT, false, 1, 200, NULL, NULL },
+		{ "after", IN_INT, false, 0, LONG_MAX, NULL, NULL },
+		{ "follow", IN_BOOL, false, 0, 0, NULL, NULL },
+		{ "colour", IN_ENUM, false, 0, 0, colours, NULL },
+		{ "owner", IN_UUID, false, 0, 0, NULL, NULL },
+		{ "cursor", IN_STRING, false, 1, 5, NULL, NULL },
+		{ NULL, IN_STRING, false, 0, 0, NULL, NULL }
+	};
+	long n = 0;
+	bool b = false;
+
+	req("{\"name\": \"web-1\", \"label\": \"ab\", \"size\": 3, "
+	    "\"on\": true, \"colour\": \"red\", \"org\": "
+	    "\"0b7e8e1c-6f4a-4c7d-9d0e-2a1b3c4d5e6f\", \"spec\": {}, "
+	    "\"tags\": []}", "");
+	ok(in_check_body(&R, &W, body), "a body as declared");
+	is_int(W.status, 0, "no answer for it");
+	is_str(in_str(&R, "name"), "web-1", "in_str reads a member");
+	ok(in_num(&R, "size", &n) && n == 3, "in_num reads a member");
+	ok(in_flag(&R, "on", &b) && b, "in_flag reads a member");
+	ok(in_member(&R, "spec") != NULL, "in_member reads a member");
+	req("{\"name\": \"a\", \"size\": null, \"colour\": null}", "");
+	ok(in_check_body(&R, &W, body), "null is absent");
+	ok(!in_num(&R, "size", &n) && in_str(&R, "label") == NULL,
+	    "absent members read as absent");
+	req("{}", "");
+	refused(in_check_body(&R, &W, body), "name is required",
+	    "a required member missing");
+	req("{\"name\": \"Web\"}", "");
+	refused(in_check_body(&R, &W, body), "name must be a DNS label of at "
+	    "most 8 lower-case letters, digits and '-'", "a name");
+	req("{\"name\": \"a\", \"label\": \"abcde\"}", "");
+	refused(in_check_body(&R, &W, body), "label must be 0 to 4 characters",
+	    "a string too long");
+	req("{\"name\": \"a\", \"size\": 11}", "");
+	refused(in_check_body(&R, &W, body), "size must be between 1 and 10",
+	    "an integer out of bounds");
+	req("{\"name\": \"a\", \"on\": 1}", "");
+	refused(in_check_body(&R, &W, body), "on must be true or false",
+	    "a boolean");
+	req("{\"name\": \"a\", \"colour\": \"green\"}", "");
+	refused(in_check_body(&R, &W, body), "colour has a value that is not "
+	    "allowed", "an enum");
+	req("{\"name\": \"a\", \"org\": "
+	    "\"0b7e8e1c-6f4a-4c7d-9d0e-2a1b3c4d5e6g\"}", "");
+	refused(in_check_body(&R, &W, body), "org is not an id", "an id");
+	req("{\"name\": \"a\", \"spec\": []}", "");
+	refused(in_check_body(&R, &W, body), "spec must be an object",
+	    "an object");
+	req("{\"name\": \"a\", \"tags\": {}}", "");
+	refused(in_check_body(&R, &W, body), "tags must be an array",
+	    "an array");
+	req("{\"name\": \"a\", \"extra\": 1}", "");
+	refused(in_check_body(&R, &W, body), "field 'extra' is not known",
+	    "an undeclared member");
+	req("{\"size\": 99}", "");
+	refused(in_check_body(&R, &W, body), "name is required",
+	    "the first wrong member in declaration order");
+	req("{\"anything\": 1}", "");
+	ok(in_check_body(&R, &W, NULL), "no declaration: the handler checks");
+
+	req(NULL, "limit=5&after=0&follow=false&colour=blue&cursor=abc&x=1");
+	ok(in_check_query(&R, &W, query), "a query as declared, others ignored");
+	req(NULL, "owner=0B7E8E1C-6F4A-4C7D-9D0E-2A1B3C4D5E6F");
+	ok(in_check_query(&R, &W, query), "ids in either case");
+	req(NULL, "limit=0");
+	refused(in_check_query(&R, &W, query), "limit must be between 1 and "
+	    "200", "a limit of 0");
+	req(NULL, "limit=5x");
+	refused(in_check_query(&R, &W, query), "limit must be between 1 and "
+	    "200", "a limit that is no number");
+	req(NULL, "after=-1");
+	refused(in_check_query(&R, &W, query), "after must be 0 or more",
+	    "a bound below");
+	req(NULL, "follow=1");
+	refused(in_check_query(&R, &W, query), "follow must be true or false",
+	    "a boolean");
+	req(NULL, "colour=Red");
+	refused(in_check_query(&R, &W, query), "colour has a value that is "
+	    "not allowed", "an enum");
+	req(NULL, "owner=me");
+	refused(in_check_query(&R, &W, query), "owner is not an id", "an id");
+	req(NULL, "cursor=abcdef");
+	refused(in_check_query(&R, &W, query), "cursor is not valid",
+	    "a string too long");
+	req(NULL, "cursor=%zz");
+	refused(in_check_query(&R, &W, query), "cursor is not valid",
+	    "a value that does not decode");
+}
+
 int
 main(void)
 {
@@ -352,6 +460,7 @@ main(void)
 	test_uuid_name();
 	test_query();
 	test_page();
+	test_declared();
 	arena_free(A);
 	return done_testing();
 }

@@ -19,17 +19,19 @@ dummy(struct request *req, struct response *resp)
 }
 
 static const struct route table[] = {
-	{ HTTP_GET, "/a/b", "ab_get", POLICY_PUBLIC, 0, dummy },
-	{ HTTP_POST, "/a/b", "ab_post", POLICY_PUBLIC, 0, dummy },
+	{ HTTP_GET, "/a/b", "ab_get", POLICY_PUBLIC, 0, dummy, NULL, NULL },
+	{ HTTP_POST, "/a/b", "ab_post", POLICY_PUBLIC, 0, dummy, NULL, NULL },
 	{ HTTP_GET | HTTP_DELETE, "/users/{id}", "user", POLICY_PUBLIC, 0,
-	    dummy },
+	    dummy, NULL, NULL },
 	{ HTTP_PUT, "/users/{id}/keys/{key}", "user_key", POLICY_PUBLIC, 0,
-	    dummy },
-	{ HTTP_POST, "/only-post", "only_post", POLICY_PUBLIC, 0, dummy },
-	{ HTTP_GET, "/caf\xc3\xa9", "cafe", POLICY_PUBLIC, 0, dummy },
-	{ HTTP_GET, "/", "root", POLICY_PUBLIC, 0, dummy },
+	    dummy, NULL, NULL },
+	{ HTTP_POST, "/only-post", "only_post", POLICY_PUBLIC, 0, dummy, NULL,
+	    NULL },
+	{ HTTP_GET, "/caf\xc3\xa9", "cafe", POLICY_PUBLIC, 0, dummy, NULL,
+	    NULL },
+	{ HTTP_GET, "/", "root", POLICY_PUBLIC, 0, dummy, NULL, NULL },
 	{ HTTP_GET, "/{a}/{b}/{c}/{d}/{e}/{f}/{g}/{h}/{i}", "nine",
-	    POLICY_PUBLIC, 0, dummy },
+	    POLICY_PUBLIC, 0, dummy, NULL, NULL },
 };
 #define NTABLE	(sizeof(table) / sizeof(table[0]))
 
@@ -405,6 +407,31 @@ test_real_table(void)
 		ok(policy_name(routes[i].policy) != NULL,
 		    "route %s has policy %s", routes[i].name,
 		    policy_name(routes[i].policy));
+	/* A body is declared, member by member, except where the handler
+	 * checks a whole document (a template version; the test build's
+	 * echo); a route without a body declares none. */
+	for (i = 0; i < nroutes; i++) {
+		bool takes = (routes[i].flags & (ROUTE_JSON_BODY |
+		    ROUTE_OPT_BODY)) != 0;
+		bool whole = strcmp(routes[i].name,
+		    "templates_version_create") == 0 ||
+		    strcmp(routes[i].name, "echo") == 0;
+		size_t k;
+
+		ok(takes ? (routes[i].body != NULL) != whole :
+		    routes[i].body == NULL, "route %s: body %s", routes[i].name,
+		    !takes ? "none" : whole ? "checked whole" : "declared");
+		for (k = 0; routes[i].body && routes[i].body[k].name; k++)
+			ok(routes[i].body[k].type != IN_ENUM ||
+			    routes[i].body[k].choices != NULL,
+			    "route %s: %s has choices", routes[i].name,
+			    routes[i].body[k].name);
+		for (k = 0; routes[i].query && routes[i].query[k].name; k++)
+			ok(routes[i].query[k].type != IN_OBJECT &&
+			    routes[i].query[k].type != IN_ARRAY,
+			    "route %s: query %s is a scalar", routes[i].name,
+			    routes[i].query[k].name);
+	}
 
 	/* The same checks catch each kind of mistake. */
 	memcpy(broken, routes, 2 * sizeof(*routes));
@@ -422,9 +449,9 @@ test_real_table(void)
 	ok(check_table(broken, 2, false) > 0,
 	    "a duplicate (method, pattern) is caught");
 	broken[0] = (struct route){ HTTP_GET, "/u/{id}", "u1", POLICY_PUBLIC,
-	    0, dummy };
+	    0, dummy, NULL, NULL };
 	broken[1] = (struct route){ HTTP_GET | HTTP_PUT, "/u/{name}", "u2",
-	    POLICY_PUBLIC, 0, dummy };
+	    POLICY_PUBLIC, 0, dummy, NULL, NULL };
 	ok(check_table(broken, 2, false) > 0,
 	    "patterns differing only in parameter names are duplicates");
 	broken[1].methods = HTTP_PUT;
