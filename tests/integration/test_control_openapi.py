@@ -8,6 +8,7 @@ import pytest
 
 from conftest import run_ctl
 from control_util import PUBLIC_URL, close_stack, ok, open_stack
+from openapi_util import resolve, walk
 
 METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 PATH_ITEM_KEYS = METHODS | {"$ref", "summary", "description", "servers", "parameters"}
@@ -44,26 +45,6 @@ def routes(w):
         out.append(tuple(parts))
     assert len(out) >= 40, out
     return out
-
-
-def resolve(doc, ref):
-    assert ref.startswith("#/"), ref
-    node = doc
-    for part in ref[2:].split("/"):
-        part = part.replace("~1", "/").replace("~0", "~")
-        assert isinstance(node, dict) and part in node, f"dangling $ref {ref}"
-        node = node[part]
-    return node
-
-
-def walk(node, path=""):
-    if isinstance(node, dict):
-        yield path, node
-        for k, v in node.items():
-            yield from walk(v, f"{path}/{k}")
-    elif isinstance(node, list):
-        for i, v in enumerate(node):
-            yield from walk(v, f"{path}/{i}")
 
 
 def test_top_level_structure(doc):
