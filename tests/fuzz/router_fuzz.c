@@ -19,12 +19,13 @@ nop(struct request *req, struct response *resp)
 }
 
 static const struct route params_table[] = {
-	{ HTTP_GET, "/api/v1/users/{id}", "user", POLICY_PUBLIC, 0, nop },
+	{ HTTP_GET, "/api/v1/users/{id}", "user", POLICY_PUBLIC, 0, nop, NULL,
+	    NULL },
 	{ HTTP_PUT | HTTP_DELETE, "/api/v1/users/{id}/keys/{key}", "key",
-	    POLICY_PUBLIC, 0, nop },
+	    POLICY_PUBLIC, 0, nop, NULL, NULL },
 	{ HTTP_POST, "/{a}/{b}/{c}/{d}/{e}/{f}/{g}/{h}", "eight",
-	    POLICY_PUBLIC, 0, nop },
-	{ HTTP_GET, "/", "root", POLICY_PUBLIC, 0, nop },
+	    POLICY_PUBLIC, 0, nop, NULL, NULL },
+	{ HTTP_GET, "/", "root", POLICY_PUBLIC, 0, nop, NULL, NULL },
 };
 
 static struct arena *A;
