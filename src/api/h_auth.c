@@ -13,8 +13,8 @@
 #include "log.h"
 #include "problem.h"
 #include "query.h"
-#include "ratelimit.h"
 #include "server.h"
+#include "throttle.h"
 
 static const struct db_stmt q_login_user = {
 	"login_user",
@@ -88,11 +88,13 @@ login_failed(struct request *req, struct response *resp, const char *user_id,
 {
 	struct conf *c = &req->srv->conf;
 	long retry;
+	bool ok;
 
-	(void)ratelimit_hit(kaddr, c->login_failures_per_address,
-	    c->login_window, auth_now(), &retry);
-	(void)ratelimit_hit(kacct, c->login_failures_per_account,
-	    c->login_window, auth_now(), &retry);
+	if (throttle_hit(req, kaddr, c->login_failures_per_address,
+	    c->login_window, &ok, &retry) != DB_OK ||
+	    throttle_hit(req, kacct, c->login_failures_per_account,
+	    c->login_window, &ok, &retry) != DB_OK)
+		log_warnx("could not count a failed sign-in");
 	/* Whoever typed it is not known: no actor; the account is the target. */
 	if (audit_as(req, NULL, NULL, "auth.login", "user", user_id,
 	    AUDIT_FAILURE, details_username(req, username, reason)) != DB_OK)
@@ -134,10 +136,14 @@ h_login(struct request *req, struct response *resp)
 		kacct = arena_printf(req->arena, "login-acct:%s:%s", lower,
 		    auth_client_addr(req));
 	}
-	if (!ratelimit_check(kaddr, c->login_failures_per_address,
-	    c->login_window, auth_now(), &retry) ||
-	    !ratelimit_check(kacct, c->login_failures_per_account,
-	    c->login_window, auth_now(), &retry)) {
+	if ((st = throttle_check(req, kaddr, c->login_failures_per_address,
+	    c->login_window, &ok, &retry)) != DB_OK || (ok &&
+	    (st = throttle_check(req, kacct, c->login_failures_per_account,
+	    c->login_window, &ok, &retry)) != DB_OK)) {
+		q_fail(req, resp, st, NULL);
+		return;
+	}
+	if (!ok) {
 		if (audit_as(req, NULL, NULL, "auth.login", "user", NULL,
 		    AUDIT_DENIED, details_username(req, username,
 		    "rate limited")) != DB_OK)
@@ -163,7 +169,7 @@ h_login(struct request *req, struct response *resp)
 		    kacct);
 		return;
 	}
-	ratelimit_clear(kacct);
+	throttle_clear(req, kacct);
 	answer = json_own(req->arena, json_object_new_object());
 	json_object_object_add(answer, "user_id", json_object_new_string(uid));
 	json_object_object_add(answer, "username",

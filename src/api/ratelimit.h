@@ -1,4 +1,8 @@
-/* Rate-limit counters shared by all workers of a host (shared memory). */
+/*
+ * What the workers of one host share in memory: places for the work that
+ * is bounded per host.  Rate limits, shared by every host, are in
+ * throttle.h.
+ */
 #ifndef WARREN_RATELIMIT_H
 #define WARREN_RATELIMIT_H
 
@@ -6,13 +10,6 @@
 #include <stdint.h>
 
 void	ratelimit_init(void);
-/* Counts one event; false (and seconds to wait) when over the limit. */
-bool	ratelimit_hit(const char *key, long limit, long window, int64_t now,
-	    long *retry_after);
-/* Only looks: false when the key is already at its limit. */
-bool	ratelimit_check(const char *key, long limit, long window, int64_t now,
-	    long *retry_after);
-void	ratelimit_clear(const char *key);
 /* Host-wide counting semaphores; false when all places are taken. */
 enum slot_kind {
 	SLOT_HASHING,		/* argon2id password hashes */

@@ -207,6 +207,8 @@ full_pass(struct worker *main_w)
 	else if (made > 0 || gone > 0)
 		log_info("warm pools: %d members made, %d asked to go", made,
 		    gone);
+	if (state_expire_windows(main_w->db, main_w->a) == -1)
+		log_warnx("could not remove old rate-limit windows");
 	snap = queue_snapshot();
 	if (state_desired(main_w->db, main_w->a, NULL, &ds, &n) == -1)
 		return -1;

@@ -314,6 +314,19 @@ run(struct db *db, struct arena *a, const struct db_stmt *s,
 	return db_query(db, a, s, params, &r) == DB_OK ? 0 : -1;
 }
 
+/* Rate-limit windows (warren-api's, throttle.h) no window is that long. */
+static const struct db_stmt q_expire_windows = {
+	"recon_expire_windows",
+	"DELETE FROM rate_windows WHERE started_at < now() - interval '1 day'",
+	0
+};
+
+int
+state_expire_windows(struct db *db, struct arena *a)
+{
+	return run(db, a, &q_expire_windows, NULL);
+}
+
 int
 state_pools(struct db *db, struct arena *a, int *made, int *removed)
 {

@@ -15,6 +15,8 @@ int	state_desired(struct db *, struct arena *, const char *id,
 /* Warm pools brought to their size (sql/0016_pools.sql): how many members
  * were made and how many asked to go. */
 int	state_pools(struct db *, struct arena *, int *made, int *removed);
+/* Removes the API's rate-limit windows over a day old. */
+int	state_expire_windows(struct db *, struct arena *);
 int	state_build_begin(struct db *, struct arena *, const char *build_id);
 int	state_build_finish(struct db *, struct arena *, const char *build_id,
 	    bool ok, const char *error, const char *digest);

@@ -197,3 +197,16 @@ def test_metrics_file(st):
     assert statuses == {"stopped": 1, "failed": 1, "running": 1}, statuses
     got = {dict(ls)["status"]: v for (n, ls), v in m.items() if n == "warren_workspaces" and v}
     assert got == statuses, (got, statuses)
+
+
+def test_a_pass_removes_rate_limit_windows_over_a_day_old(st):
+    """warren-api's rate-limit windows (rate_windows) are kept in
+    PostgreSQL for every API host; a full pass removes those no window is
+    long enough to still use."""
+    st.db.exec("INSERT INTO rate_windows (key, started_at, count) VALUES"
+               " ('old', now() - interval '25 hours', 3),"
+               " ('recent', now() - interval '23 hours', 3)")
+    st.once(timeout=60)
+    keys = [r["key"] for r in st.db.all("SELECT key FROM rate_windows ORDER BY key")]
+    assert keys == ["recent"], keys
+    st.db.exec("DELETE FROM rate_windows")
