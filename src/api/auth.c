@@ -46,23 +46,16 @@ static const struct db_stmt q_session_caller = {
 };
 
 /* The last-used time is written at most once a minute per token. */
-/* The token's caller, and one request counted against the token's budget
- * of $2 a minute (throttle.h) when it may be used: one round trip. */
 static const struct db_stmt q_token_caller = {
 	"auth_token_caller",
 	"WITH touch AS (UPDATE api_tokens SET last_used_at = now()"
 	"  WHERE hash = $1 AND revoked_at IS NULL AND (last_used_at IS NULL"
-	"  OR last_used_at < now() - interval '60 seconds')),"
-	" c AS (SELECT t.id, t.scope, u.id AS uid, u.username, u.role,"
-	"  u.disabled, t.revoked_at IS NULL AND (t.expires_at IS NULL OR"
-	"  t.expires_at > now()) AS usable, coalesce(u.email, '') AS email,"
-	"  u.display_name"
-	"  FROM api_tokens t JOIN users u ON u.id = t.user_id"
-	"  WHERE t.hash = $1),"
-	" hit AS (" THROTTLE_HIT("'token:' || c.id",
-	"  FROM c WHERE c.usable AND NOT c.disabled", "$2::int", "60") ")"
-	" SELECT c.*, coalesce(hit.count <= $2::int, true), hit.wait"
-	" FROM c LEFT JOIN hit ON true", 2
+	"  OR last_used_at < now() - interval '60 seconds'))"
+	" SELECT t.id, t.scope, u.id, u.username, u.role, u.disabled,"
+	" t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > now()),"
+	" coalesce(u.email, ''), u.display_name"
+	" FROM api_tokens t JOIN users u ON u.id = t.user_id"
+	" WHERE t.hash = $1", 1
 };
 
 static const struct db_stmt q_session_new = {
@@ -347,12 +340,12 @@ static enum auth_result
 resolve_api_token(struct request *req, const char *token, long *retry_after)
 {
 	PGresult *res = NULL;
+	bool ok;
 
 	if (strlen(token) > 128)
 		return AUTH_INVALID;
 	switch (q_run(req, &q_token_caller, &res,
-	    auth_hash_hex(req->arena, token), arena_printf(req->arena, "%ld",
-	    req->srv->conf.token_rate_limit))) {
+	    auth_hash_hex(req->arena, token))) {
 	case DB_OK:
 		break;
 	case DB_UNAVAILABLE:
@@ -362,10 +355,18 @@ resolve_api_token(struct request *req, const char *token, long *retry_after)
 	}
 	if (PQntuples(res) != 1 || q_bool(res, 0, 5) || !q_bool(res, 0, 6))
 		return AUTH_INVALID;
-	if (!q_bool(res, 0, 9)) {
-		*retry_after = atol(PQgetvalue(res, 0, 10));
-		return AUTH_LIMITED;
+	/* The budget of every host together (throttle.h). */
+	switch (throttle_take(req, arena_printf(req->arena, "token:%s",
+	    PQgetvalue(res, 0, 0)), req->srv->conf.token_rate_limit, 60, &ok,
+	    retry_after)) {
+	case DB_OK:
+		break;
+	case DB_UNAVAILABLE:
+	case DB_ERROR:
+		return AUTH_UNAVAILABLE;
 	}
+	if (!ok)
+		return AUTH_LIMITED;
 	req->caller.via = AUTH_API_TOKEN;
 	req->caller.scope = auth_scope(PQgetvalue(res, 0, 1));
 	snprintf(req->caller.token_id, sizeof(req->caller.token_id), "%s",

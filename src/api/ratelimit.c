@@ -1,7 +1,10 @@
 /*
- * Places this host's workers share, in a table mapped by the master before
- * forking and guarded by a robust process-shared mutex.  (Rate limits are
- * counted in PostgreSQL, across hosts: throttle.h.)
+ * What this host's workers share, in a table mapped by the master before
+ * forking and guarded by a robust process-shared mutex: places for
+ * bounded work, and the parts of rate-limit windows this host has taken
+ * from PostgreSQL and not used yet (throttle.h).  The lease table is
+ * bounded: when a probe sequence is full, its lease nearest its end is
+ * dropped (its units are only given back to no one).
  */
 #include "config.h"
 
@@ -16,9 +19,19 @@
 #include "log.h"
 #include "ratelimit.h"
 
+#define NLEASES		4096
+#define PROBE		8
+
+struct lease {
+	uint64_t	key;
+	int64_t		until;	/* seconds of CLOCK_MONOTONIC */
+	long		left;
+};
+
 struct table {
 	pthread_mutex_t	mu;
 	pid_t		holders[SLOT_KINDS][64];	/* pids holding a place */
+	struct lease	leases[NLEASES];
 };
 
 static struct table *t;
@@ -91,5 +104,75 @@ ratelimit_release_slot(enum slot_kind kind)
 			t->holders[kind][i] = 0;
 			break;
 		}
+	unlock();
+}
+
+/* FNV-1a: the keys are Warren's own ("token:<id>"), never a client's. */
+static uint64_t
+key_hash(const char *key)
+{
+	uint64_t h = 14695981039346656037ULL;
+
+	for (; *key != '\0'; key++)
+		h = (h ^ (unsigned char)*key) * 1099511628211ULL;
+	return h ? h : 1;
+}
+
+/* key's lease, or the place to put it: under the lock. */
+static struct lease *
+lease_find(uint64_t h, int64_t now, bool make)
+{
+	struct lease *l, *victim = NULL;
+	size_t i;
+
+	for (i = 0; i < PROBE; i++) {
+		l = &t->leases[(h + i) % NLEASES];
+		if (l->key == h)
+			return l;
+		if (victim == NULL || l->key == 0 || l->until <= now ||
+		    (victim->key != 0 && victim->until > now &&
+		    l->until < victim->until))
+			victim = l;
+	}
+	if (!make)
+		return NULL;
+	memset(victim, 0, sizeof(*victim));
+	victim->key = h;
+	return victim;
+}
+
+bool
+ratelimit_lease_take(const char *key, int64_t now)
+{
+	struct lease *l;
+	bool ok = false;
+
+	if (t == NULL)
+		return false;
+	lock();
+	if ((l = lease_find(key_hash(key), now, false)) != NULL &&
+	    l->until > now && l->left > 0) {
+		l->left--;
+		ok = true;
+	}
+	unlock();
+	return ok;
+}
+
+void
+ratelimit_lease_add(const char *key, int64_t until, long units, int64_t now)
+{
+	struct lease *l;
+
+	if (t == NULL || units <= 0)
+		return;
+	lock();
+	l = lease_find(key_hash(key), now, true);
+	/* A lease of a window that is over is worth nothing. */
+	if (l->until <= now)
+		l->left = 0;
+	l->left += units;
+	if (until > l->until)
+		l->until = until;
 	unlock();
 }

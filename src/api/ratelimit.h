@@ -1,7 +1,7 @@
 /*
  * What the workers of one host share in memory: places for the work that
- * is bounded per host.  Rate limits, shared by every host, are in
- * throttle.h.
+ * is bounded per host, and leases of rate-limit windows.  The windows
+ * themselves, shared by every host, are in throttle.h.
  */
 #ifndef WARREN_RATELIMIT_H
 #define WARREN_RATELIMIT_H
@@ -18,5 +18,14 @@ enum slot_kind {
 };
 bool	ratelimit_acquire_slot(enum slot_kind, long max);
 void	ratelimit_release_slot(enum slot_kind);
+/*
+ * Leases: units of a rate-limit window this host took from PostgreSQL
+ * (throttle.h) and has not used, good until a time of CLOCK_MONOTONIC in
+ * seconds.  take uses one (false when the host has none for key); add
+ * keeps units more.
+ */
+bool	ratelimit_lease_take(const char *key, int64_t now);
+void	ratelimit_lease_add(const char *key, int64_t until, long units,
+	    int64_t now);
 
 #endif

@@ -3,12 +3,37 @@
 
 #include <stdlib.h>
 
-#include "throttle.h"
 #include "log.h"
 #include "query.h"
+#include "ratelimit.h"
+#include "throttle.h"
+#include "util.h"
 
 static const struct db_stmt q_throttle_hit = {
-	"throttle_hit", THROTTLE_HIT("$1::text", "", "$2::int", "$3::int"), 3
+	"throttle_hit",
+	"WITH hit AS (" THROTTLE_HIT("$1::text", "", "$2::int", "$3::int") ")"
+	" SELECT EXISTS (SELECT 1 FROM hit), "
+	THROTTLE_WAIT("$1::text", "$3::int"), 3
+};
+
+/* A lease: a sixteenth of what is left of the window (at least one). */
+#define EXPIRED	"r.started_at + make_interval(secs => $3::int) <= now()"
+static const struct db_stmt q_throttle_lease = {
+	"throttle_lease",
+	"WITH hit AS (INSERT INTO rate_windows AS r (key, started_at, count,"
+	"  granted) VALUES (md5($1), now(), greatest(1, $2::int / 16),"
+	"  greatest(1, $2::int / 16))"
+	" ON CONFLICT (key) DO UPDATE SET"
+	"  started_at = CASE WHEN " EXPIRED " THEN now() ELSE r.started_at END,"
+	"  count = CASE WHEN " EXPIRED " THEN greatest(1, $2::int / 16)"
+	"   ELSE r.count + greatest(1, ($2::int - r.count) / 16) END,"
+	"  granted = CASE WHEN " EXPIRED " THEN greatest(1, $2::int / 16)"
+	"   ELSE greatest(1, ($2::int - r.count) / 16) END"
+	" WHERE r.count < $2::int OR " EXPIRED
+	" RETURNING granted, greatest(1, ceil(extract(epoch FROM started_at"
+	"  + make_interval(secs => $3::int) - now())))::bigint AS left_s)"
+	" SELECT coalesce((SELECT granted FROM hit), 0), coalesce((SELECT"
+	"  left_s FROM hit), " THROTTLE_WAIT("$1::text", "$3::int") ")", 3
 };
 
 static const struct db_stmt q_throttle_check = {
@@ -41,9 +66,10 @@ throttle_hit(struct request *req, const char *key, long limit, long window,
 	if ((st = q_run(req, &q_throttle_hit, &res, key, num(req, limit),
 	    num(req, window))) != DB_OK)
 		return st;
-	if (atol(PQgetvalue(res, 0, 0)) > limit) {
+	if (!q_bool(res, 0, 0)) {
 		*ok = false;
-		*retry_after = atol(PQgetvalue(res, 0, 1));
+		if ((*retry_after = atol(PQgetvalue(res, 0, 1))) < 1)
+			*retry_after = 1;
 	}
 	return DB_OK;
 }
@@ -64,6 +90,34 @@ throttle_check(struct request *req, const char *key, long limit, long window,
 		*ok = false;
 		*retry_after = atol(PQgetvalue(res, 0, 1));
 	}
+	return DB_OK;
+}
+
+enum db_status
+throttle_take(struct request *req, const char *key, long limit, long window,
+    bool *ok, long *retry_after)
+{
+	enum db_status st;
+	PGresult *res = NULL;
+	int64_t now = now_ms() / 1000;
+	long granted, left;
+
+	*ok = true;
+	*retry_after = 0;
+	if (ratelimit_lease_take(key, now))
+		return DB_OK;
+	if ((st = q_run(req, &q_throttle_lease, &res, key, num(req, limit),
+	    num(req, window))) != DB_OK)
+		return st;
+	granted = atol(PQgetvalue(res, 0, 0));
+	left = atol(PQgetvalue(res, 0, 1));
+	if (granted <= 0) {
+		*ok = false;
+		*retry_after = left < 1 ? 1 : left;
+		return DB_OK;
+	}
+	/* One unit is this request's; the rest wait in this host's lease. */
+	ratelimit_lease_add(key, now + left, granted - 1, now);
 	return DB_OK;
 }
 

@@ -7,7 +7,8 @@ import itertools
 import threading
 
 from identity_util import (
-    assert_problem, call, ctl_user, identity_conf, login, me, sign_in, unique,
+    assert_problem, call, ctl_user, identity_conf, login, me, psql, sign_in,
+    unique,
 )
 
 BUDGET = 6
@@ -97,3 +98,24 @@ def test_a_window_ends_and_a_success_starts_the_account_again(make_warren, pg):
     # failures are needed before it is throttled again.
     assert_problem(login(a, u.name, "wrong-password"), 401)
     assert login(b, u.name, u.password).status_code == 200
+
+
+def test_a_large_budget_is_leased_by_each_host_and_still_n_across_both(make_warren, pg):
+    """With a budget of 64 each host takes leases of a sixteenth of what is
+    left and spends them from memory: PostgreSQL is asked once a lease, and
+    the two hosts together still let exactly 64 requests through when the
+    requests keep coming to both."""
+    budget = 64
+    a, b = pair(make_warren, pg, token_rate_limit=budget)
+    u = ctl_user(a, "leaser")
+    r = call(a, "POST", "/tokens", sign_in(a, u)["access_token"],
+             json={"name": "t", "scope": "read"})
+    token = r.json()["token"]
+    hosts = itertools.cycle((a, b))
+    statuses = [me(w, token).status_code for w in itertools.islice(hosts, 3 * budget)]
+    assert statuses.count(200) == budget, statuses
+    assert statuses.count(429) == 2 * budget, statuses
+    assert statuses[-2:] == [429, 429], statuses
+    # The window holds the whole budget, taken in leases, not 64 writes.
+    count, granted = psql(a, "SELECT count || ' ' || granted FROM rate_windows").split()
+    assert int(count) == budget and int(granted) == 1, (count, granted)

@@ -107,6 +107,26 @@ test_slots(void)
 	ratelimit_release_slot(SLOT_FOLLOWING);
 }
 
+static void
+test_leases(void)
+{
+	ok(!ratelimit_lease_take("token:a", 100), "no lease: nothing taken");
+	ratelimit_lease_add("token:a", 160, 2, 100);
+	ok(ratelimit_lease_take("token:a", 101), "a unit of the lease");
+	ok(!ratelimit_lease_take("token:b", 101), "leases are per key");
+	ok(ratelimit_lease_take("token:a", 102), "the second unit");
+	ok(!ratelimit_lease_take("token:a", 103), "no third");
+	ratelimit_lease_add("token:a", 160, 5, 110);
+	ok(!ratelimit_lease_take("token:a", 160),
+	    "nothing once the window is over");
+	ratelimit_lease_add("token:a", 220, 1, 170);
+	ok(ratelimit_lease_take("token:a", 171) &&
+	    !ratelimit_lease_take("token:a", 172),
+	    "a new window's lease holds only its own units");
+	ratelimit_lease_add("token:c", 500, 0, 200);
+	ok(!ratelimit_lease_take("token:c", 201), "an empty lease is none");
+}
+
 int
 main(void)
 {
@@ -115,5 +135,6 @@ main(void)
 	test_uninitialized();
 	ratelimit_init();
 	test_slots();
+	test_leases();
 	return done_testing();
 }
