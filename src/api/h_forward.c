@@ -44,7 +44,8 @@
  * and for a signed-in caller let through to a running workspace, its
  * activity, written at most once a minute.  $2 user, $4 session, $5 the
  * credential's issue time (0: none), $6 workspace_admin_access, $7 the
- * activity's cause (NULL: not a signed-in caller).
+ * activity's cause (NULL: not a signed-in caller), $8 the publish address
+ * of a Docker host without one of its own (docker_hosts.publish_address).
  */
 static const struct db_stmt q_forward = {
 	"forward_lookup",
@@ -64,10 +65,12 @@ static const struct db_stmt q_forward = {
 	"   AND ($4::uuid IS NULL OR coalesce(s.revoked_at IS NULL"
 	"   AND s.expires_at > now(), false)) AND ($5::bigint = 0 OR $5 >="
 	"   coalesce(floor(extract(epoch FROM u.valid_after))::bigint, 0)))"
-	"   AS known"
+	"   AS known,"
+	"  warren_upstream_host(h.publish_address, $8) AS publish"
 	"  FROM workspace_states w"
 	"  JOIN template_versions v ON v.id = w.template_version_id"
 	"  LEFT JOIN deployments d ON d.workspace_id = w.id"
+	"  LEFT JOIN docker_hosts h ON h.name = d.docker_host"
 	"  LEFT JOIN port_shares ps ON ps.workspace_id = w.id"
 	"   AND ps.port = coalesce($3::int, (v.ports->0->>'port')::int)"
 	"  LEFT JOIN users u ON u.id = $2::uuid"
@@ -87,7 +90,7 @@ static const struct db_stmt q_forward = {
 	"  AND (workspaces.last_activity_at IS NULL OR"
 	"  workspaces.last_activity_at < now() - interval '60 seconds'))"
 	" SELECT id, owner_id, status, port, hostport, allowed, known,"
-	" port_known FROM y", 7
+	" port_known, publish FROM y", 8
 };
 
 static const struct db_stmt q_handoff_new = {
@@ -508,7 +511,8 @@ h_forward(struct request *req, struct response *resp)
 	    known && sid[0] ? sid : NULL, arena_printf(req->arena, "%lld",
 	    known ? (long long)iat : 0LL),
 	    req->srv->conf.workspace_admin_access ? "true" : "false",
-	    known ? (bearer ? "api" : "http") : NULL))
+	    known ? (bearer ? "api" : "http") : NULL,
+	    req->srv->conf.docker_publish_address))
 		return;
 	memset(&fresh, 0, sizeof(fresh));
 	snprintf(fresh.key, sizeof(fresh.key), "%s", key);
@@ -536,8 +540,9 @@ h_forward(struct request *req, struct response *resp)
 		goto done;
 	}
 	fresh.allowed = 1;
+	/* On the workspace's Docker host: its row's address, or ours. */
 	snprintf(fresh.upstream, sizeof(fresh.upstream), "%s:%s",
-	    req->srv->conf.docker_publish_address, hostport);
+	    PQgetvalue(res, 0, 8), hostport);
 done:
 	/*
 	 * Kept only when a change would be heard of, and never while the

@@ -145,6 +145,34 @@ check_docker_host(const char *v, char *why, size_t whylen)
 	return 0;
 }
 
+/*
+ * An address of this host, never all of them: a port published on
+ * 0.0.0.0 or :: is open to every network the host is on, not only to the
+ * proxy (see the README's firewall rule for non-loopback addresses).
+ */
+static int
+check_publish_address(const char *v, char *why, size_t whylen)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+	static const unsigned char any[sizeof(struct in6_addr)];
+
+	if (inet_pton(AF_INET, v, buf) == 1) {
+		if (memcmp(buf, any, 4) == 0)
+			return refuse(why, whylen, "not 0.0.0.0: workspace "
+			    "ports would be open on every address of the "
+			    "host");
+		return 0;
+	}
+	if (inet_pton(AF_INET6, v, buf) == 1) {
+		if (memcmp(buf, any, sizeof(any)) == 0)
+			return refuse(why, whylen, "not ::: workspace ports "
+			    "would be open on every address of the host");
+		return 0;
+	}
+	return refuse(why, whylen, "expected an IPv4 or IPv6 address of "
+	    "this host");
+}
+
 static int
 check_docker_network(const char *v, char *why, size_t whylen)
 {
@@ -275,7 +303,7 @@ const struct conf_key conf_keys[] = {
 	    NULL, NULL, 0, "registries workspace images may come from; empty: "
 	    "any public name" },
 	{ "docker_publish_address", CONF_STRING, OFF(docker_publish_address),
-	    0, 0, "127.0.0.1", NULL, NULL, 0,
+	    0, 0, "127.0.0.1", NULL, check_publish_address, 0,
 	    "host address workspace ports publish on" },
 	{ "docker_network", CONF_STRING, OFF(docker_network), 0, 0, "warren",
 	    NULL, check_docker_network, 0,

@@ -592,7 +592,7 @@ step_create(struct run *r)
 	else if ((secrets = state_secrets(r->w->db, r->w->a, r->d,
 	    r->w->shared->key, r->w->shared->have_key, &why)) == NULL)
 		return fail(r, "%s", why);
-	ctx.publish_address = c->docker_publish_address;
+	ctx.publish_address = r->w->shared->publish_address;
 	ctx.network = c->docker_network;
 	ctx.volume = plan_volume_name(r->w->a, r->d);
 	ctx.secret_env = secrets;

@@ -14,6 +14,9 @@ struct recon_shared {
 	const struct conf	*conf;
 	const char		*host;		/* docker host name */
 	char			 instance[40];	/* warren.instance label */
+	/* Where ports are published: this host's docker_hosts row's
+	 * address, or docker_publish_address. */
+	char			 publish_address[CONF_STR_MAX];
 	bool			 have_key;
 	unsigned char		 key[32];
 	int			 stop_fd;	/* readable once stopping */

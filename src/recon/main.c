@@ -49,8 +49,8 @@ static int			 stop_pipe[2] = { -1, -1 };
 
 static const struct db_stmt q_host = {
 	"recon_host",
-	"SELECT endpoint, tls_ca, tls_cert, tls_key FROM docker_hosts"
-	" WHERE name = $1 AND enabled", 1
+	"SELECT endpoint, tls_ca, tls_cert, tls_key, host(publish_address)"
+	" FROM docker_hosts WHERE name = $1 AND enabled", 1
 };
 
 static void
@@ -101,7 +101,8 @@ worker_free(struct worker *w)
 	free(w);
 }
 
-/* The endpoint of this host: its docker_hosts row, else the config. */
+/* The endpoint and publish address of this host: its docker_hosts row,
+ * else the config. */
 static void
 endpoint(struct worker *w, char *out, size_t outlen, struct docker_tls *tls)
 {
@@ -109,6 +110,8 @@ endpoint(struct worker *w, char *out, size_t outlen, struct docker_tls *tls)
 	PGresult *r;
 
 	snprintf(out, outlen, "%s", conf.docker_host);
+	snprintf(shared.publish_address, sizeof(shared.publish_address), "%s",
+	    conf.docker_publish_address);
 	memset(tls, 0, sizeof(*tls));
 	if (db_query(w->db, w->a, &q_host, p, &r) != DB_OK ||
 	    PQntuples(r) != 1)
@@ -117,6 +120,9 @@ endpoint(struct worker *w, char *out, size_t outlen, struct docker_tls *tls)
 	tls->ca = PQgetisnull(r, 0, 1) ? NULL : strdup(PQgetvalue(r, 0, 1));
 	tls->cert = PQgetisnull(r, 0, 2) ? NULL : strdup(PQgetvalue(r, 0, 2));
 	tls->key = PQgetisnull(r, 0, 3) ? NULL : strdup(PQgetvalue(r, 0, 3));
+	if (!PQgetisnull(r, 0, 4))
+		snprintf(shared.publish_address, sizeof(shared.publish_address),
+		    "%s", PQgetvalue(r, 0, 4));
 }
 
 static void __attribute__((noreturn))

@@ -489,36 +489,42 @@ state_secrets(struct db *db, struct arena *a, const struct desired *d,
 
 static const struct db_stmt q_routes = {
 	"recon_routes",
-	"SELECT w.short_id, 0, d.ports->>(v.ports->0->>'port') FROM workspaces w"
+	"SELECT w.short_id, 0, d.ports->>(v.ports->0->>'port'),"
+	" warren_upstream_host(h.publish_address, $1) FROM workspaces w"
 	" JOIN deployments d ON d.workspace_id = w.id"
+	" LEFT JOIN docker_hosts h ON h.name = d.docker_host"
 	" JOIN template_versions v ON v.id = w.template_version_id"
 	" WHERE w.deleted_at IS NULL AND w.desired_state = 'running'"
 	" AND d.state = 'running' AND d.ports ? (v.ports->0->>'port')"
 	" UNION ALL"
-	" SELECT w.short_id, p.key::int, p.value FROM workspaces w"
+	" SELECT w.short_id, p.key::int, p.value,"
+	" warren_upstream_host(h.publish_address, $1) FROM workspaces w"
 	" JOIN deployments d ON d.workspace_id = w.id"
+	" LEFT JOIN docker_hosts h ON h.name = d.docker_host"
 	" CROSS JOIN LATERAL jsonb_each_text(d.ports) p"
 	" WHERE w.deleted_at IS NULL AND w.desired_state = 'running'"
 	" AND d.state = 'running' AND p.key ~ '^[0-9]{1,5}$'"
-	" ORDER BY 1, 2", 0
+	" ORDER BY 1, 2", 1
 };
 
 int
 state_routes(struct db *db, struct arena *a, const char *publish_address,
     struct traefik_route **out, int *n)
 {
+	const char *p[] = { publish_address };
 	PGresult *r;
 	int i;
 
-	if (db_query(db, a, &q_routes, NULL, &r) != DB_OK)
+	if (db_query(db, a, &q_routes, p, &r) != DB_OK)
 		return -1;
 	*n = PQntuples(r);
 	*out = arena_alloc(a, sizeof(**out) * (size_t)(*n ? *n : 1));
 	for (i = 0; i < *n; i++) {
 		(*out)[i].short_id = arena_strdup(a, PQgetvalue(r, i, 0));
 		(*out)[i].port = atoi(PQgetvalue(r, i, 1));
-		(*out)[i].upstream = arena_printf(a, "%s:%s", publish_address,
-		    PQgetvalue(r, i, 2));
+		/* On the workspace's Docker host. */
+		(*out)[i].upstream = arena_printf(a, "%s:%s",
+		    PQgetvalue(r, i, 3), PQgetvalue(r, i, 2));
 	}
 	return 0;
 }

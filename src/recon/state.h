@@ -31,7 +31,9 @@ int	state_forget(struct db *, struct arena *, const char *ws_id);
 int	state_schedule(struct db *, struct arena *, const struct desired *,
 	    const char *transition, const char *reason);
 int	state_dormant(struct db *, struct arena *, const struct desired *);
-/* Routes of running workspaces: main port and shared ports, sorted. */
+/* Routes of running workspaces: main port and shared ports, sorted, each
+ * to its Docker host's publish address (publish_address for a host that
+ * has none of its own). */
 struct traefik_route;
 int	state_routes(struct db *, struct arena *, const char *publish_address,
 	    struct traefik_route **, int *n) __attribute__((warn_unused_result));
