@@ -146,6 +146,24 @@ def in_home(front, ws, path):
     return out.strip() if code == 0 else None
 
 
+def starter_file(front, token, ws, path):
+    """path in the workspace's home, read through Docker's exec; an exec
+    Docker could not run is tried again for a few seconds, and a failure
+    says what the exec and the build's log said."""
+    deadline = time.monotonic() + 10
+    while True:
+        code, out = front.dockerd.client.exec(f"warren-{ws['short_id']}", ["cat", path])
+        if code == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    if code != 0:
+        log = front.api("GET", f"/builds/{ws['build_id']}/logs?limit=1000", 200,
+                        token=token).json()
+        pytest.fail(f"cat {path}: exit {code}: {out}\nbuild log:\n"
+                    + "\n".join(l["line"] for l in log["items"]))
+    return out
+
+
 def keys(b, *seq):
     chain = ActionChains(b.d)
     for k in seq:
@@ -163,7 +181,7 @@ def test_code_server_in_the_browser(b, front, ide):
     ws = running(front, token, ide["code-server"], "vscode", starter="flask")
     ide["created"].append((ws, token))
     # The template's Flask starter, put in the home by the first start.
-    assert "Flask(__name__)" in (in_home(front, ws, "/home/coder/app.py") or "")
+    assert "Flask(__name__)" in starter_file(front, token, ws, "/home/coder/app.py")
     host = host_of(ws)
     sign_in(b, DORA, DORA_PW)
     open_in_browser(b, front, host)
